@@ -1,0 +1,18 @@
+"""MedGemma case notebooks: the one import every notebook uses (`import medgemma_helpers as mh`).
+
+Educational use only: MedGemma is not a diagnostic tool, and its output needs clinical judgment.
+"""
+
+from .auth import DEFAULT_MODEL_ID, authenticate
+from .cases import Case, list_cases, load_case
+from .errors import AccessError, CaseError, ImageError, MedGemmaError
+from .generate import Findings, analyze, build_messages, split_thinking
+from .images import load_image, pad_square
+from .model import MedGemma, clear_model_cache, load_model
+from .render import DISCLAIMER, show_findings
+
+__all__ = [
+    "AccessError", "Case", "CaseError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
+    "MedGemmaError", "analyze", "authenticate", "build_messages", "clear_model_cache", "list_cases", "load_case",
+    "load_image", "load_model", "pad_square", "show_findings", "split_thinking",
+]

@@ -1,0 +1,263 @@
+"""Case files: one YAML file per case in cases/, validated into a `Case` on load."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from .errors import CaseError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CASES_DIR = PROJECT_ROOT / "cases"
+IMAGES_DIR = PROJECT_ROOT / "images"
+
+EXPECTATIONS = ("present", "absent")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ReferenceFinding:
+    """One answer-key finding: its name, the words that mean it, and whether the image shows it."""
+
+    name: str
+    synonyms: tuple[str, ...]
+    expected: str  # "present" or "absent"
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The name and every synonym, the name first."""
+        return (self.name, *self.synonyms)
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """What the image shows and what the case is, for the reveal step."""
+
+    findings: tuple[ReferenceFinding, ...]
+    diagnosis: str
+    certainty: str
+
+
+@dataclass(frozen=True)
+class CaseImage:
+    """Where a case's image comes from, how to verify it, and whom to credit."""
+
+    file: str
+    url: str
+    sha256: str
+    size_bytes: int
+    licence: str
+    attribution: str
+    source_label: str
+
+    @property
+    def local_path(self) -> Path:
+        """Where the verified download lives inside images/."""
+        return IMAGES_DIR / self.file
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The patient of the teaching scenario (not of the image source)."""
+
+    age: int | None
+    sex: str | None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validated teaching case."""
+
+    id: str
+    slug: str
+    title: str
+    modality: str
+    view: str
+    patient: Patient
+    presenting_complaint: str
+    history: str
+    red_flags: tuple[str, ...]
+    differential: tuple[str, ...]
+    review_checklist: tuple[str, ...]
+    question: str
+    system_prompt: str | None
+    answer_key: AnswerKey
+    teaching_points: tuple[str, ...]
+    image: CaseImage | None
+    source_file: Path = field(compare=False)
+
+
+# ---------------------------------------------------------------- validation
+
+
+class _Reader:
+    """Reads typed fields from one case file, raising CaseError that names file and field."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, field_name: str, problem: str) -> CaseError:
+        return CaseError(f"Case file {self.path.name}: field '{field_name}' {problem}. Fix it in {self.path}.")
+
+    def get(self, data: Any, key: str, kind: type | tuple[type, ...], prefix: str = "", optional: bool = False):
+        name = f"{prefix}{key}"
+        if not isinstance(data, dict):
+            raise self.fail(prefix.rstrip(".") or "(top level)", "must be a mapping of fields")
+        if key not in data or data[key] is None:
+            if optional:
+                return None
+            raise self.fail(name, "is missing")
+        value = data[key]
+        # bool is an int subclass; a yes/no where a number belongs is a typo, not a number.
+        if isinstance(value, bool) and kind in (int, (int,)):
+            raise self.fail(name, f"must be {_kind_name(kind)}, not {type(value).__name__}")
+        if not isinstance(value, kind):
+            raise self.fail(name, f"must be {_kind_name(kind)}, not {type(value).__name__}")
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(name, "is empty")
+        return value
+
+    def text_list(self, data: Any, key: str, prefix: str = "") -> tuple[str, ...]:
+        values = self.get(data, key, list, prefix)
+        for index, item in enumerate(values):
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(f"{prefix}{key}[{index}]", "must be a non-empty text")
+        return tuple(values)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "text", int: "a whole number", list: "a list", dict: "a mapping"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _safe_image_file(reader: _Reader, name: str) -> str:
+    """Refuse image names that would resolve outside images/ (absolute paths, '..', folders)."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or len(pure.parts) != 1 or pure.name in ("", ".", "..") or ":" in name:
+        raise reader.fail("image.file", f"'{name}' must be a plain file name inside images/")
+    if not (IMAGES_DIR / pure.name).resolve().is_relative_to(IMAGES_DIR.resolve()):
+        raise reader.fail("image.file", f"'{name}' would leave images/")
+    return pure.name
+
+
+def _parse_case(path: Path, data: Any) -> Case:
+    r = _Reader(path)
+    if not isinstance(data, dict):
+        raise CaseError(f"Case file {path.name} must hold a YAML mapping of fields; fix {path}.")
+    case_id = r.get(data, "id", str)
+    if not re.fullmatch(r"\d{2}", case_id):
+        raise r.fail("id", f"'{case_id}' must be two digits, quoted, such as \"01\"")
+    slug = r.get(data, "slug", str)
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug):
+        raise r.fail("slug", f"'{slug}' must be lowercase words joined by hyphens")
+
+    patient_data = r.get(data, "patient", dict)
+    patient = Patient(
+        age=r.get(patient_data, "age", int, "patient.", optional=True),
+        sex=r.get(patient_data, "sex", str, "patient.", optional=True),
+    )
+
+    key_data = r.get(data, "answer_key", dict)
+    findings = []
+    for index, item in enumerate(r.get(key_data, "findings", list, "answer_key.")):
+        prefix = f"answer_key.findings[{index}]."
+        expected = r.get(item, "expected", str, prefix)
+        if expected not in EXPECTATIONS:
+            raise r.fail(f"{prefix}expected", f"must be one of {', '.join(EXPECTATIONS)}, not '{expected}'")
+        findings.append(
+            ReferenceFinding(
+                name=r.get(item, "name", str, prefix),
+                synonyms=r.text_list(item, "synonyms", prefix),
+                expected=expected,
+            )
+        )
+    if not findings:
+        raise r.fail("answer_key.findings", "must list at least one finding")
+    answer_key = AnswerKey(
+        findings=tuple(findings),
+        diagnosis=r.get(key_data, "diagnosis", str, "answer_key."),
+        certainty=r.get(key_data, "certainty", str, "answer_key."),
+    )
+
+    image = None
+    image_data = r.get(data, "image", dict, optional=True)
+    if image_data is not None:
+        sha256 = r.get(image_data, "sha256", str, "image.").lower()
+        if not SHA256_PATTERN.fullmatch(sha256):
+            raise r.fail("image.sha256", "must be 64 hexadecimal digits")
+        url = r.get(image_data, "url", str, "image.")
+        if not url.startswith("https://"):
+            raise r.fail("image.url", "must be an https:// address pinned to a fixed version")
+        image = CaseImage(
+            file=_safe_image_file(r, r.get(image_data, "file", str, "image.")),
+            url=url,
+            sha256=sha256,
+            size_bytes=r.get(image_data, "size_bytes", int, "image."),
+            licence=r.get(image_data, "licence", str, "image."),
+            attribution=r.get(image_data, "attribution", str, "image."),
+            source_label=r.get(image_data, "source_label", str, "image."),
+        )
+
+    return Case(
+        id=case_id,
+        slug=slug,
+        title=r.get(data, "title", str),
+        modality=r.get(data, "modality", str),
+        view=r.get(data, "view", str),
+        patient=patient,
+        presenting_complaint=r.get(data, "presenting_complaint", str),
+        history=r.get(data, "history", str),
+        red_flags=r.text_list(data, "red_flags"),
+        differential=r.text_list(data, "differential"),
+        review_checklist=r.text_list(data, "review_checklist"),
+        question=r.get(data, "question", str),
+        system_prompt=r.get(data, "system_prompt", str, optional=True),
+        answer_key=answer_key,
+        teaching_points=r.text_list(data, "teaching_points"),
+        image=image,
+        source_file=path,
+    )
+
+
+def read_case_file(path: str | Path) -> Case:
+    """Read and validate one case file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CaseError(f"Case file {path} does not exist or is not a file; check the path.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise CaseError(f"Case file {path.name} is not valid YAML ({error}); fix {path}.") from None
+    case = _parse_case(path, data)
+    if not path.stem.startswith(f"{case.id}_"):
+        raise CaseError(f"Case file {path.name}: field 'id' is '{case.id}' but the file name starts otherwise; "
+                        f"name the file {case.id}_{case.slug}.yaml.")
+    return case
+
+
+def list_cases(cases_dir: str | Path | None = None) -> list[Case]:
+    """Every case in cases/, validated, in id order."""
+    folder = Path(cases_dir) if cases_dir else CASES_DIR
+    return [read_case_file(path) for path in sorted(folder.glob("*.yaml"))]
+
+
+def load_case(id_or_slug: str | int, cases_dir: str | Path | None = None) -> Case:
+    """One case by id ("01", 1) or slug ("standard-chest-xray")."""
+    if isinstance(id_or_slug, Case):
+        return id_or_slug
+    if isinstance(id_or_slug, bool) or not isinstance(id_or_slug, (str, int)):
+        raise CaseError(f"Case id {id_or_slug!r} must be text such as \"01\" or a slug; got {type(id_or_slug).__name__}.")
+    wanted = str(id_or_slug).strip().lower()
+    if wanted.isdigit():
+        wanted = wanted.zfill(2)
+    cases = list_cases(cases_dir)
+    for case in cases:
+        if wanted in (case.id, case.slug):
+            return case
+    known = ", ".join(f"{c.id} ({c.slug})" for c in cases) or "none found"
+    raise CaseError(f"Unknown case id or slug {str(id_or_slug)[:80]!r}; known cases: {known}.")

@@ -1,0 +1,217 @@
+"""Asking MedGemma: typed chat messages, greedy generation, streaming, and the thinking trace split off."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import torch
+from PIL import Image
+
+from .errors import MedGemmaError
+from .images import load_image
+from .model import OUT_OF_MEMORY_ADVICE, MedGemma, default_model
+from .render import in_notebook, markdown_to_safe_html
+
+DEFAULT_MAX_NEW_TOKENS = 1024
+MAX_NEW_TOKENS_LIMIT = 8192
+THOUGHT_START = "<unused94>"
+THOUGHT_END = "<unused95>"
+# MedGemma 1.5 may open its trace with "<unused94>thought\n"; the word is a label, not part of the reasoning.
+_THOUGHT_LABEL = re.compile(r"^\s*thought\s*\n?")
+
+
+@dataclass
+class Findings:
+    """The model's answer (thinking removed), its thinking trace, and what it cost."""
+
+    text: str
+    thinking: str
+    prompt: str
+    model_name: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+    image_count: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        """New tokens per second of generation."""
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        from .render import findings_html
+
+        return findings_html(self)
+
+
+def split_thinking(raw: str) -> tuple[str, str]:
+    """Split '<unused94>thought ... <unused95>answer' into (answer, thinking); an open trace is all thinking."""
+    if THOUGHT_START not in raw and THOUGHT_END not in raw:
+        return raw.strip(), ""
+    before, _, rest = raw.partition(THOUGHT_START) if THOUGHT_START in raw else ("", "", raw)
+    thinking, closed, after = rest.partition(THOUGHT_END)
+    if not closed:  # generation stopped inside the trace: there is no answer yet
+        return before.strip(), _THOUGHT_LABEL.sub("", thinking, count=1).strip()
+    return (before + after).strip(), _THOUGHT_LABEL.sub("", thinking, count=1).strip()
+
+
+def _as_image_list(images: Any) -> list[Image.Image]:
+    if images is None:
+        return []
+    if isinstance(images, (list, tuple)):
+        items = list(images)
+    else:
+        items = [images]
+    return [item if isinstance(item, Image.Image) and item.mode == "RGB" else load_image(item) for item in items]
+
+
+def build_messages(images: list[Image.Image], prompt: str, system: str | None = None,
+                   image_labels: list[str] | None = None) -> list[dict[str, Any]]:
+    """Chat messages in typed parts: one image part per image (each followed by its label if given), then the prompt."""
+    if image_labels is not None and len(image_labels) != len(images):
+        raise MedGemmaError(f"image_labels has {len(image_labels)} entries for {len(images)} images; give one "
+                            "label per image or none.")
+    content: list[dict[str, Any]] = []
+    for index, image in enumerate(images):
+        content.append({"type": "image", "image": image})
+        if image_labels is not None:
+            content.append({"type": "text", "text": image_labels[index]})
+    content.append({"type": "text", "text": prompt})
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+def prepare_inputs(medgemma: MedGemma, messages: list[dict[str, Any]]) -> Any:
+    """Tokenise through the chat template in one step (rendering to text first would double <bos>)."""
+    inputs = medgemma.processor.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=True, return_dict=True, return_tensors="pt")
+    inputs = inputs.to(medgemma.model.device)
+    if "pixel_values" in inputs:
+        inputs["pixel_values"] = inputs["pixel_values"].to(medgemma.model.dtype)
+    return inputs
+
+
+def _check_request(prompt: Any, max_new_tokens: Any) -> None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise MedGemmaError("The prompt is empty or not text; write the question for MedGemma as a string.")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or \
+            not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
+        raise MedGemmaError(f"max_new_tokens={max_new_tokens!r} must be a whole number from 1 to "
+                            f"{MAX_NEW_TOKENS_LIMIT}; about 300 to 1000 suits a chest X-ray report.")
+
+
+class _LiveView:
+    """Shows the answer as it grows: an updating display in a notebook, plain printing in a terminal."""
+
+    def __init__(self) -> None:
+        self.notebook = in_notebook()
+        self.printed = 0
+        self.handle = None
+        if self.notebook:
+            from IPython.display import HTML, display
+
+            self.handle = display(HTML("<i>MedGemma is reading…</i>"), display_id=True)
+
+    def update(self, raw: str, final: bool = False) -> None:
+        answer, thinking = split_thinking(raw)
+        if self.notebook:
+            from IPython.display import HTML
+
+            status = "" if final else ("<i>(thinking…)</i> " if thinking and not answer else "<i>…</i>")
+            self.handle.update(HTML(markdown_to_safe_html(answer) + status))
+            return
+        # A terminal cannot take text back: print only answer text once it is past any thinking trace.
+        inside_trace = THOUGHT_START in raw and THOUGHT_END not in raw
+        if not inside_trace and len(answer) > self.printed:
+            sys.stdout.write(answer[self.printed:])
+            sys.stdout.flush()
+            self.printed = len(answer)
+        if final:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def _generate(medgemma: MedGemma, inputs: Any, max_new_tokens: int, streamer: Any = None) -> torch.Tensor:
+    with torch.inference_mode():
+        return medgemma.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                       streamer=streamer)
+
+
+def _stream(medgemma: MedGemma, inputs: Any, max_new_tokens: int) -> Iterator[tuple[str, torch.Tensor | None]]:
+    """Yield the growing raw text while a background thread generates; finally yield the output ids."""
+    from transformers import TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(medgemma.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                    timeout=600)
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["ids"] = _generate(medgemma, inputs, max_new_tokens, streamer)
+        except BaseException as error:  # re-raised in the caller's thread below
+            result["error"] = error
+            streamer.end()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    raw = ""
+    for chunk in streamer:
+        raw += chunk
+        yield raw, None
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    yield raw, result["ids"]
+
+
+def decode_answer(medgemma: MedGemma, new_ids: Iterable[int]) -> str:
+    """Decode generated ids as the model card does (special tokens dropped; <unused94/95> are kept)."""
+    return medgemma.processor.tokenizer.decode(list(new_ids), skip_special_tokens=True)
+
+
+def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any = None,
+            max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True,
+            image_labels: list[str] | None = None) -> Findings:
+    """Ask MedGemma about zero, one or several images; greedy, streamed into the notebook by default."""
+    _check_request(prompt, max_new_tokens)
+    medgemma = model if model is not None else default_model()
+    if hasattr(medgemma, "analyze"):  # a served model (mh.connect) answers the same call remotely
+        return medgemma.analyze(images, prompt, system=system, max_new_tokens=max_new_tokens,
+                                stream=stream, image_labels=image_labels)
+    if not isinstance(medgemma, MedGemma):
+        raise MedGemmaError(f"model= must come from mh.load_model() or mh.connect(); got {type(medgemma).__name__}.")
+    image_list = _as_image_list(images)
+    messages = build_messages(image_list, prompt, system, image_labels)
+    inputs = prepare_inputs(medgemma, messages)
+    prompt_tokens = int(inputs["input_ids"].shape[-1])
+    started = time.perf_counter()
+    try:
+        if stream:
+            view = _LiveView()
+            raw, output = "", None
+            for raw, output in _stream(medgemma, inputs, max_new_tokens):
+                view.update(raw)
+            view.update(raw, final=True)
+        else:
+            output = _generate(medgemma, inputs, max_new_tokens)
+    except torch.cuda.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise MedGemmaError("The GPU ran out of memory while generating. " + OUT_OF_MEMORY_ADVICE) from None
+    seconds = time.perf_counter() - started
+    new_ids = output[0][prompt_tokens:]
+    answer, thinking = split_thinking(decode_answer(medgemma, new_ids))
+    return Findings(text=answer, thinking=thinking, prompt=prompt, model_name=medgemma.name,
+                    prompt_tokens=prompt_tokens, new_tokens=int(new_ids.shape[-1]), seconds=seconds,
+                    image_count=len(image_list))

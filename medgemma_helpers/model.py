@@ -1,0 +1,222 @@
+"""Loading MedGemma 1.5 4B (or a local copy) once per kernel, in the right precision for the hardware."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .auth import ACCESS_STEPS, DEFAULT_MODEL_ID, current_token, hub_offline, is_local_model
+from .errors import AccessError, MedGemmaError
+
+MODEL_ID_ENV = "MEDGEMMA_MODEL_ID"
+OUT_OF_MEMORY_ADVICE = (
+    "Options: lower max_new_tokens; send fewer images (or fewer CT slices: ct_windows(volume, max_slices=40)); "
+    "restart the runtime to free memory held by other models; on CUDA, load in 4-bit with "
+    "mh.load_model(quantize='4bit') (needs bitsandbytes); or use a GPU with more memory (L4, A100)."
+)
+
+
+@dataclass(eq=False)
+class MedGemma:
+    """A loaded model and its processor, with where and how it was loaded."""
+
+    model: Any = field(repr=False)
+    processor: Any = field(repr=False)
+    model_id: str
+    device: str
+    dtype: torch.dtype
+    load_seconds: float
+
+    @property
+    def name(self) -> str:
+        """The model id, or the folder name for a local copy."""
+        return Path(self.model_id).name if is_local_model(self.model_id) else self.model_id
+
+
+_loaded: dict[tuple[str, str, str, str | None], MedGemma] = {}
+
+
+def default_model_id() -> str:
+    """MEDGEMMA_MODEL_ID when set (hub id or local folder), else the hub id of MedGemma 1.5 4B."""
+    return os.environ.get(MODEL_ID_ENV, "").strip() or DEFAULT_MODEL_ID
+
+
+def _resolve_device(device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, str):
+        device = str(device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MedGemmaError(f"device={device!r} was asked for, but no CUDA GPU is visible. In Colab choose "
+                            "Runtime > Change runtime type > T4 GPU; on Kaggle turn on a GPU accelerator; "
+                            "or pass device='cpu' (very slow).")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise MedGemmaError(f"device={device!r} is not understood; use 'cuda', 'cuda:N', 'mps' or 'cpu'.")
+    return device
+
+
+def _resolve_dtype(dtype: Any) -> torch.dtype:
+    if dtype is None:
+        return torch.bfloat16
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype.replace("torch.", ""), None)
+    if dtype in (torch.float16, torch.half):
+        # Gemma 3 activations overflow fp16: answers come back empty or NaN. Refuse rather than mislead.
+        raise MedGemmaError("dtype=float16 is refused: Gemma 3 activations overflow float16 and MedGemma answers "
+                            "come back empty or NaN. Use the default bfloat16 (emulated, and still correct, on a T4).")
+    if dtype not in (torch.bfloat16, torch.float32):
+        raise MedGemmaError(f"dtype={dtype!r} is not supported; use torch.bfloat16 (default) or torch.float32.")
+    return dtype
+
+
+def _precision_note(device: str, dtype: torch.dtype) -> str | None:
+    if device.startswith("cuda") and dtype == torch.bfloat16:
+        major, minor = torch.cuda.get_device_capability(device)
+        if major < 8:
+            # is_bf16_supported() says True on a T4 too; the capability tells the truth.
+            return (f"Note: {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) emulates "
+                    "bfloat16: answers are correct but slower than on an L4 or A100.")
+    if device == "cpu":
+        return "Note: running on the CPU; MedGemma 4B takes minutes per answer there. A GPU (a T4 is enough) is much faster."
+    return None
+
+
+def _dtype_keyword() -> str:
+    """transformers renamed torch_dtype= to dtype= (4.56); use whichever this version knows."""
+    import transformers
+    from packaging.version import Version
+
+    return "dtype" if Version(transformers.__version__) >= Version("4.56.0") else "torch_dtype"
+
+
+def _hardware_summary(device: str) -> str:
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(device)
+        used = torch.cuda.memory_allocated(device) / 2**30
+        return f"{props.name}, {used:.1f} of {props.total_memory / 2**30:.1f} GiB in use"
+    return "CPU"
+
+
+def _quantization_config(quantize: str | None, device: str) -> Any:
+    if quantize is None:
+        return None
+    if quantize != "4bit":
+        raise MedGemmaError(f"quantize={quantize!r} is not supported; use quantize='4bit' or leave it out.")
+    if not device.startswith("cuda"):
+        raise MedGemmaError("quantize='4bit' needs a CUDA GPU (bitsandbytes); leave it out on the CPU.")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise MedGemmaError("quantize='4bit' needs bitsandbytes: run `pip install bitsandbytes`, "
+                            "restart the runtime, and load again.") from None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                              bnb_4bit_compute_dtype=torch.bfloat16)
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes: transformers wraps the Hub's errors in an OSError."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
+def _loading_error(model_id: str, error: Exception) -> MedGemmaError:
+    """Turn the many ways loading fails into one message that says what to do."""
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    chain = _error_chain(error)
+    statuses = {getattr(getattr(e, "response", None), "status_code", None) for e in chain}
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, GatedRepoError) for e in chain) or statuses & {401, 403} or "gated repo" in text:
+        return AccessError(f"Hugging Face refused access to {model_id} (gated model). " + ACCESS_STEPS)
+    if any(isinstance(e, RepositoryNotFoundError) for e in chain) or 404 in statuses:
+        return AccessError(f"Model {model_id} was not found on Hugging Face, or your token cannot see it. Check "
+                           f"the id (default {DEFAULT_MODEL_ID}) or give a local folder. " + ACCESS_STEPS)
+    if any(isinstance(e, LocalEntryNotFoundError) for e in chain) or (hub_offline() and isinstance(error, OSError)):
+        return AccessError(f"Model {model_id} is not in the local cache and the Hub cannot be reached "
+                           "(HF_HUB_OFFLINE is set, or there is no network). Connect once to download it, unset "
+                           f"HF_HUB_OFFLINE, or set {MODEL_ID_ENV} to a folder holding the model.")
+    if any(isinstance(e, torch.cuda.OutOfMemoryError) for e in chain):
+        return MedGemmaError(f"The GPU ran out of memory loading {model_id}. " + OUT_OF_MEMORY_ADVICE)
+    return MedGemmaError(f"Loading {model_id} failed: {type(error).__name__}: {error}")
+
+
+def load_model(model_id: str | None = None, *, device: str | None = None, dtype: Any = None,
+               quantize: str | None = None) -> MedGemma:
+    """Load MedGemma (hub id or local folder) once per kernel in bfloat16; later calls return the same object."""
+    model_id = (model_id or default_model_id()).strip()
+    device = _resolve_device(device)
+    dtype = _resolve_dtype(dtype)
+    key = (model_id, device, str(dtype), quantize)
+    if key in _loaded:
+        return _loaded[key]
+
+    local = is_local_model(model_id)
+    if local:
+        folder = Path(model_id).expanduser()
+        if not (folder / "config.json").is_file():
+            raise MedGemmaError(f"Folder {model_id} holds no config.json; point at the folder that holds the "
+                                "model's config.json, *.safetensors and processor files.")
+    elif model_id.startswith(("/", "./", "../", "~")):
+        raise MedGemmaError(f"Model folder {model_id} does not exist; check the path, or leave model_id out "
+                            f"to use {DEFAULT_MODEL_ID}.")
+    token = None if local else current_token()
+    quantization = _quantization_config(quantize, device)
+
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    note = _precision_note(device, dtype)
+    if note:
+        print(note)
+    started = time.perf_counter()
+    options: dict[str, Any] = {
+        _dtype_keyword(): dtype,
+        # device_map streams weights straight to their device (needs accelerate): no second copy in RAM.
+        "device_map": "auto" if device == "cuda" else {"": device},
+        "use_safetensors": True,
+        "trust_remote_code": False,
+        "low_cpu_mem_usage": True,
+    }
+    if quantization is not None:
+        options["quantization_config"] = quantization
+    if token:
+        options["token"] = token
+    try:
+        processor = AutoProcessor.from_pretrained(model_id, token=token, trust_remote_code=False)
+        model = AutoModelForImageTextToText.from_pretrained(model_id, **options)
+    except MedGemmaError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes a message with advice
+        raise _loading_error(model_id, error) from None
+    model.eval()
+    seconds = time.perf_counter() - started
+    loaded = MedGemma(model=model, processor=processor, model_id=model_id, device=device,
+                      dtype=dtype, load_seconds=seconds)
+    _loaded[key] = loaded
+    params = sum(p.numel() for p in model.parameters())
+    print(f"Loaded {loaded.name} ({params / 1e9:.2f} B parameters) on {device} in "
+          f"{str(dtype).replace('torch.', '')} [{_hardware_summary(device)}] in {seconds:.1f} s.")
+    return loaded
+
+
+def default_model() -> MedGemma:
+    """The model loaded last in this kernel, or load_model() with the defaults if none is loaded yet."""
+    if _loaded:
+        return next(reversed(_loaded.values()))
+    return load_model()
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (frees memory once no notebook variable holds it)."""
+    _loaded.clear()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

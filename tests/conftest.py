@@ -1,0 +1,73 @@
+"""Shared fixtures: offline Hub, one torch thread, the tiny MedGemma stand-in, and test images."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Before transformers or huggingface_hub are imported: they read these once, at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MEDGEMMA_MODEL_ID", "MEDGEMMA_ENDPOINT"):
+    os.environ.pop(_name, None)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = Path(__file__).resolve().parent
+for _path in (str(PROJECT_ROOT), str(TESTS_DIR)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+torch.set_num_threads(1)
+
+import medgemma_helpers as mh  # noqa: E402
+from tiny_medgemma import build_tiny_medgemma  # noqa: E402
+
+SHARED_IMAGES = PROJECT_ROOT.parent / "shared" / "images"
+
+
+def shared_images_dir() -> Path | None:
+    """The folder of real case images (CI's mirror), or None on a user's fresh clone."""
+    mirror = os.environ.get("MEDGEMMA_IMAGE_MIRROR")
+    for candidate in (Path(mirror) if mirror else None, SHARED_IMAGES):
+        if candidate is not None and (candidate / "case01_normal_pa.png").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly built tiny MedGemma stand-in saved as safetensors."""
+    return build_tiny_medgemma(tmp_path_factory.mktemp("tiny-medgemma"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> mh.MedGemma:
+    """The stand-in loaded through mh.load_model, as a notebook would."""
+    return mh.load_model(str(tiny_model_dir), device="cpu")
+
+
+def _generated_xray(seed: int, size: tuple[int, int] = (300, 260)) -> Image.Image:
+    """A grey radiograph-like test image: smooth body shape plus seeded noise."""
+    rng = np.random.default_rng(seed)
+    height, width = size[1], size[0]
+    y, x = np.mgrid[0:height, 0:width]
+    body = 200 * np.exp(-(((x - width / 2) / (0.35 * width)) ** 2 + ((y - height / 2) / (0.45 * height)) ** 2))
+    lungs = 120 * np.exp(-(((np.abs(x - width / 2) - 0.18 * width) / (0.1 * width)) ** 2)) * (seed % 2)
+    pixels = np.clip(body - lungs + rng.normal(0, 25, (height, width)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, mode="L")
+
+
+@pytest.fixture(scope="session")
+def two_xrays() -> tuple[Image.Image, Image.Image]:
+    """Two different chest radiographs: real ones when the mirror is here, generated ones otherwise."""
+    folder = shared_images_dir()
+    if folder is not None:
+        return (mh.load_image(folder / "case01_normal_pa.png"), mh.load_image(folder / "case03_nih_00015044_000.png"))
+    return mh.load_image(_generated_xray(1)), mh.load_image(_generated_xray(2))
