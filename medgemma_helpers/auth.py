@@ -113,7 +113,11 @@ def authenticate(token: str | None = None) -> bool:
     secret = find_token(token)
     if secret is None:
         _current = None
-        print("No Hugging Face token found. MedGemma is gated: " + ACCESS_STEPS)
+        local = os.environ.get("MEDGEMMA_MODEL_ID", "").strip()
+        if local and is_local_model(local):
+            print(f"No Hugging Face token found; none is needed for the local model folder {local}.")
+        else:
+            print("No Hugging Face token found. MedGemma is gated: " + ACCESS_STEPS)
         return False
     if not hub_offline():
         _verify(secret)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -85,6 +86,7 @@ class Case:
     review_checklist: tuple[str, ...]
     question: str
     system_prompt: str | None
+    own_image_question: str | None  # asked instead of `question` when a user brings an image
     answer_key: AnswerKey
     teaching_points: tuple[str, ...]
     image: CaseImage | None
@@ -217,6 +219,7 @@ def _parse_case(path: Path, data: Any) -> Case:
         review_checklist=r.text_list(data, "review_checklist"),
         question=r.get(data, "question", str),
         system_prompt=r.get(data, "system_prompt", str, optional=True),
+        own_image_question=r.get(data, "own_image_question", str, optional=True),
         answer_key=answer_key,
         teaching_points=r.text_list(data, "teaching_points"),
         image=image,
@@ -240,13 +243,32 @@ def read_case_file(path: str | Path) -> Case:
     return case
 
 
-def list_cases(cases_dir: str | Path | None = None) -> list[Case]:
-    """Every case in cases/, validated, in id order."""
-    folder = Path(cases_dir) if cases_dir else CASES_DIR
-    return [read_case_file(path) for path in sorted(folder.glob("*.yaml"))]
+CASES_DIR_ENV = "MEDGEMMA_CASES_DIR"
 
 
-def load_case(id_or_slug: str | int, cases_dir: str | Path | None = None) -> Case:
+def cases_dir() -> Path:
+    """The case folder: MEDGEMMA_CASES_DIR when set (a teacher's own cases), else the project's cases/."""
+    value = os.environ.get(CASES_DIR_ENV, "").strip()
+    return Path(value).expanduser() if value else CASES_DIR
+
+
+def list_cases(folder: str | Path | None = None) -> list[Case]:
+    """Every case in the case folder, validated, in id order."""
+    folder = Path(folder) if folder else cases_dir()
+    if not folder.is_dir():
+        raise CaseError(f"Case folder {folder} does not exist; check {CASES_DIR_ENV} or the path given.")
+    cases = [read_case_file(path) for path in sorted(folder.glob("*.yaml"))]
+    seen: dict[str, Path] = {}
+    for case in cases:
+        for key in (case.id, case.slug):
+            if key in seen:
+                raise CaseError(f"Case files {seen[key].name} and {case.source_file.name} share the id or slug "
+                                f"'{key}'; give each case its own.")
+            seen[key] = case.source_file
+    return cases
+
+
+def load_case(id_or_slug: str | int, folder: str | Path | None = None) -> Case:
     """One case by id ("01", 1) or slug ("standard-chest-xray")."""
     if isinstance(id_or_slug, Case):
         return id_or_slug
@@ -255,7 +277,7 @@ def load_case(id_or_slug: str | int, cases_dir: str | Path | None = None) -> Cas
     wanted = str(id_or_slug).strip().lower()
     if wanted.isdigit():
         wanted = wanted.zfill(2)
-    cases = list_cases(cases_dir)
+    cases = list_cases(folder)
     for case in cases:
         if wanted in (case.id, case.slug):
             return case

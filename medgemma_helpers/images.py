@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import tempfile
@@ -133,10 +134,16 @@ def download(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, timeout: float = 
     request = urllib.request.Request(url, headers={"User-Agent": "medgemma-case-notebooks"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
             data = response.read(max_bytes + 1)
+        if declared and declared.isdigit() and len(data) < int(declared):
+            raise ImageError(f"Download of {url} was interrupted ({len(data)} of {declared} bytes); nothing was saved. "
+                             "Run it again.")
+    except ImageError:
+        raise
     except urllib.error.HTTPError as error:
         raise ImageError(f"Download of {url} failed with HTTP {error.code}; check the address or use a local copy.") from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         raise ImageError(f"Download of {url} failed ({reason}); check the network, or set MEDGEMMA_IMAGE_MIRROR "
                          "to a folder that holds the images.") from None

@@ -203,7 +203,8 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
                       dtype=dtype, load_seconds=seconds)
     _loaded[key] = loaded
     params = sum(p.numel() for p in model.parameters())
-    print(f"Loaded {loaded.name} ({params / 1e9:.2f} B parameters) on {device} in "
+    size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
+    print(f"Loaded {loaded.name} ({size} parameters) on {device} in "
           f"{str(dtype).replace('torch.', '')} [{_hardware_summary(device)}] in {seconds:.1f} s.")
     return loaded
 

@@ -1,0 +1,139 @@
+"""Command line: `python -m medgemma_helpers notebooks|run|analyze|make-notebooks`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import MedGemmaError
+
+
+def _preflight(allow_cpu: bool) -> str | None:
+    """What is missing to run MedGemma from the Hub here, with how to fix it; None when ready."""
+    from .auth import ACCESS_STEPS, find_token, is_local_model
+    from .model import MODEL_ID_ENV, default_model_id
+
+    model_id = default_model_id()
+    if is_local_model(model_id):
+        return None
+    if os.environ.get("MEDGEMMA_ENDPOINT"):
+        return None
+    problems = []
+    if find_token() is None:
+        problems.append("No Hugging Face token: MedGemma is gated. " + ACCESS_STEPS)
+    import torch
+
+    if not torch.cuda.is_available() and not allow_cpu:
+        problems.append("No CUDA GPU is visible: MedGemma 4B needs a GPU with about 10 GB (a T4 is enough) to answer "
+                        "in seconds rather than minutes. Use Colab or Kaggle with a GPU, or pass --allow-cpu to "
+                        f"run anyway; or set {MODEL_ID_ENV} to a local model folder.")
+    return "\n".join(f"- {problem}" for problem in problems) or None
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from .notebooks import case_notebooks, execute_notebooks
+
+    missing = _preflight(args.allow_cpu)
+    if missing:
+        print("Cannot run the walkthroughs yet:\n" + missing, file=sys.stderr)
+        return 2
+    selected = case_notebooks()
+    if args.only:
+        selected = [path for path in selected if path.name[:2] in {item.zfill(2) for item in args.only}]
+        if not selected:
+            print(f"No notebook matches {args.only}; ids are {[p.name[:2] for p in case_notebooks()]}.", file=sys.stderr)
+            return 2
+    results = execute_notebooks(Path(args.out), selected, timeout=args.timeout)
+    failed = [result for result in results if result["error"]]
+    print(f"{len(results) - len(failed)} of {len(results)} notebooks ran; executed notebooks and HTML are in {args.out}.")
+    for result in failed:
+        print(f"  {result['notebook']} failed: {result['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import walkthrough
+    from .cases import load_case
+
+    missing = _preflight(args.allow_cpu)
+    if missing:
+        print("Cannot run the case yet:\n" + missing, file=sys.stderr)
+        return 2
+    case = load_case(args.case)
+    walkthrough.show_case(case)
+    print()
+    walkthrough.run_case(case, image=args.image, max_new_tokens=args.max_new_tokens)
+    print()
+    walkthrough.show_answer_key(case)
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .generate import analyze
+    from .images import load_image
+    from .render import DISCLAIMER
+
+    missing = _preflight(args.allow_cpu)
+    if missing:
+        print("Cannot ask MedGemma yet:\n" + missing, file=sys.stderr)
+        return 2
+    images = [load_image(path, pad_to_square=args.pad) for path in args.images]
+    findings = analyze(images or None, args.prompt, system=args.system, max_new_tokens=args.max_new_tokens)
+    if findings.thinking:
+        print(f"[thinking trace of {len(findings.thinking)} characters not shown]")
+    print(f"\n{findings.new_tokens} tokens in {findings.seconds:.1f} s. {DISCLAIMER}")
+    return 0
+
+
+def _cmd_make_notebooks(_: argparse.Namespace) -> int:
+    from .notebooks import write_notebooks
+
+    for path in write_notebooks():
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m medgemma_helpers",
+                                     description="MedGemma case notebooks. Educational use only; not a diagnostic tool.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    notebooks = commands.add_parser("notebooks", help="execute the case notebooks headless into executed .ipynb and HTML")
+    notebooks.add_argument("--out", default="output", help="output folder (default: output)")
+    notebooks.add_argument("--only", nargs="*", help="notebook ids to run, e.g. 01 03 (default: all)")
+    notebooks.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    notebooks.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
+    notebooks.set_defaults(handler=_cmd_notebooks)
+
+    run = commands.add_parser("run", help="read one case in the terminal: history, streamed findings, answer key")
+    run.add_argument("case", help="case id or slug, e.g. 01 or standard-chest-xray")
+    run.add_argument("--image", help="your own image (for case 06, or to replace the case image)")
+    run.add_argument("--max-new-tokens", type=int, default=1024)
+    run.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
+    run.set_defaults(handler=_cmd_run)
+
+    ask = commands.add_parser("analyze", help="ask MedGemma about one or more images (or none)")
+    ask.add_argument("images", nargs="*", help="image paths, URLs or DICOM files")
+    ask.add_argument("--prompt", required=True)
+    ask.add_argument("--system", default="You are an expert radiologist.")
+    ask.add_argument("--pad", action="store_true", help="pad each image to a centred square (chest X-rays)")
+    ask.add_argument("--max-new-tokens", type=int, default=1024)
+    ask.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
+    ask.set_defaults(handler=_cmd_analyze)
+
+    make = commands.add_parser("make-notebooks", help="rewrite notebooks/ from the template and cases/")
+    make.set_defaults(handler=_cmd_make_notebooks)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except MedGemmaError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Localisation: ask MedGemma 1.5 for boxes, read its answer back into original-image pixels, draw them.
+
+MedGemma 1.5 answers with ```json [{"box_2d": [y0, x0, y1, x1], "label": ...}] ``` where the
+coordinates are 0-1000 of the square image it was given. The prompt and the format follow Google's
+chest X-ray anatomy localisation notebook (github.com/Google-Health/medgemma,
+notebooks/cxr_anatomy_localization_with_hugging_face.ipynb).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+# Google's wording, kept as is (including "normalize ... the range") because it is the prompt the
+# model was shown to work with; literal braces are doubled for str.format. Fill in {structures}.
+LOCALISATION_PROMPT = (
+    "Instructions:\n"
+    "The following user query will require outputting bounding boxes. The format of bounding boxes "
+    "coordinates is [y0, x0, y1, x1] where (y0, x0) must be top-left corner and (y1, x1) the bottom-right "
+    "corner. This implies that x0 < x1 and y0 < y1. Always normalize the x and y coordinates the range "
+    "[0, 1000], meaning that a bounding box starting at 15% of the image width would be associated with an "
+    "x coordinate of 150. You MUST output a single parseable json list of objects enclosed into ```json...``` "
+    'brackets, for instance ```json[{{"box_2d": [800, 3, 840, 471], "label": "car"}}, '
+    '{{"box_2d": [400, 22, 600, 73], "label": "dog"}}]``` is a valid output. Now answer to the user query.\n'
+    "\n"
+    'Remember "left" refers to the patient\'s left side where the heart is and sometimes underneath an L in '
+    "the upper right corner of the image.\n"
+    "\n"
+    "Query:\n"
+    "Where is the {structures}? Don't give a final answer without reasoning. Output the final answer in the "
+    'format "Final Answer: X" where X is a JSON list of objects. The object needs a "box_2d" and "label" key. '
+    "Answer:"
+)
+
+SCALE = 1000  # box_2d coordinates run 0..1000 across the model's (square) input image
+
+ImageOrSize = Image.Image | tuple[int, int]
+
+
+class BoxParseWarning(UserWarning):
+    """The model's answer held no usable boxes, or some boxes were skipped."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A labelled box in the original image's pixels: (x0, y0) top-left, (x1, y1) bottom-right."""
+
+    label: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        """x1 - x0 in pixels."""
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        """y1 - y0 in pixels."""
+        return self.y1 - self.y0
+
+
+def _size(image: ImageOrSize) -> tuple[int, int]:
+    width, height = image.size if isinstance(image, Image.Image) else image
+    if width <= 0 or height <= 0:
+        raise ValueError(f"Image size {width} x {height} must be positive.")
+    return int(width), int(height)
+
+
+def _frame(width: int, height: int, padded: bool) -> tuple[float, float, float, float]:
+    """(x scale, y scale, x offset, y offset) from 0-1000 units to original pixels."""
+    if not padded:
+        return width / SCALE, height / SCALE, 0.0, 0.0
+    side = max(width, height)
+    # Same offsets as images.pad_square, which centres the original on a black square.
+    return side / SCALE, side / SCALE, float((side - width) // 2), float((side - height) // 2)
+
+
+def to_box_2d(box: Box, image: ImageOrSize, *, padded: bool = True) -> list[float]:
+    """The [y0, x0, y1, x1] 0-1000 coordinates the model would give for a box in original pixels."""
+    width, height = _size(image)
+    sx, sy, ox, oy = _frame(width, height, padded)
+    return [(box.y0 + oy) / sy, (box.x0 + ox) / sx, (box.y1 + oy) / sy, (box.x1 + ox) / sx]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing the model's answer
+# ---------------------------------------------------------------------------------------------
+
+_THINKING = re.compile(r"<unused94>.*?(<unused95>|$)", re.DOTALL)  # an unterminated trace runs to the end
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)  # a missing closing fence: up to the end
+_TRAILING_COMMA = re.compile(r",\s*([\]}])")
+
+
+def _strip_thinking(text: str) -> str:
+    text = _THINKING.sub("", text)
+    # A decoder that dropped the opening marker leaves only the closing one: the answer follows it.
+    return text.rsplit("<unused95>", 1)[-1]
+
+
+def _load_json(fragment: str) -> Any:
+    """json.loads, forgiving the trailing commas small models often leave; raises ValueError."""
+    try:
+        return json.loads(fragment)
+    except ValueError:
+        return json.loads(_TRAILING_COMMA.sub(r"\1", fragment))
+
+
+def _as_items(value: Any) -> list[Any] | None:
+    """A parsed block as a list of box items, or None when it is not box data."""
+    if isinstance(value, dict):
+        value = [value] if "box_2d" in value else value.get("boxes", value.get("objects"))
+    return value if isinstance(value, list) else None
+
+
+def _bare_lists(text: str) -> list[list[Any]]:
+    """Every JSON list in free text whose items look like boxes (for answers without a fence)."""
+    decoder = json.JSONDecoder()
+    found, position = [], text.find("[")
+    while position != -1:
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except ValueError:
+            position = text.find("[", position + 1)
+            continue
+        if isinstance(value, list) and any(isinstance(item, dict) and "box_2d" in item for item in value):
+            found.append(value)
+            position = text.find("[", end)
+        else:
+            position = text.find("[", position + 1)
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_boxes(text: str, image: ImageOrSize, *, padded: bool = True) -> list[Box]:
+    """The boxes in a MedGemma answer, in the original image's pixels; [] with a warning when there are none.
+
+    The last ```json block that parses wins: Google's prompt asks for reasoning first and a final
+    answer last, so earlier blocks are drafts. Without a fenced block, the last bare JSON list of
+    box_2d items is used. padded=True undoes the centred square padding of images.pad_square.
+    """
+    width, height = _size(image)
+    answer = _strip_thinking(text or "")
+    items: list[Any] | None = None
+    bad_blocks = 0
+    for block in reversed(_FENCE.findall(answer)):
+        try:
+            items = _as_items(_load_json(block.strip()))
+        except ValueError:
+            items = None
+        if items is not None:
+            break
+        bad_blocks += 1
+    if items is None:
+        bare = _bare_lists(answer)
+        items = bare[-1] if bare else None
+    if items is None:
+        reason = (f"{bad_blocks} ```json block{'s' if bad_blocks != 1 else ''} that did not parse as a JSON list"
+                  if bad_blocks else "no ```json block or JSON list")
+        warnings.warn(f"No boxes found in the model's answer: {reason}. Try again, or raise max_new_tokens "
+                      "if the answer was cut off.", BoxParseWarning, stacklevel=2)
+        return []
+
+    sx, sy, ox, oy = _frame(width, height, padded)
+    boxes, skipped = [], []
+    for number, item in enumerate(items, 1):
+        coordinates = item.get("box_2d") if isinstance(item, dict) else None
+        values = [_number(v) for v in coordinates] if isinstance(coordinates, (list, tuple)) else []
+        if len(values) != 4 or None in values:
+            skipped.append(f"item {number}: box_2d is not four numbers ({coordinates!r})")
+            continue
+        y0, x0, y1, x1 = (min(max(v, 0.0), SCALE) for v in values)  # type: ignore[type-var]
+        # Reversed corners are a slip in ordering, not a different box: sort each pair.
+        y0, y1 = sorted((y0, y1))
+        x0, x1 = sorted((x0, x1))
+        left, right = (min(max(x * sx - ox, 0.0), width) for x in (x0, x1))
+        top, bottom = (min(max(y * sy - oy, 0.0), height) for y in (y0, y1))
+        if right <= left or bottom <= top:
+            skipped.append(f"item {number}: no area inside the image (it lies in the padding or is a line)")
+            continue
+        label = item.get("label", "")
+        boxes.append(Box(str(label) if label is not None else "", left, top, right, bottom))
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} of {len(items)} boxes: " + "; ".join(skipped),
+                      BoxParseWarning, stacklevel=2)
+    return boxes
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing
+# ---------------------------------------------------------------------------------------------
+
+# Colour-blind-safe (Okabe-Ito) colours, bright enough to see on a grey radiograph.
+COLOURS = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+           (204, 121, 167), (255, 255, 255)]
+
+
+def draw_boxes(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
+    """A copy of the image with each box outlined in its own colour and its label written above it."""
+    canvas = image.convert("RGB")  # convert always copies, so the caller's image is untouched
+    draw = ImageDraw.Draw(canvas)
+    short_side = min(canvas.size)
+    line = max(2, round(short_side / 300))
+    try:
+        font: Any = ImageFont.load_default(size=max(12, short_side // 40))
+    except TypeError:  # Pillow < 10.1: one fixed-size default font
+        font = ImageFont.load_default()
+    for number, box in enumerate(boxes):
+        colour = COLOURS[number % len(COLOURS)]
+        draw.rectangle((box.x0, box.y0, box.x1, box.y1), outline=colour, width=line)
+        if not box.label:
+            continue
+        left, top, right, bottom = draw.textbbox((0, 0), box.label, font=font)
+        text_height = bottom - top + 4
+        # Above the box when there is room, else just inside its top edge.
+        y = box.y0 - text_height - line if box.y0 - text_height - line >= 0 else box.y0 + line
+        x = min(max(box.x0, 0), max(canvas.width - (right - left) - 4, 0))
+        draw.rectangle((x, y, x + right - left + 4, y + text_height), fill=colour)
+        draw.text((x + 2 - left, y + 2 - top), box.label, fill=(0, 0, 0), font=font)
+    return canvas

@@ -1,0 +1,64 @@
+"""Case images: taken from the mirror folder, the verified local copy, or the pinned download, always sha256-checked."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from .cases import Case, CaseImage
+from .errors import ImageError
+from .images import download, load_image, sha256_of, write_atomically
+
+MIRROR_ENV = "MEDGEMMA_IMAGE_MIRROR"
+
+
+def mirror_dir() -> Path | None:
+    """The folder named by MEDGEMMA_IMAGE_MIRROR, if set."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _from_mirror(image: CaseImage) -> Path | None:
+    folder = mirror_dir()
+    if folder is None:
+        return None
+    candidate = folder / image.file
+    if not candidate.is_file():
+        return None
+    actual = sha256_of(candidate)
+    if actual != image.sha256:
+        # A mirror is trusted no more than the network: a wrong file is refused, never used.
+        raise ImageError(f"Mirror file {candidate} has sha256 {actual}, not the pinned {image.sha256}; replace it "
+                         f"with the file from {image.url}, or unset {MIRROR_ENV}.")
+    return candidate
+
+
+def case_image_path(case: Case) -> Path:
+    """A verified local file for the case's image: mirror first, then images/, then the pinned download."""
+    if case.image is None:
+        raise ImageError(f"Case {case.id} ({case.slug}) has no image of its own; pass your own image instead.")
+    image = case.image
+    mirrored = _from_mirror(image)
+    if mirrored is not None:
+        return mirrored
+    local = image.local_path
+    if local.is_file():
+        if sha256_of(local) == image.sha256:
+            return local
+        local.unlink()  # a stale or corrupt copy: fetch it again rather than use it
+    data = download(image.url, max_bytes=max(image.size_bytes * 2, 1 << 20))
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != image.sha256:
+        raise ImageError(f"Download of {image.url} has sha256 {actual}, not the pinned {image.sha256}; it was "
+                         "refused and nothing was saved. The source may have changed: report it, or set "
+                         f"{MIRROR_ENV} to a folder holding the verified file.")
+    write_atomically(local, data)
+    return local
+
+
+def load_case_image(case: Case, *, pad_to_square: bool = False) -> Image.Image:
+    """The case's verified image as 8-bit RGB."""
+    return load_image(case_image_path(case), pad_to_square=pad_to_square)
