@@ -10,11 +10,16 @@ from .generate import Findings, analyze, build_messages, split_thinking
 from .images import load_image, pad_square
 from .model import MedGemma, clear_model_cache, load_model
 from .render import DISCLAIMER, show_findings
-from .walkthrough import case_prompt, run_case, show_answer_key, show_case
+from .concordance import FindingCheck, check_findings, concordance_score
+from .teaching import (REPORT_SECTIONS, export_handout, parse_report, quiz, run_all_cases, show_answer_key,
+                       show_report, show_summary, structured_prompt, write_summary)
+from .walkthrough import case_prompt, run_case, show_case
 
 __all__ = [
     "AccessError", "Case", "CaseError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
     "MedGemmaError", "analyze", "authenticate", "build_messages", "clear_model_cache", "list_cases", "load_case",
     "load_image", "load_model", "pad_square", "show_findings", "split_thinking", "case_prompt", "run_case",
-    "show_answer_key", "show_case",
+    "show_answer_key", "show_case", "FindingCheck", "check_findings", "concordance_score", "REPORT_SECTIONS",
+    "export_handout", "parse_report", "quiz", "run_all_cases", "show_report", "show_summary", "structured_prompt",
+    "write_summary",
 ]

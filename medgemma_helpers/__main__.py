@@ -87,6 +87,22 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .teaching import run_all_cases, show_summary, write_summary
+
+    missing = _preflight(args.allow_cpu)
+    if missing:
+        print("Cannot run the cases yet:\n" + missing, file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    results = run_all_cases(max_new_tokens=args.max_new_tokens, handouts=out / "handouts")
+    show_summary(results)
+    for path in write_summary(results, out):
+        print(path)
+    print(f"Handouts: {out / 'handouts'}")
+    return 0
+
+
 def _cmd_make_notebooks(_: argparse.Namespace) -> int:
     from .notebooks import write_notebooks
 
@@ -123,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--max-new-tokens", type=int, default=1024)
     ask.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
     ask.set_defaults(handler=_cmd_analyze)
+
+    summary = commands.add_parser("summary", help="run all six cases with one model: table, chart and handouts")
+    summary.add_argument("--out", default="output", help="output folder (default: output)")
+    summary.add_argument("--max-new-tokens", type=int, default=1024)
+    summary.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
+    summary.set_defaults(handler=_cmd_summary)
 
     make = commands.add_parser("make-notebooks", help="rewrite notebooks/ from the template and cases/")
     make.set_defaults(handler=_cmd_make_notebooks)

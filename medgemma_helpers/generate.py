@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from PIL import Image
@@ -142,6 +142,16 @@ class _LiveView:
             sys.stdout.flush()
 
 
+class _CallbackView:
+    """Hands the growing answer (thinking removed) to a callback, e.g. a widget."""
+
+    def __init__(self, callback: Callable[[str], None]) -> None:
+        self.callback = callback
+
+    def update(self, raw: str, final: bool = False) -> None:
+        self.callback(split_thinking(raw)[0])
+
+
 def _generate(medgemma: MedGemma, inputs: Any, max_new_tokens: int, streamer: Any = None) -> torch.Tensor:
     with torch.inference_mode():
         return medgemma.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
@@ -182,13 +192,16 @@ def decode_answer(medgemma: MedGemma, new_ids: Iterable[int]) -> str:
 
 def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True,
-            image_labels: list[str] | None = None) -> Findings:
-    """Ask MedGemma about zero, one or several images; greedy, streamed into the notebook by default."""
+            image_labels: list[str] | None = None, on_text: Callable[[str], None] | None = None) -> Findings:
+    """Ask MedGemma about zero, one or several images; greedy, streamed into the notebook by default.
+
+    on_text, when given, receives the growing answer (thinking removed) instead of the notebook or terminal view.
+    """
     _check_request(prompt, max_new_tokens)
     medgemma = model if model is not None else default_model()
     if hasattr(medgemma, "analyze"):  # a served model (mh.connect) answers the same call remotely
         return medgemma.analyze(images, prompt, system=system, max_new_tokens=max_new_tokens,
-                                stream=stream, image_labels=image_labels)
+                                stream=stream, image_labels=image_labels, on_text=on_text)
     if not isinstance(medgemma, MedGemma):
         raise MedGemmaError(f"model= must come from mh.load_model() or mh.connect(); got {type(medgemma).__name__}.")
     image_list = _as_image_list(images)
@@ -198,7 +211,7 @@ def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any =
     started = time.perf_counter()
     try:
         if stream:
-            view = _LiveView()
+            view = _CallbackView(on_text) if on_text is not None else _LiveView()
             raw, output = "", None
             for raw, output in _stream(medgemma, inputs, max_new_tokens):
                 view.update(raw)

@@ -17,7 +17,7 @@ CLONE_FOLDER = "medgemma-case-notebooks"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 # The skeleton every case notebook follows, in order (a test checks each notebook against it).
-SKELETON = ("Learning objectives", "Setup", "Authenticate", "Load MedGemma", "The case", "Ask MedGemma",
+SKELETON = ("Learning objectives", "Setup", "Authenticate", "Load MedGemma", "The case", "Your read", "Ask MedGemma",
             "Reveal the answer key", "Discussion and limitations")
 
 
@@ -83,7 +83,8 @@ def _ask_cells(case: Case) -> list[tuple[str, str]]:
     return [
         ("markdown", "## Ask MedGemma\n\nThe prompt comes from the case file and is shown above the answer; edit "
                      "`prompt` to ask your own question. The answer streams in as it is written (greedy decoding, so "
-                     "the same prompt gives the same answer)."),
+                     "the same prompt gives the same answer). For the systematic read residents are taught, use "
+                     "`prompt = mh.structured_prompt(case)` and show it with `mh.show_report(findings)`."),
         ("code", "prompt = mh.case_prompt(case)\nfindings = mh.run_case(case, model, prompt=prompt)"),
     ]
 
@@ -109,10 +110,16 @@ def build_notebook(case: Case) -> dict[str, Any]:
         ("markdown", "## The case\n\nLook at the image and the history, and write down your own read before you "
                      "ask the model."),
         ("code", f'case = mh.load_case("{case.id}")\nmh.show_case(case)'),
+        ("markdown", "## Your read\n\nCommit to your own findings and impression first: type them in the box, then "
+                     "click **Reveal** to see MedGemma's read and the answer key side by side, each scored against "
+                     "the key. Running the cell again starts afresh. (Without widgets, call "
+                     "`quiz.reveal(\"your read\")`.)"),
+        ("code", "quiz = mh.quiz(case, model)\nquiz"),
         *_ask_cells(case),
-        ("markdown", "## Reveal the answer key\n\nCompare MedGemma's read with the reference findings, the "
-                     "diagnosis and the teaching points."),
-        ("code", "mh.show_answer_key(case)"),
+        ("markdown", "## Reveal the answer key\n\nThe reference findings, diagnosis and teaching points, with how "
+                     "MedGemma's read (and yours, if you wrote one above) agrees with each finding. "
+                     "`mh.export_handout(case, findings, \"handouts/\")` saves all of it as one HTML page."),
+        ("code", "checks = mh.show_answer_key(case, findings, resident_read=quiz.read)"),
         ("markdown", "## Discussion and limitations\n\n"
                      f"- {DISCLAIMER}\n"
                      "- MedGemma 1.5 reads one image at a time here, without priors, lateral views, laboratory "

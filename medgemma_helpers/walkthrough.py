@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-from typing import Any
+from typing import Any, Callable
 
 from PIL import Image
 
 from .case_images import load_case_image
 from .cases import Case, load_case
 from .generate import DEFAULT_MAX_NEW_TOKENS, Findings, analyze
-from .images import load_image
-from .render import DISCLAIMER, esc, in_notebook, show_html
+from .images import load_image, pad_square
+from .model import default_model
+from .render import DISCLAIMER, esc, in_notebook, show_findings, show_html
 
 CHEST_MODALITY_WORDS = ("chest", "x-ray", "radiograph", "cxr")
 
@@ -63,15 +64,17 @@ class CaseView:
     def __init__(self, case: Case, image: Image.Image | None):
         self.case = case
         self.image = image
+        # The PNG output carries the attribution inside it; the HTML view shows it as a readable caption.
         self.png = _png_of(image, _attribution(case)) if image is not None else None
+        self.html_png = _png_of(image, "") if image is not None else None
 
     def _repr_png_(self) -> bytes | None:
         return self.png
 
     def _repr_html_(self) -> str:
         picture = ""
-        if self.png is not None:
-            encoded = base64.b64encode(self.png).decode("ascii")
+        if self.html_png is not None:
+            encoded = base64.b64encode(self.html_png).decode("ascii")
             picture = (f"<figure style='flex:1;min-width:260px;max-width:520px;margin:0'>"
                        f"<img alt='Case {esc(self.case.id)} image' style='width:100%' src='data:image/png;base64,{encoded}'/>"
                        f"<figcaption style='font-size:80%;color:#555'>{esc(_attribution(self.case))}</figcaption></figure>")
@@ -133,20 +136,46 @@ def case_prompt(case: Case | str | int, *, own_image: bool = False) -> str:
     return case.own_image_question if own_image and case.own_image_question else case.question
 
 
+_answers: dict[tuple, Findings] = {}
+
+
+def _image_key(picture: Image.Image | None) -> str:
+    if picture is None:
+        return ""
+    import hashlib
+
+    return hashlib.sha256(picture.tobytes()).hexdigest()
+
+
 def run_case(case: Case | str | int, model: Any = None, *, image: Any = None, prompt: str | None = None,
-             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True) -> Findings:
-    """Ask MedGemma the case's question about its image (padded to square for chest films), streamed."""
+             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True,
+             on_text: Callable[[str], None] | None = None, show_prompt: bool = True) -> Findings:
+    """Ask MedGemma the case's question about its image (padded to square for chest films), streamed.
+
+    Decoding is greedy, so the same model, image and prompt always give the same answer: a repeat within the
+    session (the quiz's Reveal, then the Ask cell) is served from memory instead of generating again.
+    """
     case = _resolve(case)
     picture = case_image(case, image)
     question = prompt if prompt is not None else case_prompt(case, own_image=image is not None)
     if picture is not None and _is_chest_radiograph(case) and image is None:
         # Google's chest X-ray notebooks pad to a centred square before the processor resizes to 896 x 896.
-        from .images import pad_square
-
         picture = pad_square(picture)
-    show_html(f"<p><b>Prompt.</b> {esc(question)}</p>", f"Prompt: {question}\n")
-    return analyze(picture, question, system=case.system_prompt, model=model, max_new_tokens=max_new_tokens,
-                   stream=stream)
+    if show_prompt:
+        show_html(f"<p><b>Prompt.</b> {esc(question)}</p>", f"Prompt: {question}\n")
+    medgemma = model if model is not None else default_model()
+    key = (id(medgemma), case.id, question, case.system_prompt, max_new_tokens, _image_key(picture))
+    if key in _answers:
+        findings = _answers[key]
+        if on_text is not None:
+            on_text(findings.text)
+        elif stream:
+            show_findings(findings)
+        return findings
+    findings = analyze(picture, question, system=case.system_prompt, model=medgemma, max_new_tokens=max_new_tokens,
+                       stream=stream, on_text=on_text)
+    _answers[key] = findings
+    return findings
 
 
 def answer_key_html(case: Case) -> str:
@@ -172,9 +201,3 @@ def answer_key_text(case: Case) -> str:
               "Teaching points:"]
     lines += [f"  - {point}" for point in case.teaching_points]
     return "\n".join(lines + ["", DISCLAIMER])
-
-
-def show_answer_key(case: Case | str | int) -> None:
-    """Reveal the reference read: findings, diagnosis, certainty and teaching points."""
-    case = _resolve(case)
-    show_html(answer_key_html(case), answer_key_text(case))

@@ -13,7 +13,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MEDGEMMA_MODEL_ID", "MEDGEMMA_ENDPOINT"):
     os.environ.pop(_name, None)
 
+import hashlib  # noqa: E402
+
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -71,3 +74,37 @@ def two_xrays() -> tuple[Image.Image, Image.Image]:
     if folder is not None:
         return (mh.load_image(folder / "case01_normal_pa.png"), mh.load_image(folder / "case03_nih_00015044_000.png"))
     return mh.load_image(_generated_xray(1)), mh.load_image(_generated_xray(2))
+
+
+@pytest.fixture(scope="session")
+def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment variables for running cases: the tiny model, and the real images or generated stand-ins.
+
+    A user's fresh clone has no image mirror (and tests use no network): then copies of the case files are
+    pointed at generated images, and MEDGEMMA_CASES_DIR selects them.
+    """
+    environment = {"MEDGEMMA_MODEL_ID": str(tiny_model_dir)}
+    real = shared_images_dir()
+    if real is not None:
+        environment["MEDGEMMA_IMAGE_MIRROR"] = str(real)
+        return environment
+    folder = tmp_path_factory.mktemp("generated-cases")
+    mirror = folder / "mirror"
+    mirror.mkdir()
+    for index, source in enumerate(sorted((PROJECT_ROOT / "cases").glob("*.yaml")), 1):
+        data = yaml.safe_load(source.read_text())
+        if data.get("image"):
+            image_path = mirror / data["image"]["file"]
+            _generated_xray(index, (256, 256)).save(image_path)
+            data["image"]["sha256"] = hashlib.sha256(image_path.read_bytes()).hexdigest()
+        (folder / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    environment.update(MEDGEMMA_IMAGE_MIRROR=str(mirror), MEDGEMMA_CASES_DIR=str(folder))
+    return environment
+
+
+@pytest.fixture
+def with_cases(case_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Apply case_environment to this test's process."""
+    for name, value in case_environment.items():
+        monkeypatch.setenv(name, value)
+    return case_environment

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import html
 import json
 import shutil
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
-import yaml
-from PIL import Image
 
 import medgemma_helpers as mh
 from medgemma_helpers import notebooks
 from medgemma_helpers.render import markdown_to_safe_html
-from conftest import PROJECT_ROOT, _generated_xray, shared_images_dir
 
 
 def _committed() -> list[Path]:
@@ -57,26 +52,9 @@ def test_skeleton_check_catches_missing_sections_and_outputs():
 
 
 @pytest.fixture(scope="module")
-def notebook_environment(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
+def notebook_environment(case_environment) -> dict[str, str]:
     """Environment for running the notebooks: the tiny model, and real images or generated stand-ins."""
-    environment = {"MEDGEMMA_MODEL_ID": str(tiny_model_dir)}
-    real = shared_images_dir()
-    if real is not None:
-        environment["MEDGEMMA_IMAGE_MIRROR"] = str(real)
-        return environment
-    # A user's fresh clone has no mirror and no network in tests: point copies of the cases at generated images.
-    folder = tmp_path_factory.mktemp("generated-cases")
-    mirror = folder / "mirror"
-    mirror.mkdir()
-    for index, source in enumerate(sorted((PROJECT_ROOT / "cases").glob("*.yaml")), 1):
-        data = yaml.safe_load(source.read_text())
-        if data.get("image"):
-            image_path = mirror / data["image"]["file"]
-            _generated_xray(index, (256, 256)).save(image_path)
-            data["image"]["sha256"] = hashlib.sha256(image_path.read_bytes()).hexdigest()
-        (folder / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
-    environment.update(MEDGEMMA_IMAGE_MIRROR=str(mirror), MEDGEMMA_CASES_DIR=str(folder))
-    return environment
+    return case_environment
 
 
 def _outputs_of(notebook) -> list[dict]:

@@ -1,0 +1,233 @@
+"""End to end in a real browser: JupyterLab runs notebook 01, a resident types a read and presses Reveal.
+
+Debian's chromium driven by Playwright (never `playwright install`: no browser downloads). Without
+/usr/bin/chromium or the playwright package the test skips on a user's machine and fails in CI (CI=true);
+`.ci/install_browser.sh` installs the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import PROJECT_ROOT
+# The same environment the headless notebook run uses: the tiny model plus real or generated case images.
+from test_notebooks import notebook_environment  # noqa: F401 - a fixture, used by name
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NOTEBOOK = "notebooks/01_standard_chest_xray.ipynb"
+# Angle brackets and an ampersand: the echo must show them as text, never as markup.
+RESIDENT_READ = ("No pneumothorax. No pleural effusion. Heart size normal. No focal consolidation. "
+                 "Lines <i>and</i> tubes & devices: none.")
+
+SERVER_START_S = 60
+KERNEL_IDLE_S = 60
+RUN_ALL_S = 180
+REVEAL_S = 60
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium under Playwright; skipped off CI when either is missing, a failure in CI."""
+    missing = []
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (apt-get install chromium, or .ci/install_browser.sh)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright package (pip install -r requirements-dev.txt)")
+    if missing:
+        reason = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _request(url: str, token: str, method: str = "GET", timeout: float = 5) -> int:
+    request = urllib.request.Request(url, method=method, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status
+
+
+def _stop(process: subprocess.Popen, base_url: str | None, token: str) -> None:
+    """Ask the server to shut down (it stops its kernels), then end it and its process group by PID."""
+    if process.poll() is None and base_url is not None:
+        try:
+            _request(f"{base_url}/api/shutdown", token, method="POST")
+        except (OSError, urllib.error.URLError):
+            pass
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    # A kernel orphaned by a killed server is still in the server's own process group.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextmanager
+def jupyter_lab(root: Path, environment: dict[str, str], workdir: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving `root` on 127.0.0.1; yields (base URL, token) once /api/status answers 200."""
+    token = secrets.token_hex(24)
+    dirs = {name: workdir / name.lower() for name in
+            ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR",
+             "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")}
+    for folder in dirs.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    settings = {
+        # Every cell attached to the DOM: locators and waits then see the whole notebook, scrolled or not.
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        # No "get notified about Jupyter news?" toast over the outputs, and no request for it.
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        # The server serves the repository: never save outputs into a committed notebook.
+        "docmanager-extension/plugin": {"autosave": False},
+    }
+    for plugin, values in settings.items():
+        path = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {**os.environ, **environment, **{name: str(path) for name, path in dirs.items()},
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+               f"--port={_free_port()}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               # window.jupyterapp: Run All through the app's own command registry.
+               "--LabApp.expose_app_in_browser=True"]
+    log_path = workdir / "jupyter-lab.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    base_url = None
+    try:
+        # The port it really bound (another process may have taken ours): from its runtime file.
+        deadline = time.monotonic() + SERVER_START_S
+        while base_url is None:
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jupyter lab not ready in {SERVER_START_S} s:\n{log_path.read_text()[-3000:]}")
+            runtime = dirs["JUPYTER_RUNTIME_DIR"] / f"jpserver-{process.pid}.json"
+            if runtime.is_file():
+                try:
+                    info = json.loads(runtime.read_text())
+                    url = f"http://127.0.0.1:{info['port']}{info['base_url'].rstrip('/')}"
+                    if _request(f"{url}/api/status?token={token}", token) == 200:
+                        base_url = url
+                except (ValueError, KeyError, OSError, urllib.error.URLError):
+                    pass
+            time.sleep(0.2)
+        yield base_url, token
+    finally:
+        _stop(process, base_url, token)
+        print(f"\njupyter lab log: {log_path}")
+
+
+# A notebook is done when every code cell has an execution count and none is queued ([*]), or when a cell
+# failed: Run All stops at an error, so a failure must end the wait at once rather than time out.
+_RUN_STATE_JS = """() => {
+    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+        .map(p => p.textContent.trim());
+    const errors = [...document.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.innerText);
+    const status = document.querySelector('#jp-main-statusbar')?.innerText ?? '';
+    const done = prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+    return {prompts, errors, idle: /\\|\\s*Idle/.test(status), done};
+}"""
+
+
+def open_notebook_and_run_all(page, base_url: str, token: str, notebook: str) -> None:
+    """Open `notebook` in JupyterLab, wait for its kernel, Run All, and wait until every cell ran and it is idle."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/lab/tree/{notebook}?token={token}", wait_until="domcontentloaded")
+    page.locator(".jp-Notebook .jp-CodeCell").first.wait_for(timeout=SERVER_START_S * 1000)
+    # The status bar's kernel item ("Python 3 (ipykernel) | Idle"): the toolbar's indicator is idle too early.
+    statusbar = page.locator("#jp-main-statusbar")
+    expect(statusbar).to_contain_text(re.compile(r"\|\s*Idle"), timeout=KERNEL_IDLE_S * 1000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.isEnabled('runmenu:run-all')",
+                           timeout=10_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
+    state = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE_JS})(); "
+                                   "return (s.errors.length || (s.done && s.idle)) ? s : false; }",
+                                   timeout=RUN_ALL_S * 1000, polling=250).json_value()
+    assert not state["errors"], "a cell failed under Run All:\n" + "\n\n".join(state["errors"])
+    expect(statusbar).to_contain_text(re.compile(r"\|\s*Idle"))
+
+
+def _screenshot(page, path: Path) -> None:
+    try:
+        page.screenshot(path=str(path))
+        print(f"\nscreenshot: {path}")
+    except Exception as error:  # noqa: BLE001 - a screenshot must never hide the real failure
+        print(f"\nscreenshot failed: {error}")
+
+
+def test_resident_read_and_reveal_show_the_concordance_in_jupyterlab(browser, notebook_environment, tmp_path):
+    from playwright.sync_api import expect
+
+    committed = (PROJECT_ROOT / NOTEBOOK).read_bytes()
+    with jupyter_lab(PROJECT_ROOT, notebook_environment, tmp_path) as (base_url, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
+            # The "Your read" cell's output: the one whose widgets include the Reveal button.
+            quiz = page.locator(".jp-OutputArea-output").filter(
+                has=page.locator("button.jupyter-button", has_text="Reveal"))
+            expect(quiz).to_have_count(1)
+            textarea = quiz.locator(".widget-textarea textarea")
+            textarea.fill(RESIDENT_READ)
+            textarea.blur()  # syncs the value even when the widget only updates on change
+            quiz.locator("button.jupyter-button", has_text="Reveal").click()
+
+            table = quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first
+            table.wait_for(timeout=REVEAL_S * 1000)
+            comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(has=page.locator(".mh-concordance"))
+            comparison = comparison.last
+            for heading in ("Your read", "MedGemma"):
+                expect(comparison.locator(":is(h1, h2, h3, h4, h5, h6)", has_text=heading).first).to_be_visible()
+            # Escaped: the brackets show as text, and no <i> element came from the resident's words.
+            expect(comparison).to_contain_text(RESIDENT_READ)
+            expect(comparison.locator("i", has_text=re.compile(r"^and$"))).to_have_count(0)
+            table.scroll_into_view_if_needed()
+            _screenshot(page, tmp_path / "notebook01-your-read.png")
+        except BaseException:
+            _screenshot(page, tmp_path / "notebook01-failure.png")
+            raise
+        finally:
+            page.close()
+    assert (PROJECT_ROOT / NOTEBOOK).read_bytes() == committed, "the browser session changed the committed notebook"
