@@ -13,7 +13,11 @@ from .render import DISCLAIMER, show_findings
 from .concordance import FindingCheck, check_findings, concordance_score
 from .teaching import (REPORT_SECTIONS, export_handout, parse_report, quiz, run_all_cases, show_answer_key,
                        show_report, show_summary, structured_prompt, write_summary)
-from .walkthrough import case_prompt, run_case, show_case
+from .walkthrough import case_image, case_prompt, run_case, show_case
+from .boxes import LOCALISATION_PROMPT, Box, draw_boxes, parse_boxes
+from .dicom import WINDOW_PRESETS, CTVolume, ct_windows, load_ct_series, montage, mri_windows, slice_browser
+from .skills import (COMPARISON_PROMPT, Change, analyze_volume, compare_studies, localize, parse_changes, show_boxes,
+                     show_pair, show_volume, volume_request, write_demo_ct_series)
 
 __all__ = [
     "AccessError", "Case", "CaseError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
@@ -21,5 +25,8 @@ __all__ = [
     "load_image", "load_model", "pad_square", "show_findings", "split_thinking", "case_prompt", "run_case",
     "show_answer_key", "show_case", "FindingCheck", "check_findings", "concordance_score", "REPORT_SECTIONS",
     "export_handout", "parse_report", "quiz", "run_all_cases", "show_report", "show_summary", "structured_prompt",
-    "write_summary",
+    "write_summary", "LOCALISATION_PROMPT", "Box", "draw_boxes", "parse_boxes", "WINDOW_PRESETS", "CTVolume",
+    "ct_windows", "load_ct_series", "montage", "mri_windows", "slice_browser", "COMPARISON_PROMPT", "Change",
+    "analyze_volume", "compare_studies", "localize", "parse_changes", "show_boxes", "show_pair", "show_volume",
+    "volume_request", "write_demo_ct_series", "case_image",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -17,7 +18,13 @@ from .images import load_image
 from .model import OUT_OF_MEMORY_ADVICE, MedGemma, default_model
 from .render import in_notebook, markdown_to_safe_html
 
-DEFAULT_MAX_NEW_TOKENS = 1024
+def _default_max_new_tokens() -> int:
+    """1024, or MEDGEMMA_MAX_NEW_TOKENS when it holds a whole number (shorter answers for a class, or tests)."""
+    value = os.environ.get("MEDGEMMA_MAX_NEW_TOKENS", "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= 8192 else 1024
+
+
+DEFAULT_MAX_NEW_TOKENS = _default_max_new_tokens()
 MAX_NEW_TOKENS_LIMIT = 8192
 THOUGHT_START = "<unused94>"
 THOUGHT_END = "<unused95>"
@@ -74,12 +81,12 @@ def _as_image_list(images: Any) -> list[Image.Image]:
 
 
 def build_messages(images: list[Image.Image], prompt: str, system: str | None = None,
-                   image_labels: list[str] | None = None) -> list[dict[str, Any]]:
-    """Chat messages in typed parts: one image part per image (each followed by its label if given), then the prompt."""
+                   image_labels: list[str] | None = None, intro: str | None = None) -> list[dict[str, Any]]:
+    """Chat messages in typed parts: intro text, one image part per image (each followed by its label), the prompt."""
     if image_labels is not None and len(image_labels) != len(images):
         raise MedGemmaError(f"image_labels has {len(image_labels)} entries for {len(images)} images; give one "
                             "label per image or none.")
-    content: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] = [{"type": "text", "text": intro}] if intro else []
     for index, image in enumerate(images):
         content.append({"type": "image", "image": image})
         if image_labels is not None:
@@ -141,6 +148,15 @@ class _LiveView:
             sys.stdout.write("\n")
             sys.stdout.flush()
 
+    def finish(self, findings: Findings) -> None:
+        """In a notebook, replace the live text with the full rendering: figures, thinking trace, disclaimer."""
+        if self.notebook:
+            from IPython.display import HTML
+
+            from .render import findings_html
+
+            self.handle.update(HTML(findings_html(findings)))
+
 
 class _CallbackView:
     """Hands the growing answer (thinking removed) to a callback, e.g. a widget."""
@@ -150,6 +166,9 @@ class _CallbackView:
 
     def update(self, raw: str, final: bool = False) -> None:
         self.callback(split_thinking(raw)[0])
+
+    def finish(self, findings: Findings) -> None:
+        """The callback already has the final text."""
 
 
 def _generate(medgemma: MedGemma, inputs: Any, max_new_tokens: int, streamer: Any = None) -> torch.Tensor:
@@ -192,20 +211,23 @@ def decode_answer(medgemma: MedGemma, new_ids: Iterable[int]) -> str:
 
 def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any = None,
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True,
-            image_labels: list[str] | None = None, on_text: Callable[[str], None] | None = None) -> Findings:
+            image_labels: list[str] | None = None, on_text: Callable[[str], None] | None = None,
+            intro: str | None = None) -> Findings:
     """Ask MedGemma about zero, one or several images; greedy, streamed into the notebook by default.
 
-    on_text, when given, receives the growing answer (thinking removed) instead of the notebook or terminal view.
+    image_labels puts a text part after each image ("SLICE 1", ...); intro puts a text part before the images
+    (as Google's CT notebook does). on_text, when given, receives the growing answer (thinking removed)
+    instead of the notebook or terminal view.
     """
     _check_request(prompt, max_new_tokens)
     medgemma = model if model is not None else default_model()
     if hasattr(medgemma, "analyze"):  # a served model (mh.connect) answers the same call remotely
         return medgemma.analyze(images, prompt, system=system, max_new_tokens=max_new_tokens,
-                                stream=stream, image_labels=image_labels, on_text=on_text)
+                                stream=stream, image_labels=image_labels, on_text=on_text, intro=intro)
     if not isinstance(medgemma, MedGemma):
         raise MedGemmaError(f"model= must come from mh.load_model() or mh.connect(); got {type(medgemma).__name__}.")
     image_list = _as_image_list(images)
-    messages = build_messages(image_list, prompt, system, image_labels)
+    messages = build_messages(image_list, prompt, system, image_labels, intro)
     inputs = prepare_inputs(medgemma, messages)
     prompt_tokens = int(inputs["input_ids"].shape[-1])
     started = time.perf_counter()
@@ -225,6 +247,9 @@ def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any =
     seconds = time.perf_counter() - started
     new_ids = output[0][prompt_tokens:]
     answer, thinking = split_thinking(decode_answer(medgemma, new_ids))
-    return Findings(text=answer, thinking=thinking, prompt=prompt, model_name=medgemma.name,
-                    prompt_tokens=prompt_tokens, new_tokens=int(new_ids.shape[-1]), seconds=seconds,
-                    image_count=len(image_list))
+    findings = Findings(text=answer, thinking=thinking, prompt=prompt, model_name=medgemma.name,
+                        prompt_tokens=prompt_tokens, new_tokens=int(new_ids.shape[-1]), seconds=seconds,
+                        image_count=len(image_list))
+    if stream:
+        view.finish(findings)
+    return findings

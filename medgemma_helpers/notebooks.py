@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cases import PROJECT_ROOT, Case, list_cases
+from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
 from .render import DISCLAIMER
 
 # The one place the project's public home is written; badges and the setup cell are generated from it.
@@ -89,13 +89,11 @@ def _ask_cells(case: Case) -> list[tuple[str, str]]:
     ]
 
 
-def build_notebook(case: Case) -> dict[str, Any]:
-    """The notebook for one case, as nbformat 4 JSON, with no outputs."""
-    name = notebook_name(case)
-    cells: list[tuple[str, str]] = [
-        ("markdown", f"# Case {case.id}: {case.title}\n\n{_badges(name)}\n\n"
-                     f"**{case.presenting_complaint}**\n\n> {DISCLAIMER}"),
-        ("markdown", _objectives(case)),
+def _head(title: str, name: str, tagline: str, objectives: str) -> list[tuple[str, str]]:
+    """Title with badges, objectives, setup, authentication and loading: the same in every notebook."""
+    return [
+        ("markdown", f"# {title}\n\n{_badges(name)}\n\n**{tagline}**\n\n> {DISCLAIMER}"),
+        ("markdown", objectives),
         ("markdown", "## Setup\n\nOn Colab or Kaggle this cell fetches the project and installs its requirements "
                      "(keeping the runtime's own torch); locally it only finds the helper module. Choose a GPU runtime "
                      "(a T4 is enough)."),
@@ -105,32 +103,17 @@ def build_notebook(case: Case) -> dict[str, Any]:
                      "token is never printed. A local model folder (`MEDGEMMA_MODEL_ID`) needs none."),
         ("code", "authenticated = mh.authenticate()"),
         ("markdown", "## Load MedGemma\n\nMedGemma 1.5 4B in bfloat16 on the GPU (about 8.6 GB). Loaded once per "
-                     "session: running this cell again returns the same model at once."),
+                     "session: running this cell again returns the same model at once. To use a class server "
+                     "instead, set `MEDGEMMA_ENDPOINT` or write `model = mh.connect(\"http://server:8000\")`."),
         ("code", "model = mh.load_model()"),
-        ("markdown", "## The case\n\nLook at the image and the history, and write down your own read before you "
-                     "ask the model."),
-        ("code", f'case = mh.load_case("{case.id}")\nmh.show_case(case)'),
-        ("markdown", "## Your read\n\nCommit to your own findings and impression first: type them in the box, then "
-                     "click **Reveal** to see MedGemma's read and the answer key side by side, each scored against "
-                     "the key. Running the cell again starts afresh. (Without widgets, call "
-                     "`quiz.reveal(\"your read\")`.)"),
-        ("code", "quiz = mh.quiz(case, model)\nquiz"),
-        *_ask_cells(case),
-        ("markdown", "## Reveal the answer key\n\nThe reference findings, diagnosis and teaching points, with how "
-                     "MedGemma's read (and yours, if you wrote one above) agrees with each finding. "
-                     "`mh.export_handout(case, findings, \"handouts/\")` saves all of it as one HTML page."),
-        ("code", "checks = mh.show_answer_key(case, findings, resident_read=quiz.read)"),
-        ("markdown", "## Discussion and limitations\n\n"
-                     f"- {DISCLAIMER}\n"
-                     "- MedGemma 1.5 reads one image at a time here, without priors, lateral views, laboratory "
-                     "results or the clinical examination that a radiologist would use.\n"
-                     "- It can miss findings, describe findings that are not there, and sound equally confident "
-                     "either way; a fluent report is not a correct one.\n"
-                     "- The model card describes it as a model for research and education, not tuned for multi-turn "
-                     "conversation; each question here is asked afresh.\n"
-                     "- Discuss: which findings did you, the model and the key agree on? What would change "
-                     "management, and what test comes next?"),
     ]
+
+
+def _discussion(points: list[str]) -> tuple[str, str]:
+    return ("markdown", "## Discussion and limitations\n\n" + "\n".join(f"- {point}" for point in [DISCLAIMER, *points]))
+
+
+def _notebook(cells: list[tuple[str, str]]) -> dict[str, Any]:
     return {
         "cells": [_cell(index, kind, source) for index, (kind, source) in enumerate(cells)],
         "metadata": {
@@ -144,6 +127,130 @@ def build_notebook(case: Case) -> dict[str, Any]:
     }
 
 
+def build_notebook(case: Case) -> dict[str, Any]:
+    """The notebook for one case, as nbformat 4 JSON, with no outputs."""
+    return _notebook([
+        *_head(f"Case {case.id}: {case.title}", notebook_name(case), case.presenting_complaint, _objectives(case)),
+        ("markdown", "## The case\n\nLook at the image and the history, and write down your own read before you "
+                     "ask the model."),
+        ("code", f'case = mh.load_case("{case.id}")\nmh.show_case(case)'),
+        ("markdown", "## Your read\n\nCommit to your own findings and impression first: type them in the box, then "
+                     "click **Reveal** to see MedGemma's read and the answer key side by side, each scored against "
+                     "the key. Running the cell again starts afresh. (Without widgets, call "
+                     "`quiz.reveal(\"your read\")`.)"),
+        ("code", "quiz = mh.quiz(case, model)\nquiz"),
+        *_ask_cells(case),
+        ("markdown", "## Reveal the answer key\n\nThe reference findings, diagnosis and teaching points, with how "
+                     "MedGemma's read (and yours, if you wrote one above) agrees with each finding. "
+                     "`mh.export_handout(case, findings, \"handouts/\")` saves all of it as one HTML page."),
+        ("code", "checks = mh.show_answer_key(case, findings, resident_read=quiz.read)"),
+        _discussion([
+            "MedGemma 1.5 reads one image at a time here, without priors, lateral views, laboratory results or the "
+            "clinical examination that a radiologist would use.",
+            "It can miss findings, describe findings that are not there, and sound equally confident either way; a "
+            "fluent report is not a correct one.",
+            "The model card describes it as a model for research and education, not tuned for multi-turn "
+            "conversation; each question here is asked afresh.",
+            "Discuss: which findings did you, the model and the key agree on? What would change management, and what "
+            "test comes next?",
+        ]),
+    ])
+
+
+YOUR_READ = ("## Your read\n\nBefore asking the model, write your own read in `my_read` below: it is kept "
+             "next to the model's answer for the discussion.")
+
+
+def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
+    """Notebooks 07-09: MedGemma 1.5's CT volume, localisation and longitudinal skills, in the same skeleton."""
+    ct_name, box_name, pair_name = "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb", "09_longitudinal_comparison.ipynb"
+    return {
+        ct_name: [
+            *_head("CT volume: windowing and a whole series", ct_name,
+                   "Read a CT series the way MedGemma 1.5 was trained to: up to 85 slices, three windows each.",
+                   "## Learning objectives\n\n- Window a CT slice from DICOM: lung, mediastinum and bone presets.\n"
+                   "- See how MedGemma 1.5 reads a volume: 85 slices sampled evenly, each coded as RGB from three "
+                   "windows (R -1024..1024, G -135..215, B 0..80 HU) and labelled SLICE n.\n"
+                   "- Judge what a volume read can and cannot tell you."),
+            ("markdown", "## The case\n\nA single CT slice from pydicom's sample data in three windows, then a series. "
+                         "Set `CT_FOLDER` to the folder of one CT series exported from your PACS (de-identified); by "
+                         "default a synthetic phantom with known Hounsfield units is written to a temporary folder."),
+            ("code", "from pydicom.data import get_testdata_file\n\n"
+                     "ct_slice = get_testdata_file(\"CT_small.dcm\")\n"
+                     "windows = [\"lung\", \"mediastinum\", \"bone\"]\n"
+                     "mh.montage([mh.load_image(ct_slice, window=w) for w in windows], labels=windows)"),
+            ("code", "import tempfile\n\nCT_FOLDER = None  # or \"path/to/one/ct/series\"\n"
+                     "volume = mh.load_ct_series(CT_FOLDER or mh.write_demo_ct_series(tempfile.mkdtemp()))\n"
+                     "mh.show_volume(volume)"),
+            ("markdown", YOUR_READ),
+            ("code", "my_read = \"\"  # e.g. \"A small nodule in the right lung on the middle slices.\""),
+            ("markdown", "## Ask MedGemma\n\nThe helper samples at most 85 slices, encodes each in the three windows and "
+                         "sends image, \"SLICE n\", image, \"SLICE n\", ..., then the question. Fewer slices "
+                         "(`max_slices=40`) need less GPU memory."),
+            ("code", "question = \"Is there a focal lung lesion? If so, in which lung and on which slices?\"\n"
+                     "findings = mh.analyze_volume(volume, question, model=model)"),
+            ("markdown", "## Reveal the answer key\n\nFor the synthetic phantom: one 7 mm soft-tissue nodule (30 HU) in "
+                         "the patient's right lung (the left of the image) on the middle slices, and nothing else. These "
+                         "are the slices the model saw:"),
+            ("code", "mh.montage(mh.ct_windows(volume), labels=mh.volume_request(volume, question)[1])"),
+            _discussion([
+                "A phantom only shows the mechanics; MedGemma was trained on real CT, and its read of a phantom means "
+                "little.",
+                "Sampling 85 slices from a thin-slice series skips most of them: a small lesion can fall between "
+                "samples.",
+                "Discuss: which window would you use for a lung nodule, a mediastinal node, a rib fracture?",
+            ]),
+        ],
+        box_name: [
+            *_head("Anatomy localisation: boxes on a radiograph", box_name,
+                   "Ask MedGemma 1.5 where structures are, and draw its boxes on the film.",
+                   "## Learning objectives\n\n- Ask for boxes in MedGemma 1.5's format: `[y0, x0, y1, x1]` "
+                   "normalised to 0-1000 in a json block.\n- Map them back to the original film's pixels, undoing "
+                   "the square padding.\n- Check the model's left and right against radiological convention."),
+            ("markdown", "## The case\n\nThe normal PA radiograph of case 01."),
+            ("code", "case = mh.load_case(\"01\")\nimage = mh.case_image(case)\nmh.show_case(case)"),
+            ("markdown", YOUR_READ),
+            ("code", "my_read = \"\"  # e.g. where you would draw each box"),
+            ("markdown", "## Ask MedGemma\n\nThe prompt is Google's localisation prompt; the image is padded to a "
+                         "square first, and the boxes are mapped back to the original pixels."),
+            ("code", "structures = \"right lung, left lung and heart\"\n"
+                     "findings, boxes = mh.localize(image, structures, model=model)\nboxes"),
+            ("markdown", "## Reveal the answer key\n\nThe boxes drawn on the film. The patient's right lung is on the "
+                         "left of the image; the heart sits mostly to the image's right. A malformed or missing answer "
+                         "draws nothing and says so."),
+            ("code", "mh.show_boxes(image, boxes)"),
+            _discussion([
+                "Boxes are approximate: check every edge against the anatomy.",
+                "Left-right errors are the classic failure: the marker on the film is the reference.",
+            ]),
+        ],
+        pair_name: [
+            *_head("Prior versus current: longitudinal comparison", pair_name,
+                   "Give MedGemma 1.5 a prior and a current film and ask what changed.",
+                   "## Learning objectives\n\n- Send two studies in one prompt: prior first, then current, then the "
+                   "question.\n- Read the answer as a change table: improved, stable, worsened.\n- Know what a "
+                   "comparison needs: the same patient, projection and technique."),
+            ("markdown", "## The case\n\nNo openly licensed prior/current pair of one patient is available, so this "
+                         "demonstration pairs the normal film of case 01 (as the *prior*) with the effusion of case 03 "
+                         "(as the *current*). **They are different patients**: this shows the mechanics only. Set "
+                         "`PRIOR` and `CURRENT` to a real pair (paths, DICOM files or URLs)."),
+            ("code", "PRIOR, CURRENT = None, None  # or \"prior.dcm\", \"current.dcm\"\n"
+                     "prior = PRIOR or mh.case_image(\"01\")\ncurrent = CURRENT or mh.case_image(\"03\")\n"
+                     "mh.show_pair(prior, current)"),
+            ("markdown", YOUR_READ),
+            ("code", "my_read = \"\"  # e.g. \"New large right pleural effusion.\""),
+            ("markdown", "## Ask MedGemma\n\nThe prompt asks for a comparison ending in a Finding | Change | Details "
+                         "table; the helper renders it colour-coded when the model gives one."),
+            ("code", "findings, changes = mh.compare_studies(prior, current, model=model)"),
+            ("markdown", "## Reveal the answer key\n\nIf the two films were one patient's: a new large right pleural "
+                         "effusion with a meniscus and a new catheter over the right chest; the left lung unchanged."),
+            ("code", "changes"),
+            _discussion([
+                "Comparing different patients, projections or exposures produces false changes.",
+                "The model has no access to the dates, the reports or the clinical course.",
+            ]),
+        ],
+    }
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
     # Stable ids, so regenerating the notebooks gives byte-identical files.
     cell: dict[str, Any] = {"cell_type": kind, "id": f"cell-{index:02d}", "metadata": {},
@@ -154,18 +261,25 @@ def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
     return cell
 
 
-def notebook_json(case: Case) -> str:
-    """The notebook file's exact text."""
-    return json.dumps(build_notebook(case), indent=1, ensure_ascii=False) + "\n"
+def all_notebooks() -> dict[str, dict[str, Any]]:
+    """Every notebook the template makes, by file name: the six cases, then the skill notebooks."""
+    made = {notebook_name(case): build_notebook(case) for case in list_cases(CASES_DIR)}
+    made.update({name: _notebook(cells) for name, cells in _skill_notebooks().items()})
+    return made
+
+
+def notebook_text(notebook: dict[str, Any]) -> str:
+    """A notebook's exact file text."""
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
 def write_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Write every case notebook from the template; returns the paths written."""
+    """Write every notebook from the template; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for case in list_cases():
-        path = folder / notebook_name(case)
-        path.write_text(notebook_json(case), encoding="utf-8")
+    for name, notebook in all_notebooks().items():
+        path = folder / name
+        path.write_text(notebook_text(notebook), encoding="utf-8")
         written.append(path)
     return written
 

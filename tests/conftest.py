@@ -83,7 +83,8 @@ def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     A user's fresh clone has no image mirror (and tests use no network): then copies of the case files are
     pointed at generated images, and MEDGEMMA_CASES_DIR selects them.
     """
-    environment = {"MEDGEMMA_MODEL_ID": str(tiny_model_dir)}
+    # Short answers keep the notebook runs quick; the code paths are the same at any length.
+    environment = {"MEDGEMMA_MODEL_ID": str(tiny_model_dir), "MEDGEMMA_MAX_NEW_TOKENS": "64"}
     real = shared_images_dir()
     if real is not None:
         environment["MEDGEMMA_IMAGE_MIRROR"] = str(real)

@@ -20,9 +20,11 @@ def _committed() -> list[Path]:
     return notebooks.case_notebooks()
 
 
-def test_one_notebook_per_case_with_the_shared_skeleton():
+def test_one_notebook_per_case_then_the_skills_all_with_one_skeleton():
     paths = _committed()
-    assert [path.name for path in paths] == [notebooks.notebook_name(case) for case in mh.list_cases()]
+    case_names = [notebooks.notebook_name(case) for case in mh.list_cases()]
+    assert [path.name for path in paths][:6] == case_names
+    assert [path.name[:2] for path in paths] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
     for path in paths:
         assert notebooks.skeleton_problems(json.loads(path.read_text())) == [], path.name
 
@@ -30,9 +32,11 @@ def test_one_notebook_per_case_with_the_shared_skeleton():
 def test_committed_notebooks_are_the_template_output():
     # The repository URL and the skeleton live in one place: the template. Regenerate with
     # `python -m medgemma_helpers make-notebooks` after changing it or a case file.
-    for case in mh.list_cases():
-        path = notebooks.NOTEBOOKS_DIR / notebooks.notebook_name(case)
-        assert path.read_text() == notebooks.notebook_json(case), f"{path.name} is stale: run make-notebooks"
+    made = notebooks.all_notebooks()
+    assert sorted(made) == [path.name for path in _committed()]
+    for name, notebook in made.items():
+        path = notebooks.NOTEBOOKS_DIR / name
+        assert path.read_text() == notebooks.notebook_text(notebook), f"{name} is stale: run make-notebooks"
         assert notebooks.REPO_URL in path.read_text()
 
 
@@ -78,7 +82,11 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
     model = mh.load_model(str(tiny_model_dir), device="cpu")
     results = notebooks.execute_notebooks(tmp_path, _committed(), timeout=600)
     assert [result["error"] for result in results] == [None] * len(results)
-    for result in results:
+    for result in results[6:]:  # the skill notebooks: CT montage, boxes drawn, pair shown
+        executed = nbformat.read(result["executed"], as_version=4)
+        assert any("image/png" in output.get("data", {}) for output in _outputs_of(executed)), result["notebook"]
+        assert "not a diagnostic tool" in _all_text(executed)
+    for result in results[:6]:
         executed = nbformat.read(result["executed"], as_version=4)
         case = mh.load_case(result["notebook"][:2])
         text = _all_text(executed)
@@ -87,6 +95,7 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
         pngs = [output for output in _outputs_of(executed) if "image/png" in output.get("data", {})]
         assert bool(pngs) == (case.image is not None), result["notebook"]
         # The answer the notebook streamed is the answer the helper gives for the same case.
-        expected = mh.run_case(case, model, stream=False).text
+        expected = mh.run_case(case, model, stream=False,
+                               max_new_tokens=int(notebook_environment["MEDGEMMA_MAX_NEW_TOKENS"])).text
         assert expected and markdown_to_safe_html(expected) in text, result["notebook"]
         assert result["executed"].with_suffix(".html").stat().st_size > 10_000

@@ -1,0 +1,107 @@
+"""CT volume, localisation and prior-versus-current requests, as MedGemma 1.5 expects them, on the tiny stand-in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import medgemma_helpers as mh
+from medgemma_helpers.generate import prepare_inputs
+from medgemma_helpers.skills import CT_INTRO
+from tiny_medgemma import TOKENS_PER_IMAGE
+
+
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory):
+    return mh.load_ct_series(mh.write_demo_ct_series(tmp_path_factory.mktemp("phantom"), slices=12, size=64))
+
+
+def test_demo_series_has_the_hounsfield_units_it_promises(phantom):
+    assert phantom.hu.shape == (12, 64, 64)
+    middle = phantom.hu[6]
+    assert middle[0, 0] == -1000 and middle[32, 32] == 40  # air outside, soft tissue in the middle
+    assert middle[int((0.5 + 0.24) * 64), 32] == 1000  # the vertebral body
+    assert phantom.instance_numbers == list(range(1, 13))
+
+
+def _decoded_prompt(model, images, prompt, labels=None, intro=None) -> tuple[str, dict]:
+    inputs = prepare_inputs(model, mh.build_messages(images, prompt, None, labels, intro))
+    return model.processor.tokenizer.decode(inputs["input_ids"][0]), inputs
+
+
+def test_ct_prompt_has_one_block_per_sampled_slice_with_its_label(tiny_model, phantom):
+    images, labels, intro, question = mh.volume_request(phantom, "Is there a lung nodule?", max_slices=5)
+    assert len(images) == 5 and labels == [f"SLICE {n}" for n in range(1, 6)]
+    assert intro == CT_INTRO and question.endswith("is there a lung nodule?")
+    text, inputs = _decoded_prompt(tiny_model, images, question, labels, intro)
+    assert text.count("<start_of_image>") == 5
+    assert inputs["input_ids"][0].tolist().count(
+        tiny_model.processor.tokenizer.convert_tokens_to_ids("<image_soft_token>")) == 5 * TOKENS_PER_IMAGE
+    position = text.index(intro.split(".")[0])
+    for label in labels:  # intro, then image / SLICE n pairs in order, then the question
+        block = text.index("<end_of_image>", position)
+        label_at = text.index(label, block)
+        assert text.find("<start_of_image>", block) == -1 or label_at < text.find("<start_of_image>", block)
+        position = label_at
+    assert text.index(question) > position
+    # The first and last slices of the volume are both sent.
+    assert np.array_equal(np.asarray(images[0]), np.asarray(mh.ct_windows(phantom.hu[:1])[0]))
+    assert np.array_equal(np.asarray(images[-1]), np.asarray(mh.ct_windows(phantom.hu[-1:])[0]))
+
+
+def test_volume_read_runs_end_to_end(tiny_model, phantom):
+    findings = mh.analyze_volume(phantom, "Is there a lung nodule?", model=tiny_model, max_slices=4,
+                                 max_new_tokens=6, stream=False)
+    assert findings.image_count == 4 and findings.new_tokens == 6
+
+
+def test_two_image_prompt_sends_prior_then_current(tiny_model, two_xrays):
+    prior, current = (mh.load_image(image, pad_to_square=True) for image in two_xrays)
+    text, inputs = _decoded_prompt(tiny_model, [prior, current], mh.COMPARISON_PROMPT)
+    assert text.count("<start_of_image>") == 2 and text.rindex("<end_of_image>") < text.index("The first image")
+    alone = tiny_model.processor.image_processor([prior, current], return_tensors="pt")["pixel_values"]
+    assert torch.equal(inputs["pixel_values"].float(), alone.to(inputs["pixel_values"].dtype).float())
+    assert not torch.equal(alone[0], alone[1])
+
+
+def test_comparison_end_to_end_and_change_table(tiny_model, two_xrays):
+    findings, changes = mh.compare_studies(two_xrays[0], two_xrays[1], model=tiny_model, max_new_tokens=6,
+                                           stream=False)
+    assert findings.image_count == 2 and isinstance(changes, list)
+    answer = ("<unused94>thinking<unused95>Summary.\n\n| Finding | Change | Details |\n|---|---|---|\n"
+              "| Right pleural effusion | **New** | large, with meniscus |\n| Left lung | unchanged | clear |\n"
+              "| Heart size | worse | <script>x</script> |\n| Not a row | maybe | ignored |")
+    parsed = mh.parse_changes(answer)
+    assert [(c.finding, c.change) for c in parsed] == [
+        ("Right pleural effusion", "new"), ("Left lung", "stable"), ("Heart size", "worsened")]
+    markup = mh.skills.changes_html(parsed)
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+
+
+def test_localisation_on_a_model_without_boxes_draws_nothing_and_says_so(tiny_model, two_xrays, capsys):
+    findings, boxes = mh.localize(two_xrays[0], "right lung, left lung and heart", model=tiny_model,
+                                  max_new_tokens=8, stream=False)
+    assert boxes == [] and "No boxes" in capsys.readouterr().out
+    assert findings.prompt.startswith("Instructions:") and "right lung, left lung and heart" in findings.prompt
+
+
+def test_boxes_from_a_padded_square_land_on_the_original_film():
+    film = Image.new("RGB", (300, 200))  # landscape: padded with 50 rows above and below
+    answer = '```json\n[{"box_2d": [250, 100, 750, 500], "label": "right lung"}]\n```'
+    (box,) = mh.parse_boxes(answer, film)
+    assert (box.label, box.x0, box.y0, box.x1, box.y1) == ("right lung", 30, 25, 150, 175)
+    drawn = mh.draw_boxes(film, [box])
+    assert drawn.size == film.size and np.asarray(drawn).any() and not np.asarray(film).any()
+
+
+def test_dicom_windows_through_load_image():
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("CT_small.dcm")
+    lung, bone = mh.load_image(path, window="lung"), mh.load_image(path, window="bone")
+    assert lung.mode == bone.mode == "RGB" and lung.size == (128, 128)
+    assert not np.array_equal(np.asarray(lung), np.asarray(bone))
+    with pytest.raises(mh.ImageError, match="lung"):
+        mh.load_image(path, window="lungs-please")
