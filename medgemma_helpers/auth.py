@@ -114,7 +114,10 @@ def authenticate(token: str | None = None) -> bool:
     if secret is None:
         _current = None
         local = os.environ.get("MEDGEMMA_MODEL_ID", "").strip()
-        if local and is_local_model(local):
+        endpoint = os.environ.get("MEDGEMMA_ENDPOINT", "").strip()
+        if endpoint:
+            print("No Hugging Face token found; none is needed to use the class server named by MEDGEMMA_ENDPOINT.")
+        elif local and is_local_model(local):
             print(f"No Hugging Face token found; none is needed for the local model folder {local}.")
         else:
             print("No Hugging Face token found. MedGemma is gated: " + ACCESS_STEPS)

@@ -27,6 +27,8 @@ class ReferenceFinding:
     name: str
     synonyms: tuple[str, ...]
     expected: str  # "present" or "absent"
+    # Normal descriptions that deny the finding without naming it ("heart size is normal" for cardiomegaly).
+    absent_when: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -176,6 +178,7 @@ def _parse_case(path: Path, data: Any) -> Case:
                 name=r.get(item, "name", str, prefix),
                 synonyms=r.text_list(item, "synonyms", prefix),
                 expected=expected,
+                absent_when=r.text_list(item, "absent_when", prefix) if item.get("absent_when") is not None else (),
             )
         )
     if not findings:

@@ -441,6 +441,19 @@ def _findings_of(case: CaseLike) -> tuple[ReferenceFinding, ...]:
     return tuple(case)
 
 
+def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences: list[str],
+                           findings: Sequence[ReferenceFinding]) -> None:
+    """A normal description from the case file ("heart size is normal") counts as an absent mention.
+
+    It is the weakest claim: any positive or hedged mention of the finding still wins (the combining rule).
+    """
+    for index, finding in enumerate(findings):
+        phrases = [_term_pattern(phrase) for phrase in getattr(finding, "absent_when", ())]
+        for sentence in sentences:
+            if any(pattern.search(sentence) for pattern in phrases):
+                statuses.setdefault(index, []).append(("absent", _evidence(sentence)))
+
+
 def check_findings(text: str | _HasText | None, case: CaseLike) -> list[FindingCheck]:
     """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring)."""
     if text is not None and not isinstance(text, str):
@@ -450,7 +463,9 @@ def check_findings(text: str | _HasText | None, case: CaseLike) -> list[FindingC
         text = inner
     findings = _findings_of(case)
     patterns = [[_term_pattern(t) for t in f.terms if re.search(r"[A-Za-z0-9]", t)] for f in findings]
-    statuses = _sentence_statuses(_sentences(_strip_thinking(text or "")), patterns)
+    sentences = _sentences(_strip_thinking(text or ""))
+    statuses = _sentence_statuses(sentences, patterns)
+    _add_normal_statements(statuses, sentences, findings)
     checks = []
     for index, finding in enumerate(findings):
         mentions = statuses.get(index, [])
@@ -505,7 +520,7 @@ def concordance_table_html(checks: Iterable[FindingCheck], title: str = "Model r
     if not rows:
         rows.append(f'<tr><td style="{cell}" colspan="5">No answer-key findings to compare.</td></tr>')
     header = "".join(f'<th style="{cell}">{h}</th>' for h in
-                     ("Finding", "Answer key", "Model said", "Verdict", "Evidence (model text)"))
+                     ("Finding", "Answer key", "The read says", "Verdict", "Evidence (quoted from the read)"))
     return (
         '<div class="mh-concordance">'
         f'<h4 style="margin:0.4em 0">{esc(title)}</h4>'

@@ -26,6 +26,8 @@ def _default_max_new_tokens() -> int:
 
 DEFAULT_MAX_NEW_TOKENS = _default_max_new_tokens()
 MAX_NEW_TOKENS_LIMIT = 8192
+# Far beyond any case question; MedGemma's context (128k tokens) is shared with the images' 256 tokens each.
+MAX_PROMPT_CHARACTERS = 50_000
 THOUGHT_START = "<unused94>"
 THOUGHT_END = "<unused95>"
 # MedGemma 1.5 may open its trace with "<unused94>thought\n"; the word is a label, not part of the reasoning.
@@ -112,6 +114,9 @@ def prepare_inputs(medgemma: MedGemma, messages: list[dict[str, Any]]) -> Any:
 def _check_request(prompt: Any, max_new_tokens: Any) -> None:
     if not isinstance(prompt, str) or not prompt.strip():
         raise MedGemmaError("The prompt is empty or not text; write the question for MedGemma as a string.")
+    if len(prompt) > MAX_PROMPT_CHARACTERS:
+        raise MedGemmaError(f"The prompt has {len(prompt):,} characters, over the {MAX_PROMPT_CHARACTERS:,} limit; "
+                            "shorten it to the question and the relevant history.")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or \
             not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
         raise MedGemmaError(f"max_new_tokens={max_new_tokens!r} must be a whole number from 1 to "

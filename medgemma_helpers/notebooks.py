@@ -74,7 +74,8 @@ def _ask_cells(case: Case) -> list[tuple[str, str]]:
         return [
             ("markdown", "## Ask MedGemma\n\nNo openly licensed image exists for this case, so MedGemma reasons from the "
                          "history alone. To read your own de-identified image (ultrasound or MRI), set `my_image` to its "
-                         "path or use `mh.upload_image()`. The prompt is shown above the answer; edit `prompt` to ask "
+                         "path, or run `upload = mh.upload_image()` in a new cell, choose the file, and set "
+                         "`my_image = upload.image`. The prompt is shown above the answer; edit `prompt` to ask "
                          "your own question."),
             ("code", "my_image = None  # or \"path/to/your/pelvic_ultrasound.png\"\n"
                      "prompt = mh.case_prompt(case, own_image=my_image is not None)\n"

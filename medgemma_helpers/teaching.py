@@ -102,11 +102,14 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
     if resident_read is not None:
         resident_checks = check_findings(resident_read, case)
         read_markup = esc(resident_read).replace("\n", "<br>") if resident_read.strip() else "<i>(nothing written)</i>"
-        columns.append(f"<div style='flex:1;min-width:300px'><h4>Your read</h4><blockquote>{read_markup}</blockquote>"
+        # overflow-wrap: a long unbroken run (a URL, a garbled answer) must wrap, not push the column off screen.
+        columns.append(f"<div style='flex:1;min-width:300px'><h4>Your read</h4>"
+                       f"<blockquote style='overflow-wrap:anywhere'>{read_markup}</blockquote>"
                        f"{concordance_table_html(resident_checks, 'Your read vs the answer key')}</div>")
     if findings is not None:
         model_checks = check_findings(findings.text, case)
-        columns.append(f"<div style='flex:1;min-width:300px'>{findings_html(findings, 'MedGemma')}"
+        columns.append(f"<div style='flex:1;min-width:300px'>"
+                       f"<div style='overflow-wrap:anywhere'>{findings_html(findings, 'MedGemma')}</div>"
                        f"{concordance_table_html(model_checks, 'MedGemma vs the answer key')}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""
     return f"<div class='mh-comparison'>{side_by_side}{answer_key_html(case)}</div>"
@@ -291,13 +294,31 @@ class CaseResult:
 
 
 def run_all_cases(model: Any = None, cases: list[Case] | None = None, *,
-                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, handouts: str | Path | None = None) -> list[CaseResult]:
-    """Run every case with one loaded model; optionally write each case's handout into a folder."""
+                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, handouts: str | Path | None = None,
+                  batch_size: int | None = None) -> list[CaseResult]:
+    """Run every case with one model, batched (mh.analyze_many); optionally write each case's handout into a folder.
+
+    Each case is asked exactly what run_case asks. A loaded model answers batch_size cases per generate call, and
+    a case's seconds are its share of its batch's time (in proportion to the tokens it generated), so the column
+    adds up to the whole run; a server (mh.connect) gets the cases as concurrent requests, each timed on its own.
+    """
+    from .batch import DEFAULT_BATCH_SIZE, Request, analyze_many
+    from .images import pad_square
+    from .walkthrough import _is_chest_radiograph
+
     cases = cases or list_cases()
-    results = []
+    requests = []
     for index, case in enumerate(cases, 1):
         print(f"[{index}/{len(cases)}] case {case.id}: {case.title}", flush=True)
-        findings = run_case(case, model, max_new_tokens=max_new_tokens, stream=False, show_prompt=False)
+        picture = case_image(case)
+        if picture is not None and _is_chest_radiograph(case):
+            picture = pad_square(picture)  # as run_case does: Google's chest X-ray notebooks pad to a square
+        requests.append(Request(picture, case_prompt(case), case.system_prompt))
+    size = batch_size or DEFAULT_BATCH_SIZE
+    print(f"Asking MedGemma about {len(cases)} cases, {min(size, len(cases))} at a time…", flush=True)
+    answers = analyze_many(requests, model=model, max_new_tokens=max_new_tokens, batch_size=size)
+    results = []
+    for case, findings in zip(cases, answers):
         agreeing, total = concordance_score(check_findings(findings.text, case))
         results.append(CaseResult(case.id, case.title, findings.seconds, findings.prompt_tokens, findings.new_tokens,
                                   agreeing, total, findings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
+from pathlib import Path
 from typing import Any, Callable
 
 from PIL import Image
@@ -181,7 +182,8 @@ def run_case(case: Case | str | int, model: Any = None, *, image: Any = None, pr
 def answer_key_html(case: Case) -> str:
     """The answer key as HTML: expected findings, diagnosis, certainty, teaching points, attribution."""
     rows = "".join(
-        f"<tr><td>{esc(item.name)}</td><td>{esc(item.expected)}</td><td style='color:#555'>{esc(', '.join(item.synonyms))}</td></tr>"
+        f"<tr><td>{esc(item.name)}</td><td>{esc(item.expected)}</td><td style='color:#555'>{esc(', '.join(item.synonyms))}"
+        + (f"<br><i>denied by: {esc(', '.join(item.absent_when))}</i>" if item.absent_when else "") + "</td></tr>"
         for item in case.answer_key.findings)
     points = "".join(f"<li>{esc(point)}</li>" for point in case.teaching_points)
     attribution = f"<p style='font-size:85%;color:#555'>{esc(_attribution(case))}</p>" if case.image else ""
@@ -201,3 +203,45 @@ def answer_key_text(case: Case) -> str:
               "Teaching points:"]
     lines += [f"  - {point}" for point in case.teaching_points]
     return "\n".join(lines + ["", DISCLAIMER])
+
+
+class ImageUpload:
+    """A file-upload button for your own image (PNG, JPEG or DICOM); read it with .image once chosen."""
+
+    def __init__(self) -> None:
+        import ipywidgets as widgets
+
+        self.widget = widgets.FileUpload(accept="image/*,.dcm,.dicom", multiple=False, description="Choose image")
+
+    @property
+    def image(self) -> Image.Image:
+        """The uploaded file as 8-bit RGB (DICOM files are windowed as load_image does)."""
+        from .errors import ImageError
+
+        files = _uploaded_files(self.widget.value)
+        if not files:
+            raise ImageError("No image was uploaded yet: click 'Choose image', pick a file, then read .image again.")
+        name, data = files[0]
+        if name.lower().endswith((".dcm", ".dicom")) or data[128:132] == b"DICM":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "upload.dcm"
+                path.write_bytes(data)
+                return load_image(path)
+        return load_image(data)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """(name, bytes) pairs from FileUpload.value: a tuple of dicts in ipywidgets 8, a dict in 7."""
+    if isinstance(value, dict):
+        return [(name, bytes(item["content"])) for name, item in value.items()]
+    return [(item["name"], bytes(item["content"])) for item in value]
+
+
+def upload_image() -> ImageUpload:
+    """Show an upload button for your own de-identified image; then use upload.image."""
+    return ImageUpload()

@@ -25,8 +25,6 @@ from typing import Iterator
 import pytest
 
 from conftest import PROJECT_ROOT
-# The same environment the headless notebook run uses: the tiny model plus real or generated case images.
-from test_notebooks import notebook_environment  # noqa: F401 - a fixture, used by name
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -127,7 +125,9 @@ def jupyter_lab(root: Path, environment: dict[str, str], workdir: Path) -> Itera
                f"--port={_free_port()}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                # window.jupyterapp: Run All through the app's own command registry.
-               "--LabApp.expose_app_in_browser=True"]
+               "--LabApp.expose_app_in_browser=True",
+               # Lab checkpoints a notebook when it opens it: into the temporary folder, not the repository.
+               f"--FileCheckpoints.checkpoint_dir={workdir / 'checkpoints'}"]
     log_path = workdir / "jupyter-lab.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -157,16 +157,30 @@ def jupyter_lab(root: Path, environment: dict[str, str], workdir: Path) -> Itera
         print(f"\njupyter lab log: {log_path}")
 
 
-# A notebook is done when every code cell has an execution count and none is queued ([*]), or when a cell
-# failed: Run All stops at an error, so a failure must end the wait at once rather than time out.
-_RUN_STATE_JS = """() => {
-    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+# Run All stops at a failing cell and leaves the cells after it unrun, so a failure must end the wait at once.
+# Errors come from the notebook model (in the DOM an error looks like any stderr output); the prompts show
+# what ran: a notebook is done when every code cell shows [n] (none [ ] or [*]) and the kernel is idle.
+_RUN_STATE_JS = r"""(path) => {
+    const panel = [...window.jupyterapp.shell.widgets('main')].find(w => w.context && w.context.path === path);
+    const errors = [];
+    const cells = panel.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        for (let j = 0; j < cell.outputs.length; j++) {
+            const output = cell.outputs.get(j).toJSON();
+            if (output.output_type === 'error') {
+                errors.push(`cell ${i}: ${output.ename}: ${output.evalue}\n` +
+                            (output.traceback || []).join('\n').replace(/\x1b\[[0-9;]*m/g, ''));
+            }
+        }
+    }
+    const prompts = [...panel.content.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
         .map(p => p.textContent.trim());
-    const errors = [...document.querySelectorAll(
-        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')].map(e => e.innerText);
     const status = document.querySelector('#jp-main-statusbar')?.innerText ?? '';
-    const done = prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
-    return {prompts, errors, idle: /\\|\\s*Idle/.test(status), done};
+    const idle = /\|\s*Idle/.test(status);
+    const done = prompts.length > 0 && prompts.every(p => /^\[\d+\]:$/.test(p)) && idle;
+    return {prompts, errors, idle, done};
 }"""
 
 
@@ -182,27 +196,38 @@ def open_notebook_and_run_all(page, base_url: str, token: str, notebook: str) ->
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.isEnabled('runmenu:run-all')",
                            timeout=10_000)
     page.evaluate("() => window.jupyterapp.commands.execute('runmenu:run-all')")
-    state = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE_JS})(); "
-                                   "return (s.errors.length || (s.done && s.idle)) ? s : false; }",
-                                   timeout=RUN_ALL_S * 1000, polling=250).json_value()
-    assert not state["errors"], "a cell failed under Run All:\n" + "\n\n".join(state["errors"])
-    expect(statusbar).to_contain_text(re.compile(r"\|\s*Idle"))
+    deadline = time.monotonic() + RUN_ALL_S
+    while True:
+        state = page.evaluate(_RUN_STATE_JS, notebook)
+        assert not state["errors"], "a cell failed under Run All:\n" + "\n\n".join(state["errors"])
+        if state["done"]:
+            return
+        assert time.monotonic() < deadline, f"Run All not finished in {RUN_ALL_S} s: {state}"
+        page.wait_for_timeout(250)
 
 
-def _screenshot(page, path: Path) -> None:
+def _screenshot(target, path: Path) -> None:
+    """A screenshot of a page or an element, for a person to look at; its path is printed."""
     try:
-        page.screenshot(path=str(path))
+        target.screenshot(path=str(path))
         print(f"\nscreenshot: {path}")
     except Exception as error:  # noqa: BLE001 - a screenshot must never hide the real failure
         print(f"\nscreenshot failed: {error}")
 
 
-def test_resident_read_and_reveal_show_the_concordance_in_jupyterlab(browser, notebook_environment, tmp_path):
+def _heading(comparison, text: str):
+    return comparison.locator(":is(h1, h2, h3, h4, h5, h6)", has_text=re.compile(rf"^\s*{text}\s*$")).first
+
+
+@pytest.fixture(scope="module")
+def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
+    """Notebook 01 after Run All, a typed read and Reveal: the page, the quiz's output and the comparison in it."""
     from playwright.sync_api import expect
 
-    committed = (PROJECT_ROOT / NOTEBOOK).read_bytes()
-    with jupyter_lab(PROJECT_ROOT, notebook_environment, tmp_path) as (base_url, token):
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    workdir = tmp_path_factory.mktemp("browser")
+    # The headless notebook run's environment: the tiny model, and real case images or generated stand-ins.
+    with jupyter_lab(PROJECT_ROOT, case_environment, workdir) as (base_url, token):
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
         try:
             open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
             # The "Your read" cell's output: the one whose widgets include the Reveal button.
@@ -213,21 +238,58 @@ def test_resident_read_and_reveal_show_the_concordance_in_jupyterlab(browser, no
             textarea.fill(RESIDENT_READ)
             textarea.blur()  # syncs the value even when the widget only updates on change
             quiz.locator("button.jupyter-button", has_text="Reveal").click()
-
-            table = quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first
-            table.wait_for(timeout=REVEAL_S * 1000)
-            comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(has=page.locator(".mh-concordance"))
-            comparison = comparison.last
-            for heading in ("Your read", "MedGemma"):
-                expect(comparison.locator(":is(h1, h2, h3, h4, h5, h6)", has_text=heading).first).to_be_visible()
-            # Escaped: the brackets show as text, and no <i> element came from the resident's words.
-            expect(comparison).to_contain_text(RESIDENT_READ)
-            expect(comparison.locator("i", has_text=re.compile(r"^and$"))).to_have_count(0)
-            table.scroll_into_view_if_needed()
-            _screenshot(page, tmp_path / "notebook01-your-read.png")
+            # While MedGemma streams, the result shows its progress; the tables come with the final comparison.
+            quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
+            comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(
+                has=page.locator(".mh-concordance")).last
+            comparison.scroll_into_view_if_needed()
+            _screenshot(page, workdir / "notebook01-your-read.png")
         except BaseException:
-            _screenshot(page, tmp_path / "notebook01-failure.png")
-            raise
-        finally:
+            _screenshot(page, workdir / "notebook01-failure.png")
             page.close()
-    assert (PROJECT_ROOT / NOTEBOOK).read_bytes() == committed, "the browser session changed the committed notebook"
+            raise
+        yield {"page": page, "quiz": quiz, "comparison": comparison}
+        page.close()
+    # The server served the repository itself; the committed notebook must still be clean (autosave is off).
+    cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]
+    assert not [cell for cell in cells if cell.get("outputs") or cell.get("execution_count")], \
+        "the browser session saved outputs into the committed notebook"
+
+
+def test_reveal_shows_the_residents_read_and_medgemmas_scored_against_the_key(revealed):
+    from playwright.sync_api import expect
+
+    comparison = revealed["comparison"]
+    expect(comparison.locator(".mh-concordance")).to_have_count(2)  # one table per read
+    for heading in ("Your read", "MedGemma"):
+        expect(_heading(comparison, heading)).to_be_visible()
+    # Echoed escaped: the brackets show as text, and no <i> element came from the resident's words.
+    expect(comparison).to_contain_text(RESIDENT_READ)
+    expect(comparison.locator("i", has_text=re.compile(r"^and$"))).to_have_count(0)
+
+
+# Elements of the comparison that reach past the output area's right edge, or whose content overflows them.
+_OVERFLOWING_JS = r"""comparison => {
+    const right = comparison.closest('.jp-OutputArea-output').getBoundingClientRect().right + 1;
+    return [...comparison.querySelectorAll('*')]
+        // A few pixels over (a table's borders) are invisible; a column of cut-off text is not.
+        .filter(e => e.getBoundingClientRect().right > right ||
+                     (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 8))
+        .map(e => `<${e.tagName.toLowerCase()} class="${e.className}">: ${e.scrollWidth} px of content in ` +
+                  `${e.clientWidth} px, right edge at ${Math.round(e.getBoundingClientRect().right)} ` +
+                  `(the output area ends at ${Math.round(right - 1)}): ${JSON.stringify(e.textContent.slice(0, 60))}`)
+        .slice(0, 6);
+}"""
+
+
+def test_the_comparison_fits_the_notebook_width(revealed):
+    # Side by side, nothing cut off: a long unbroken run of text (random tiny-model tokens, a URL, a pasted
+    # identifier) must wrap, not widen its column and push MedGemma's read off to the right.
+    area = revealed["quiz"].bounding_box()
+    for heading in ("Your read", "MedGemma"):
+        box = _heading(revealed["comparison"], heading).bounding_box()
+        assert box is not None and area["x"] <= box["x"] < area["x"] + area["width"] - 100, (
+            f"the {heading!r} heading starts at x={box and round(box['x'])}, outside the output area "
+            f"x={round(area['x'])}..{round(area['x'] + area['width'])}")
+    overflowing = revealed["comparison"].evaluate(_OVERFLOWING_JS)
+    assert not overflowing, "the comparison overflows the notebook width:\n" + "\n".join(overflowing)

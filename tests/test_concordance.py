@@ -244,3 +244,16 @@ def test_model_text_in_evidence_is_escaped_end_to_end():
     assert "<script>" in checks[0].evidence  # the check keeps the model's words verbatim ...
     page = concordance_table_html(checks, "t")
     assert "<script>" not in page and "&lt;script&gt;" in page  # ... and the table never renders them
+
+
+def test_normal_statements_from_the_case_file_deny_a_finding():
+    import medgemma_helpers as mh
+
+    case = mh.load_case("01")
+    statuses = {c.finding: c.status for c in mh.check_findings(
+        "Heart size normal. The lungs are clear. Costophrenic angles are sharp.", case)}
+    assert statuses["cardiomegaly"] == "absent" and statuses["consolidation"] == "absent"
+    assert statuses["pleural effusion"] == "absent" and statuses["pneumothorax"] == "not_mentioned"
+    # A positive mention still wins over a normal statement elsewhere (the combining rule).
+    mixed = {c.finding: c.status for c in mh.check_findings("Heart size normal. Mild cardiomegaly is seen.", case)}
+    assert mixed["cardiomegaly"] == "present"

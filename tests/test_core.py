@@ -8,6 +8,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import medgemma_helpers as mh
 from medgemma_helpers.generate import decode_answer, prepare_inputs
+from medgemma_helpers.model import _dtype_keyword
 from medgemma_helpers.render import findings_html, markdown_to_safe_html
 from tiny_medgemma import TOKENS_PER_IMAGE
 
@@ -80,7 +81,8 @@ def test_text_only_question_works(tiny_model):
 def test_same_answer_as_plain_transformers_quick_start(tiny_model_dir, tiny_model, two_xrays):
     # The model card's quick-start code, on the same checkpoint, image and prompt.
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, dtype=torch.bfloat16)
+    # dtype= on transformers >= 4.56, torch_dtype= before (the model card's code uses whichever its version knows).
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, **{_dtype_keyword(): torch.bfloat16})
     messages = [
         {"role": "system", "content": [{"type": "text", "text": SYSTEM}]},
         {"role": "user", "content": [{"type": "image", "image": two_xrays[0]}, {"type": "text", "text": PROMPT}]},

@@ -129,3 +129,23 @@ def test_all_cases_summary_in_one_run(with_cases, tiny_model, tmp_path):
     assert "mh-summary" in paths[2].read_text()
     assert len(list((tmp_path / "handouts").glob("*_handout.html"))) == 6
     walkthrough._answers.clear()
+
+
+def test_upload_widget_reads_png_and_dicom(tmp_path):
+    import datetime
+
+    from pydicom.data import get_testdata_file
+
+    NOW = datetime.datetime.now(datetime.timezone.utc)
+    upload = mh.upload_image()
+    with pytest.raises(mh.ImageError, match="No image"):
+        upload.image
+    buffer = io.BytesIO()
+    Image.new("L", (20, 10), 99).save(buffer, "PNG")
+    upload.widget.value = ({"name": "mine.png", "type": "image/png", "size": len(buffer.getvalue()),
+                            "content": memoryview(buffer.getvalue()), "last_modified": NOW},)
+    assert upload.image.size == (20, 10) and upload.image.mode == "RGB"
+    dicom = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    upload.widget.value = ({"name": "ct.dcm", "type": "", "size": len(dicom), "content": memoryview(dicom),
+                            "last_modified": NOW},)
+    assert upload.image.size == (128, 128)

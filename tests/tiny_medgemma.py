@@ -129,7 +129,7 @@ def build_model(tokenizer: PreTrainedTokenizerFast) -> Gemma3ForConditionalGener
             "vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128,
             "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32,
             "sliding_window": 512, "layer_types": ["sliding_attention", "full_attention"],
-            "max_position_embeddings": 4096,
+            "max_position_embeddings": 4096, "tie_word_embeddings": False,
             "pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
             "eos_token_id": tokenizer.eos_token_id,
         },
@@ -155,7 +155,7 @@ def build_model(tokenizer: PreTrainedTokenizerFast) -> Gemma3ForConditionalGener
         # Random rows would let the model answer with stop or special tokens only (decoded as nothing):
         # shrink their output rows so every answer is visible text of max_new_tokens characters.
         special_ids = tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS + THINKING_TOKENS + [IMAGE_TOKEN])
-        model.lm_head.weight[special_ids] *= 0.01
+        model.get_output_embeddings().weight[special_ids] *= 0.01
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")],
