@@ -56,6 +56,7 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import walkthrough
     from .cases import load_case
+    from .teaching import show_answer_key
 
     missing = _preflight(args.allow_cpu)
     if missing:
@@ -64,9 +65,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     walkthrough.show_case(case)
     print()
-    walkthrough.run_case(case, image=args.image, max_new_tokens=args.max_new_tokens)
+    findings = walkthrough.run_case(case, image=args.image, max_new_tokens=args.max_new_tokens)
     print()
-    walkthrough.show_answer_key(case)
+    show_answer_key(case, findings)
     return 0
 
 
