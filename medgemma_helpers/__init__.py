@@ -6,7 +6,7 @@ Educational use only: MedGemma is not a diagnostic tool, and its output needs cl
 from .auth import DEFAULT_MODEL_ID, authenticate
 from .batch import Request, analyze_many
 from .cases import Case, list_cases, load_case
-from .errors import AccessError, CaseError, ImageError, MedGemmaError
+from .errors import AccessError, CaseError, ImageError, InputError, MedGemmaError
 from .generate import Findings, analyze, build_messages, split_thinking
 from .images import load_image, pad_square
 from .model import MedGemma, clear_model_cache, load_model
@@ -22,7 +22,7 @@ from .skills import (COMPARISON_PROMPT, Change, analyze_volume, compare_studies,
                      show_pair, show_volume, volume_request, write_demo_ct_series)
 
 __all__ = [
-    "AccessError", "Case", "CaseError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
+    "AccessError", "Case", "CaseError", "InputError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
     "MedGemmaError", "analyze", "authenticate", "build_messages", "clear_model_cache", "list_cases", "load_case",
     "load_image", "load_model", "pad_square", "show_findings", "split_thinking", "case_prompt", "run_case",
     "show_answer_key", "show_case", "FindingCheck", "check_findings", "concordance_score", "REPORT_SECTIONS",

@@ -1,4 +1,4 @@
-"""Command line: `python -m medgemma_helpers notebooks|run|analyze|make-notebooks`."""
+"""Command line: `python -m medgemma_helpers notebooks|run|summary|analyze|make-notebooks`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,16 @@ import sys
 from pathlib import Path
 
 from .errors import MedGemmaError
+
+
+def _in_hub_cache(model_id: str) -> bool:
+    """True when a download of model_id is already in the Hugging Face cache (no token needed to use it)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+    except Exception:  # noqa: BLE001 - an odd id or cache layout only means "not cached"
+        return False
 
 
 def _preflight(allow_cpu: bool) -> str | None:
@@ -21,7 +31,7 @@ def _preflight(allow_cpu: bool) -> str | None:
     if os.environ.get("MEDGEMMA_ENDPOINT"):
         return None
     problems = []
-    if find_token() is None:
+    if find_token() is None and not _in_hub_cache(model_id):
         problems.append("No Hugging Face token: MedGemma is gated. " + ACCESS_STEPS)
     import torch
 

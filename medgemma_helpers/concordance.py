@@ -324,9 +324,27 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
             continue
         if word in _VERBS and content:
             return token.start()
+        if word == "and" and content and _opens_new_clause(tokens[i + 1:], mentions):
+            return token.start()
         if word not in _FUNCTION_WORDS:
             content = True
     return len(clause)
+
+
+def _opens_new_clause(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
+    """After "and": a described phrase ("and a large pneumothorax") or a finding with its own verb
+    ("and cardiomegaly is present") starts a new, un-negated clause; a bare list ("and pneumothorax") does not."""
+    if not rest:
+        return False
+    if rest[0].group().lower() in _NEW_PHRASE:
+        return True
+    for token in rest:
+        word = token.group().strip().lower()
+        if word in ("and", "or", ","):
+            return False
+        if word in _VERBS and not _in_mention(token.start(), mentions):
+            return True
+    return False
 
 
 def _backward_start(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
@@ -432,8 +450,12 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[Sequence[re.Patt
 # ---------------------------------------------------------------- public API
 
 
-def _findings_of(case: CaseLike) -> tuple[ReferenceFinding, ...]:
-    """Reference findings from a Case, an AnswerKey or a plain sequence of ReferenceFinding."""
+def _findings_of(case: CaseLike | str | int) -> tuple[ReferenceFinding, ...]:
+    """Reference findings from a Case, a case id or slug, an AnswerKey or a sequence of ReferenceFinding."""
+    if isinstance(case, (str, int)):
+        from .cases import load_case
+
+        case = load_case(case)
     if hasattr(case, "answer_key"):
         return tuple(case.answer_key.findings)
     if hasattr(case, "findings"):

@@ -11,6 +11,10 @@ class AccessError(MedGemmaError, RuntimeError):
     """The model could not be reached: no token, gated access refused, offline, or a server error."""
 
 
+class InputError(MedGemmaError, ValueError):
+    """An argument (prompt, max_new_tokens, dtype, device, path, address) is not usable as given."""
+
+
 class CaseError(MedGemmaError, ValueError):
     """A case file or case id is missing, unknown or invalid."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -13,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 from PIL import Image
 
-from .errors import MedGemmaError
+from .errors import InputError, MedGemmaError
 from .images import load_image
 from .model import OUT_OF_MEMORY_ADVICE, MedGemma, default_model
 from .render import in_notebook, markdown_to_safe_html
@@ -86,7 +87,7 @@ def build_messages(images: list[Image.Image], prompt: str, system: str | None = 
                    image_labels: list[str] | None = None, intro: str | None = None) -> list[dict[str, Any]]:
     """Chat messages in typed parts: intro text, one image part per image (each followed by its label), the prompt."""
     if image_labels is not None and len(image_labels) != len(images):
-        raise MedGemmaError(f"image_labels has {len(image_labels)} entries for {len(images)} images; give one "
+        raise InputError(f"image_labels has {len(image_labels)} entries for {len(images)} images; give one "
                             "label per image or none.")
     content: list[dict[str, Any]] = [{"type": "text", "text": intro}] if intro else []
     for index, image in enumerate(images):
@@ -113,13 +114,13 @@ def prepare_inputs(medgemma: MedGemma, messages: list[dict[str, Any]]) -> Any:
 
 def _check_request(prompt: Any, max_new_tokens: Any) -> None:
     if not isinstance(prompt, str) or not prompt.strip():
-        raise MedGemmaError("The prompt is empty or not text; write the question for MedGemma as a string.")
+        raise InputError("The prompt is empty or not text; write the question for MedGemma as a string.")
     if len(prompt) > MAX_PROMPT_CHARACTERS:
-        raise MedGemmaError(f"The prompt has {len(prompt):,} characters, over the {MAX_PROMPT_CHARACTERS:,} limit; "
+        raise InputError(f"The prompt has {len(prompt):,} characters, over the {MAX_PROMPT_CHARACTERS:,} limit; "
                             "shorten it to the question and the relevant history.")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or \
             not 1 <= max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
-        raise MedGemmaError(f"max_new_tokens={max_new_tokens!r} must be a whole number from 1 to "
+        raise InputError(f"max_new_tokens={max_new_tokens!r} must be a whole number from 1 to "
                             f"{MAX_NEW_TOKENS_LIMIT}; about 300 to 1000 suits a chest X-ray report.")
 
 
@@ -141,7 +142,7 @@ class _LiveView:
             from IPython.display import HTML
 
             status = "" if final else ("<i>(thinking…)</i> " if thinking and not answer else "<i>…</i>")
-            self.handle.update(HTML(markdown_to_safe_html(answer) + status))
+            self.handle.update(HTML(f"<div style='overflow-wrap:anywhere'>{markdown_to_safe_html(answer)}{status}</div>"))
             return
         # A terminal cannot take text back: print only answer text once it is past any thinking trace.
         inside_trace = THOUGHT_START in raw and THOUGHT_END not in raw
@@ -176,34 +177,48 @@ class _CallbackView:
         """The callback already has the final text."""
 
 
-def _generate(medgemma: MedGemma, inputs: Any, max_new_tokens: int, streamer: Any = None) -> torch.Tensor:
+def _generate(medgemma: MedGemma, inputs: Any, max_new_tokens: int, streamer: Any = None,
+              stopping_criteria: Any = None) -> torch.Tensor:
     with torch.inference_mode():
         return medgemma.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                       streamer=streamer)
+                                       streamer=streamer, stopping_criteria=stopping_criteria)
 
 
 def _stream(medgemma: MedGemma, inputs: Any, max_new_tokens: int) -> Iterator[tuple[str, torch.Tensor | None]]:
-    """Yield the growing raw text while a background thread generates; finally yield the output ids."""
-    from transformers import TextIteratorStreamer
+    """Yield the growing raw text while a background thread generates; finally yield the output ids.
 
-    streamer = TextIteratorStreamer(medgemma.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                    timeout=600)
+    Closing the generator early (an interrupted cell, a failing display) stops the generation thread too,
+    so a re-run never finds an old generate call still holding the GPU.
+    """
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    stop = threading.Event()
+
+    class StopWhenAsked(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    streamer = TextIteratorStreamer(medgemma.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            result["ids"] = _generate(medgemma, inputs, max_new_tokens, streamer)
+            result["ids"] = _generate(medgemma, inputs, max_new_tokens, streamer,
+                                      StoppingCriteriaList([StopWhenAsked()]))
         except BaseException as error:  # re-raised in the caller's thread below
             result["error"] = error
             streamer.end()
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
-    raw = ""
-    for chunk in streamer:
-        raw += chunk
-        yield raw, None
-    thread.join()
+    try:
+        raw = ""
+        for chunk in streamer:
+            raw += chunk
+            yield raw, None
+    finally:
+        stop.set()
+        thread.join()
     if "error" in result:
         raise result["error"]
     yield raw, result["ids"]
@@ -240,8 +255,9 @@ def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any =
         if stream:
             view = _CallbackView(on_text) if on_text is not None else _LiveView()
             raw, output = "", None
-            for raw, output in _stream(medgemma, inputs, max_new_tokens):
-                view.update(raw)
+            with contextlib.closing(_stream(medgemma, inputs, max_new_tokens)) as chunks:
+                for raw, output in chunks:
+                    view.update(raw)
             view.update(raw, final=True)
         else:
             output = _generate(medgemma, inputs, max_new_tokens)

@@ -194,7 +194,10 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
         width, height = source.size
         if width * height == 0 or width * height > MAX_PIXELS:
             raise ImageError(f"Image {name} is {width} x {height} pixels; give an image with 1 to {MAX_PIXELS:,} pixels.")
-        image = to_rgb8(source, name)
+        try:
+            image = to_rgb8(source, name)
+        except (OSError, SyntaxError, ValueError) as error:  # a lazily opened, truncated file fails here
+            raise ImageError(f"Image {name} could not be decoded ({error}); load the file again.") from None
     elif isinstance(source, np.ndarray):
         image = from_array(source, name)
     elif _is_url(source):

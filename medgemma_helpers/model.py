@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from .auth import ACCESS_STEPS, DEFAULT_MODEL_ID, current_token, hub_offline, is_local_model
-from .errors import AccessError, MedGemmaError
+from .errors import AccessError, InputError, MedGemmaError
 
 MODEL_ID_ENV = "MEDGEMMA_MODEL_ID"
 ENDPOINT_ENV = "MEDGEMMA_ENDPOINT"
@@ -60,11 +60,11 @@ def _resolve_device(device: str | None) -> str:
     if not isinstance(device, str):
         device = str(device)
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MedGemmaError(f"device={device!r} was asked for, but no CUDA GPU is visible. In Colab choose "
+        raise InputError(f"device={device!r} was asked for, but no CUDA GPU is visible. In Colab choose "
                             "Runtime > Change runtime type > T4 GPU; on Kaggle turn on a GPU accelerator; "
                             "or pass device='cpu' (very slow).")
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
-        raise MedGemmaError(f"device={device!r} is not understood; use 'cuda', 'cuda:N', 'mps' or 'cpu'.")
+        raise InputError(f"device={device!r} is not understood; use 'cuda', 'cuda:N', 'mps' or 'cpu'.")
     return device
 
 
@@ -75,10 +75,10 @@ def _resolve_dtype(dtype: Any) -> torch.dtype:
         dtype = getattr(torch, dtype.replace("torch.", ""), None)
     if dtype in (torch.float16, torch.half):
         # Gemma 3 activations overflow fp16: answers come back empty or NaN. Refuse rather than mislead.
-        raise MedGemmaError("dtype=float16 is refused: Gemma 3 activations overflow float16 and MedGemma answers "
+        raise InputError("dtype=float16 is refused: Gemma 3 activations overflow float16 and MedGemma answers "
                             "come back empty or NaN. Use the default bfloat16 (emulated, and still correct, on a T4).")
     if dtype not in (torch.bfloat16, torch.float32):
-        raise MedGemmaError(f"dtype={dtype!r} is not supported; use torch.bfloat16 (default) or torch.float32.")
+        raise InputError(f"dtype={dtype!r} is not supported; use torch.bfloat16 (default) or torch.float32.")
     return dtype
 
 
@@ -127,9 +127,9 @@ def _quantization_config(quantize: str | None, device: str) -> Any:
     if quantize is None:
         return None
     if quantize != "4bit":
-        raise MedGemmaError(f"quantize={quantize!r} is not supported; use quantize='4bit' or leave it out.")
+        raise InputError(f"quantize={quantize!r} is not supported; use quantize='4bit' or leave it out.")
     if not device.startswith("cuda"):
-        raise MedGemmaError("quantize='4bit' needs a CUDA GPU (bitsandbytes); leave it out on the CPU.")
+        raise InputError("quantize='4bit' needs a CUDA GPU (bitsandbytes); leave it out on the CPU.")
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
@@ -184,8 +184,13 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     device = _resolve_device(device)
     dtype = _resolve_dtype(dtype)
     quantization = _quantization_config(quantize, device)  # a bad option fails before anything is read
-    key = (model_id, device, str(dtype), quantize)
+    # One entry per model on disk: "./tiny/", "tiny" and its absolute path are the same folder, and "cuda" is
+    # "cuda:0" on a one-GPU runtime; a second 8.6 GB copy would not fit on a T4.
+    same_model = str(Path(model_id).expanduser().resolve()) if is_local_model(model_id) else model_id
+    same_device = f"cuda:{torch.cuda.current_device()}" if device == "cuda" else device
+    key = (same_model, same_device, str(dtype), quantize)
     if key in _loaded:
+        remember(key, _loaded[key])  # loading it again makes it the default model again
         return _loaded[key]
 
     local = is_local_model(model_id)
@@ -231,7 +236,7 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     seconds = time.perf_counter() - started
     loaded = MedGemma(model=model, processor=processor, model_id=model_id, device=device,
                       dtype=dtype, load_seconds=seconds)
-    _loaded[key] = loaded
+    remember(key, loaded)
     params = sum(p.numel() for p in model.parameters())
     size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
     print(f"Loaded {loaded.name} ({size} parameters) on {device} in "
@@ -250,6 +255,7 @@ def _served_model() -> Any:
         name = None  # a local folder is this machine's copy, not a name the server knows
     key = connection_key(endpoint, name, api_key)
     if key in _loaded:
+        remember(key, _loaded[key])
         return _loaded[key]
     return connect(endpoint, model=name, api_key=api_key)
 
@@ -262,7 +268,10 @@ def default_model() -> MedGemma:
 
 
 def clear_model_cache() -> None:
-    """Forget every loaded model (frees memory once no notebook variable holds it)."""
+    """Forget every loaded model and its remembered answers (frees memory once no notebook variable holds it)."""
+    from .walkthrough import forget_answers
+
     _loaded.clear()
+    forget_answers()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -179,7 +179,7 @@ def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
             ("code", "from pydicom.data import get_testdata_file\n\n"
                      "ct_slice = get_testdata_file(\"CT_small.dcm\")\n"
                      "windows = [\"lung\", \"mediastinum\", \"bone\"]\n"
-                     "mh.montage([mh.load_image(ct_slice, window=w) for w in windows], labels=windows)"),
+                     "mh.montage([mh.load_image(ct_slice, window=w) for w in windows], labels=windows, columns=3)"),
             ("code", "import tempfile\n\nCT_FOLDER = None  # or \"path/to/one/ct/series\"\n"
                      "volume = mh.load_ct_series(CT_FOLDER or mh.write_demo_ct_series(tempfile.mkdtemp()))\n"
                      "mh.show_volume(volume)"),
@@ -313,7 +313,7 @@ def execute_notebooks(out: Path, notebooks: list[Path] | None = None, *, timeout
     """Run notebooks top to bottom in a fresh kernel each; write executed .ipynb and .html to out."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
 
     out.mkdir(parents=True, exist_ok=True)
@@ -328,7 +328,7 @@ def execute_notebooks(out: Path, notebooks: list[Path] | None = None, *, timeout
         error = None
         try:
             client.execute()
-        except CellExecutionError as failure:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as failure:
             error = str(failure).splitlines()[-1] if str(failure) else type(failure).__name__
         seconds = time.perf_counter() - started
         executed = out / path.name

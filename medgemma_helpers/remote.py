@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageChops
 
-from .errors import AccessError, MedGemmaError
+from .errors import AccessError, InputError, MedGemmaError
 from .generate import (DEFAULT_MAX_NEW_TOKENS, THOUGHT_END, THOUGHT_START, Findings, _as_image_list, _CallbackView,
                        _check_request, _LiveView, build_messages, split_thinking)
 
@@ -60,15 +60,20 @@ class _Key:
 def _normalise_url(base_url: Any) -> tuple[str, str]:
     """(the /v1 API root to call, the same address without any user:password@ to show in messages)."""
     if not isinstance(base_url, str) or not base_url.strip():
-        raise MedGemmaError(f"The server address {base_url!r} is empty or not text; give it like "
-                            "mh.connect('http://<server>:8000').")
+        raise InputError("The server address is empty or not text; give it like mh.connect('http://<server>:8000').")
     url = base_url.strip().rstrip("/")
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MedGemmaError(f"The server address {base_url!r} is not an http(s) address; give it like "
-                            "mh.connect('http://<server>:8000').")
+    # Messages show the address without any user:password@ part.
+    safe = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise InputError(f"The server address {safe!r} is not an http(s) address with a valid port; give it like "
+                         "mh.connect('http://<server>:8000').")
     path = parts.path.rstrip("/")
     if not path.endswith("/v1"):
         path += "/v1"

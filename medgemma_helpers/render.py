@@ -30,7 +30,8 @@ def esc(value: Any) -> str:
 
 def findings_html(findings: Findings, title: str = "MedGemma's findings") -> str:
     """The answer as safe HTML, with the thinking trace folded away and the run's figures."""
-    parts = [f"<div class='medgemma-findings'><h4>{esc(title)}</h4>",
+    # overflow-wrap: a long unbroken run (a URL, a garbled answer) wraps instead of widening the page.
+    parts = [f"<div class='medgemma-findings' style='overflow-wrap:anywhere'><h4>{esc(title)}</h4>",
              markdown_to_safe_html(findings.text) or "<p><i>(empty answer)</i></p>"]
     if findings.thinking:
         parts.append(f"<details><summary>Model's thinking trace</summary><pre>{esc(findings.thinking)}</pre></details>")

@@ -13,7 +13,7 @@ from PIL import Image
 from .boxes import LOCALISATION_PROMPT, Box, BoxParseWarning, draw_boxes, parse_boxes
 from .dicom import MAX_SLICES, CTVolume, ct_windows, load_ct_series, montage, mri_windows, slice_labels
 from .errors import ImageError
-from .generate import DEFAULT_MAX_NEW_TOKENS, Findings, analyze
+from .generate import DEFAULT_MAX_NEW_TOKENS, Findings, _check_request, analyze
 from .images import load_image, pad_square
 from .render import esc, in_notebook, show_html
 
@@ -42,6 +42,7 @@ def analyze_volume(volume: CTVolume | np.ndarray | str | Path, question: str, *,
                    modality: str = "CT", max_slices: int = MAX_SLICES,
                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True) -> Findings:
     """Ask about a CT (three-window RGB) or MRI (min-max) volume: at most 85 slices, each labelled SLICE n."""
+    _check_request(question, max_new_tokens)
     if isinstance(volume, (str, Path)):
         volume = load_ct_series(volume)
     images, labels, intro, full_question = volume_request(volume, question, modality=modality, max_slices=max_slices)
@@ -127,6 +128,7 @@ def show_boxes(image: Any, boxes: list[Box]) -> None:
     if in_notebook():
         from IPython.display import display
 
+        drawn.thumbnail((900, 900))  # boxes are drawn at full resolution, shown at a screen's size
         display(drawn)
 
 

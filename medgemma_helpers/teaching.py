@@ -13,7 +13,7 @@ from typing import Any
 
 from .cases import Case, list_cases, load_case
 from .concordance import FindingCheck, check_findings, concordance_score, concordance_table_html
-from .errors import MedGemmaError
+from .errors import InputError, MedGemmaError
 from .generate import DEFAULT_MAX_NEW_TOKENS, Findings
 from .images import write_atomically
 from .render import DISCLAIMER, esc, findings_html, in_notebook, markdown_to_safe_html, show_html
@@ -108,8 +108,7 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
                        f"{concordance_table_html(resident_checks, 'Your read vs the answer key')}</div>")
     if findings is not None:
         model_checks = check_findings(findings.text, case)
-        columns.append(f"<div style='flex:1;min-width:300px'>"
-                       f"<div style='overflow-wrap:anywhere'>{findings_html(findings, 'MedGemma')}</div>"
+        columns.append(f"<div style='flex:1;min-width:300px'>{findings_html(findings, 'MedGemma')}"
                        f"{concordance_table_html(model_checks, 'MedGemma vs the answer key')}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""
     return f"<div class='mh-comparison'>{side_by_side}{answer_key_html(case)}</div>"
@@ -175,7 +174,8 @@ class Quiz:
 
     def _show_progress(self, text: str) -> None:
         if self.widget is not None:
-            self.result.value = ("<p><i>MedGemma is reading…</i></p>" + markdown_to_safe_html(text))
+            self.result.value = ("<p><i>MedGemma is reading…</i></p><div style='overflow-wrap:anywhere'>"
+                                 f"{markdown_to_safe_html(text)}</div>")
 
     def reveal(self, read: str | None = None) -> str:
         """Ask MedGemma (once), then show the resident's read, the model's and the answer key side by side."""
@@ -262,11 +262,11 @@ def export_handout(case: Case | str | int, findings: Findings | None, path: str 
                    resident_read: str | None = None, image: Any = None) -> Path:
     """Write the case handout as one self-contained HTML file (a folder gets <id>_<slug>_handout.html)."""
     case = case if isinstance(case, Case) else load_case(case)
+    if Path(path).suffix == "":  # "handouts/" or "handouts": a folder, made if needed
+        path = Path(path) / f"{case.id}_{case.slug}_handout.html"
     path = Path(path)
-    if path.is_dir() or str(path).endswith(("/", "\\")):
-        path = path / f"{case.id}_{case.slug}_handout.html"
     if path.suffix.lower() not in (".html", ".htm"):
-        raise MedGemmaError(f"Handout path {path} should end in .html (or be a folder).")
+        raise InputError(f"Handout path {path} should end in .html (or be a folder).")
     write_atomically(path, handout_html(case, findings, resident_read, image).encode("utf-8"))
     return path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -137,7 +138,13 @@ def case_prompt(case: Case | str | int, *, own_image: bool = False) -> str:
     return case.own_image_question if own_image and case.own_image_question else case.question
 
 
-_answers: dict[tuple, Findings] = {}
+# Answers already given in this session, per model object (a model that is dropped takes its answers with it).
+_answers: weakref.WeakKeyDictionary[Any, dict[tuple, Findings]] = weakref.WeakKeyDictionary()
+
+
+def forget_answers() -> None:
+    """Drop every remembered answer (mh.clear_model_cache calls this)."""
+    _answers.clear()
 
 
 def _image_key(picture: Image.Image | None) -> str:
@@ -145,7 +152,9 @@ def _image_key(picture: Image.Image | None) -> str:
         return ""
     import hashlib
 
-    return hashlib.sha256(picture.tobytes()).hexdigest()
+    digest = hashlib.sha256(f"{picture.mode} {picture.size}".encode())  # same bytes, other shape: another image
+    digest.update(picture.tobytes())
+    return digest.hexdigest()
 
 
 def run_case(case: Case | str | int, model: Any = None, *, image: Any = None, prompt: str | None = None,
@@ -159,15 +168,16 @@ def run_case(case: Case | str | int, model: Any = None, *, image: Any = None, pr
     case = _resolve(case)
     picture = case_image(case, image)
     question = prompt if prompt is not None else case_prompt(case, own_image=image is not None)
-    if picture is not None and _is_chest_radiograph(case) and image is None:
+    if picture is not None and _is_chest_radiograph(case):
         # Google's chest X-ray notebooks pad to a centred square before the processor resizes to 896 x 896.
         picture = pad_square(picture)
     if show_prompt:
         show_html(f"<p><b>Prompt.</b> {esc(question)}</p>", f"Prompt: {question}\n")
     medgemma = model if model is not None else default_model()
-    key = (id(medgemma), case.id, question, case.system_prompt, max_new_tokens, _image_key(picture))
-    if key in _answers:
-        findings = _answers[key]
+    remembered = _answers.setdefault(medgemma, {})
+    key = (case.id, question, case.system_prompt, max_new_tokens, _image_key(picture))
+    if key in remembered:
+        findings = remembered[key]
         if on_text is not None:
             on_text(findings.text)
         elif stream:
@@ -175,7 +185,7 @@ def run_case(case: Case | str | int, model: Any = None, *, image: Any = None, pr
         return findings
     findings = analyze(picture, question, system=case.system_prompt, model=medgemma, max_new_tokens=max_new_tokens,
                        stream=stream, on_text=on_text)
-    _answers[key] = findings
+    remembered[key] = findings
     return findings
 
 

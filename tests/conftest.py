@@ -32,15 +32,11 @@ torch.set_num_threads(1)
 import medgemma_helpers as mh  # noqa: E402
 from tiny_medgemma import build_tiny_medgemma  # noqa: E402
 
-SHARED_IMAGES = PROJECT_ROOT.parent / "shared" / "images"
-
-
 def shared_images_dir() -> Path | None:
-    """The folder of real case images (CI's mirror), or None on a user's fresh clone."""
-    mirror = os.environ.get("MEDGEMMA_IMAGE_MIRROR")
-    for candidate in (Path(mirror) if mirror else None, SHARED_IMAGES):
-        if candidate is not None and (candidate / "case01_normal_pa.png").is_file():
-            return candidate
+    """The folder of real case images that MEDGEMMA_IMAGE_MIRROR names, or None (a fresh clone: generated images)."""
+    mirror = os.environ.get("MEDGEMMA_IMAGE_MIRROR", "").strip()
+    if mirror and (Path(mirror) / "case01_normal_pa.png").is_file():
+        return Path(mirror)
     return None
 
 
@@ -101,6 +97,23 @@ def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
         (folder / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
     environment.update(MEDGEMMA_IMAGE_MIRROR=str(mirror), MEDGEMMA_CASES_DIR=str(folder))
     return environment
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model laid out exactly as huggingface_hub caches a download of google/medgemma-1.5-4b-it."""
+    import shutil
+
+    cache = tmp_path_factory.mktemp("hub-cache")
+    repo = cache / "models--google--medgemma-1.5-4b-it"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    for path in tiny_model_dir.iterdir():
+        shutil.copy(path, snapshot / path.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return cache
 
 
 @pytest.fixture

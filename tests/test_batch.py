@@ -101,13 +101,13 @@ def test_small_batches_give_the_same_answers_in_order(tiny_model_f32, two_xrays)
 
 
 def test_all_cases_summary_matches_case_by_case_reads(with_cases, tiny_model_f32, capsys):
-    walkthrough._answers.clear()
+    walkthrough.forget_answers()
     results = mh.run_all_cases(tiny_model_f32, max_new_tokens=10)
     printed = capsys.readouterr().out
     assert "[6/6] case 06" in printed and "6 cases, 6 at a time" in printed
     singles = [mh.run_case(r.case_id, tiny_model_f32, max_new_tokens=10, stream=False, show_prompt=False)
                for r in results]
-    walkthrough._answers.clear()
+    walkthrough.forget_answers()
     assert [r.findings.text for r in results] == [s.text for s in singles]
     assert [r.prompt_tokens for r in results] == [s.prompt_tokens for s in singles]
     assert results[-1].findings.image_count == 0 and results[0].findings.image_count == 1

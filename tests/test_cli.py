@@ -58,3 +58,12 @@ def test_summary_command_writes_table_chart_and_handouts(case_environment, tmp_p
 def test_bad_arguments_are_clear(case_environment, tmp_path, arguments):
     result = _run(arguments + (["--out", str(tmp_path)] if arguments[0] == "notebooks" else []), case_environment)
     assert result.returncode == 2 and ("known cases" in result.stderr or "No notebook matches" in result.stderr)
+
+
+def test_main_command_offline_from_the_hub_cache_needs_no_token(case_environment, hub_cache, tmp_path):
+    environment = {k: v for k, v in case_environment.items() if k != "MEDGEMMA_MODEL_ID"}
+    environment.update(HF_HUB_CACHE=str(hub_cache), HF_HOME=str(tmp_path / "home"))
+    result = _run(["notebooks", "--out", str(tmp_path / "out"), "--only", "06", "--allow-cpu"], environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 of 1 notebooks ran" in result.stdout
+    assert (tmp_path / "out" / "06_uterine_fibroid.html").is_file()

@@ -45,6 +45,11 @@ E, P, C, H = "pleural effusion", "pneumothorax", "consolidation", "cardiomegaly"
 
 # (text, {finding: status}); every finding not listed must come out not_mentioned.
 PHRASINGS = [
+    # a negation does not reach across "and" into a new clause
+    ("No pleural effusion and a large right pneumothorax is seen.", {E: "absent", P: "present"}),
+    ("No pneumothorax, and cardiomegaly is present.", {P: "absent", H: "present"}),
+    ("There is no pleural effusion and the heart is enlarged.", {E: "absent", H: "present"}),
+    ("No pleural effusion and pneumothorax.", {E: "absent", P: "absent"}),
     # negation
     ("No pneumothorax.", {P: "absent"}),
     ("Effusion is not seen.", {E: "absent"}),

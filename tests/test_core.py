@@ -172,3 +172,20 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
             assert str(tmp_path) in str(error)
         else:
             raise AssertionError(f"load_model({bad}) did not fail")
+
+
+def test_an_interrupted_stream_stops_its_generation_thread(tiny_model, two_xrays):
+    import threading
+
+    def interrupt(text: str) -> None:
+        if len(text) > 3:
+            raise KeyboardInterrupt  # what stopping a notebook cell does mid-answer
+
+    before = threading.active_count()
+    try:
+        mh.analyze(two_xrays[0], PROMPT, model=tiny_model, max_new_tokens=2000, on_text=interrupt)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt did not reach the caller")
+    assert threading.active_count() == before  # no generate call left running

@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -122,7 +121,12 @@ def _bad_inputs(tmp: Path, site: str) -> list[tuple[str, object, type, str]]:
          "max_new_tokens"),
         ("max_new_tokens: text", lambda: mh.analyze(None, "q", model=object(), max_new_tokens="many"),
          mh.MedGemmaError, "max_new_tokens"),
-        ("handout: not .html", lambda: mh.export_handout("01", None, tmp / "h.pdf"), mh.MedGemmaError, ".html"),
+        ("handout: not .html", lambda: mh.export_handout("01", None, tmp / "h.pdf"), mh.InputError, ".html"),
+        ("server address: bad port", lambda: mh.connect("http://teacher:s3cret@server:port"), mh.InputError,
+         "valid port"),
+        ("server address: not http", lambda: mh.connect("ftp://server"), mh.InputError, "http"),
+        ("server address: refused", lambda: mh.connect(f"http://127.0.0.1:{_closed_port()}"), mh.AccessError,
+         "127.0.0.1"),
     ]
 
 
@@ -134,6 +138,7 @@ def test_every_bad_input_is_a_clear_typed_error(tmp_path, site, with_cases):
             call()
         elapsed = time.perf_counter() - started
         assert isinstance(caught.value, mh.MedGemmaError), what
+        assert "s3cret" not in str(caught.value), what
         assert word.lower() in str(caught.value).lower(), f"{what}: {caught.value}"
         assert elapsed < HANG_GUARD_SECONDS, f"{what} took {elapsed:.1f} s"
         assert set(tmp_path.rglob("*")) == before, f"{what} left files behind"
@@ -223,18 +228,10 @@ def test_committed_notebooks_hold_no_outputs_and_no_token_shaped_strings():
 # ---------------------------------------------------------------- offline, from the cache
 
 
-def test_with_the_model_cached_everything_works_offline(tiny_model_dir, tmp_path):
-    # Lay the tiny model out exactly as huggingface_hub caches a download of google/medgemma-1.5-4b-it.
-    repo = tmp_path / "hub" / "models--google--medgemma-1.5-4b-it"
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    snapshot = repo / "snapshots" / revision
-    snapshot.mkdir(parents=True)
-    for path in tiny_model_dir.iterdir():
-        shutil.copy(path, snapshot / path.name)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
+def test_with_the_model_cached_everything_works_offline(hub_cache, tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "MEDGEMMA"))}
-    environment.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "hub"), PYTHONPATH=str(PROJECT_ROOT))
+    environment.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(hub_cache), HF_HOME=str(tmp_path),
+                       PYTHONPATH=str(PROJECT_ROOT))
     script = ("import medgemma_helpers as mh\nm = mh.load_model()\n"
               "print('ANSWER', repr(mh.analyze(None, 'hello', model=m, max_new_tokens=5, stream=False).text))")
     result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,

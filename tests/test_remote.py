@@ -71,7 +71,7 @@ def test_a_case_runs_through_the_server_as_it_does_locally(remote, with_cases, t
     seen: list[str] = []
     served_read = mh.run_case("01", remote, max_new_tokens=16, on_text=seen.append, show_prompt=False)
     local_read = mh.run_case("01", tiny_model, max_new_tokens=16, stream=False, show_prompt=False)
-    walkthrough._answers.clear()
+    walkthrough.forget_answers()
     assert served_read.image_count == 1 and served_read.new_tokens == 16
     assert served_read.prompt_tokens == local_read.prompt_tokens > 64  # the image's soft tokens reached the model
     assert served_read.model_name == remote.name

@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -128,7 +129,7 @@ def test_all_cases_summary_in_one_run(with_cases, tiny_model, tmp_path):
     assert Image.open(paths[1]).format == "PNG"
     assert "mh-summary" in paths[2].read_text()
     assert len(list((tmp_path / "handouts").glob("*_handout.html"))) == 6
-    walkthrough._answers.clear()
+    walkthrough.forget_answers()
 
 
 def test_upload_widget_reads_png_and_dicom(tmp_path):
@@ -149,3 +150,35 @@ def test_upload_widget_reads_png_and_dicom(tmp_path):
     upload.widget.value = ({"name": "ct.dcm", "type": "", "size": len(dicom), "content": memoryview(dicom),
                             "last_modified": NOW},)
     assert upload.image.size == (128, 128)
+
+
+def test_remembered_answers_are_per_model_image_and_prompt(case01, tiny_model, tiny_model_dir):
+    import torch
+
+    strip = Image.new("L", (100, 200), 50)
+    turned = Image.frombytes("L", (200, 100), strip.tobytes())  # the same bytes in another shape
+    first = mh.run_case(case01, tiny_model, image=strip, max_new_tokens=6, stream=False)
+    assert mh.run_case(case01, tiny_model, image=strip, max_new_tokens=6, stream=False) is first
+    assert mh.run_case(case01, tiny_model, image=turned, max_new_tokens=6, stream=False) is not first
+    other_model = mh.load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    assert mh.run_case(case01, other_model, image=strip, max_new_tokens=6, stream=False) is not first
+    walkthrough.forget_answers()
+    assert mh.run_case(case01, tiny_model, image=strip, max_new_tokens=6, stream=False) is not first
+
+
+def test_loading_a_model_again_makes_it_the_default(tiny_model_dir, tiny_model):
+    import torch
+
+    from medgemma_helpers.model import default_model
+
+    mh.load_model(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    assert default_model() is not tiny_model
+    assert mh.load_model(str(tiny_model_dir) + "/", device="cpu") is tiny_model  # the same folder, spelt otherwise
+    assert default_model() is tiny_model
+
+
+def test_handout_into_a_new_folder_named_with_a_slash(with_cases, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = mh.export_handout("06", None, "handouts/")
+    assert path == Path("handouts") / "06_uterine-fibroid_handout.html" and path.is_file()
+    assert mh.check_findings("Uterine fibroids are likely.", "06")[0].status == "present"  # a case id works too

@@ -156,10 +156,12 @@ def build_model(tokenizer: PreTrainedTokenizerFast) -> Gemma3ForConditionalGener
         # shrink their output rows so every answer is visible text of max_new_tokens characters.
         special_ids = tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS + THINKING_TOKENS + [IMAGE_TOKEN])
         model.get_output_embeddings().weight[special_ids] *= 0.01
+    # MedGemma's own generation config samples (Gemma 3's top_k=64, top_p=0.95): the helper must ask for greedy
+    # decoding itself, and a test that forgot to would see it here.
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id,
         eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")],
-        do_sample=False, max_new_tokens=32,
+        do_sample=True, top_k=64, top_p=0.95, max_new_tokens=32,
     )
     return model.eval()
 
