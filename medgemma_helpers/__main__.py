@@ -42,12 +42,18 @@ def _preflight(allow_cpu: bool) -> str | None:
     return "\n".join(f"- {problem}" for problem in problems) or None
 
 
+def _not_ready(args: argparse.Namespace, doing: str) -> bool:
+    """Print what is missing (token, GPU) and how to fix it; True when the command cannot go on."""
+    missing = _preflight(args.allow_cpu)
+    if missing:
+        print(f"Cannot {doing} yet:\n{missing}", file=sys.stderr)
+    return bool(missing)
+
+
 def _cmd_notebooks(args: argparse.Namespace) -> int:
     from .notebooks import case_notebooks, execute_notebooks
 
-    missing = _preflight(args.allow_cpu)
-    if missing:
-        print("Cannot run the walkthroughs yet:\n" + missing, file=sys.stderr)
+    if _not_ready(args, "run the walkthroughs"):
         return 2
     selected = case_notebooks()
     if args.only:
@@ -68,9 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .cases import load_case
     from .teaching import show_answer_key
 
-    missing = _preflight(args.allow_cpu)
-    if missing:
-        print("Cannot run the case yet:\n" + missing, file=sys.stderr)
+    if _not_ready(args, "run the case"):
         return 2
     case = load_case(args.case)
     walkthrough.show_case(case)
@@ -86,9 +90,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from .images import load_image
     from .render import DISCLAIMER
 
-    missing = _preflight(args.allow_cpu)
-    if missing:
-        print("Cannot ask MedGemma yet:\n" + missing, file=sys.stderr)
+    if _not_ready(args, "ask MedGemma"):
         return 2
     images = [load_image(path, pad_to_square=args.pad) for path in args.images]
     findings = analyze(images or None, args.prompt, system=args.system, max_new_tokens=args.max_new_tokens)
@@ -101,9 +103,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .teaching import run_all_cases, show_summary, write_summary
 
-    missing = _preflight(args.allow_cpu)
-    if missing:
-        print("Cannot run the cases yet:\n" + missing, file=sys.stderr)
+    if _not_ready(args, "run the cases"):
         return 2
     out = Path(args.out)
     results = run_all_cases(max_new_tokens=args.max_new_tokens, handouts=out / "handouts")
