@@ -96,15 +96,8 @@ def to_box_2d(box: Box, image: ImageOrSize, *, padded: bool = True) -> list[floa
 # Parsing the model's answer
 # ---------------------------------------------------------------------------------------------
 
-_THINKING = re.compile(r"<unused94>.*?(<unused95>|$)", re.DOTALL)  # an unterminated trace runs to the end
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)  # a missing closing fence: up to the end
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
-
-
-def _strip_thinking(text: str) -> str:
-    text = _THINKING.sub("", text)
-    # A decoder that dropped the opening marker leaves only the closing one: the answer follows it.
-    return text.rsplit("<unused95>", 1)[-1]
 
 
 def _load_json(fragment: str) -> Any:
@@ -158,7 +151,9 @@ def parse_boxes(text: str, image: ImageOrSize, *, padded: bool = True) -> list[B
     box_2d items is used. padded=True undoes the centred square padding of images.pad_square.
     """
     width, height = _size(image)
-    answer = _strip_thinking(text or "")
+    from .generate import split_thinking  # the one place MedGemma's thinking trace is removed
+
+    answer = split_thinking(text or "")[0]
     items: list[Any] | None = None
     bad_blocks = 0
     for block in reversed(_FENCE.findall(answer)):

@@ -182,16 +182,6 @@ class _Mention:
 # ---------------------------------------------------------------- text preparation
 
 
-def _strip_thinking(text: str) -> str:
-    """Drop MedGemma's `<unused94>thought ... <unused95>` trace: it weighs options it then rejects."""
-    text = re.sub(r"<unused94>.*?<unused95>", " ", text, flags=re.DOTALL)
-    if "<unused95>" in text:  # opener lost (e.g. decoded with skip_special_tokens elsewhere)
-        text = text.rsplit("<unused95>", 1)[1]
-    if "<unused94>" in text:  # trace cut off by max_new_tokens: everything after it is thinking
-        text = text.split("<unused94>", 1)[0]
-    return text
-
-
 _ABBREVIATIONS = frozenset({"vs", "e.g", "i.e", "eg", "ie", "approx", "dr", "cf", "fig", "st"})
 
 
@@ -485,7 +475,9 @@ def check_findings(text: str | _HasText | None, case: CaseLike) -> list[FindingC
         text = inner
     findings = _findings_of(case)
     patterns = [[_term_pattern(t) for t in f.terms if re.search(r"[A-Za-z0-9]", t)] for f in findings]
-    sentences = _sentences(_strip_thinking(text or ""))
+    from .generate import split_thinking  # the one place MedGemma's thinking trace is removed
+
+    sentences = _sentences(split_thinking(text or "")[0])
     statuses = _sentence_statuses(sentences, patterns)
     _add_normal_statements(statuses, sentences, findings)
     checks = []

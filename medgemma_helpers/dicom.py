@@ -576,15 +576,6 @@ def render_slice(volume: CTVolume | np.ndarray, index: int, view: str = "ct") ->
     return Image.fromarray(window_to_uint8(hu, centre - width / 2, centre + width / 2)).convert("RGB")
 
 
-def _has_widget_frontend() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def _browser_widget(volume: CTVolume | np.ndarray) -> Any:
     import ipywidgets as widgets
 
@@ -609,7 +600,9 @@ def _browser_widget(volume: CTVolume | np.ndarray) -> Any:
 
 def slice_browser(volume: CTVolume | np.ndarray) -> Any:
     """A slice slider and window menu in Jupyter; elsewhere, a montage of the sampled slices."""
-    if _has_widget_frontend():
+    from .render import in_notebook
+
+    if in_notebook():
         try:
             return _browser_widget(volume)
         except ImportError:

@@ -33,6 +33,7 @@ THOUGHT_START = "<unused94>"
 THOUGHT_END = "<unused95>"
 # MedGemma 1.5 may open its trace with "<unused94>thought\n"; the word is a label, not part of the reasoning.
 _THOUGHT_LABEL = re.compile(r"^\s*thought\s*\n?")
+_CLOSED_TRACE = re.compile(re.escape(THOUGHT_START) + r"(.*?)" + re.escape(THOUGHT_END), re.DOTALL)
 
 
 @dataclass
@@ -63,14 +64,25 @@ class Findings:
 
 
 def split_thinking(raw: str) -> tuple[str, str]:
-    """Split '<unused94>thought ... <unused95>answer' into (answer, thinking); an open trace is all thinking."""
-    if THOUGHT_START not in raw and THOUGHT_END not in raw:
-        return raw.strip(), ""
-    before, _, rest = raw.partition(THOUGHT_START) if THOUGHT_START in raw else ("", "", raw)
-    thinking, closed, after = rest.partition(THOUGHT_END)
-    if not closed:  # generation stopped inside the trace: there is no answer yet
-        return before.strip(), _THOUGHT_LABEL.sub("", thinking, count=1).strip()
-    return (before + after).strip(), _THOUGHT_LABEL.sub("", thinking, count=1).strip()
+    """Split '<unused94>thought ... <unused95>answer' into (answer, thinking); an open trace is all thinking.
+
+    The one place the trace is removed: rendering, concordance and box parsing all read the answer from here.
+    """
+    thoughts: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        thoughts.append(match.group(1))
+        return " "  # keeps the words on either side of a trace apart
+
+    answer = _CLOSED_TRACE.sub(set_aside, raw)
+    if THOUGHT_END in answer:  # the opener was lost (decoded elsewhere): the answer follows the last closer
+        before, _, answer = answer.rpartition(THOUGHT_END)
+        thoughts.append(before)
+    if THOUGHT_START in answer:  # generation stopped inside a trace: everything after it is thinking
+        answer, _, rest = answer.partition(THOUGHT_START)
+        thoughts.append(rest)
+    thinking = "\n\n".join(_THOUGHT_LABEL.sub("", t, count=1).strip() for t in thoughts if t.strip())
+    return answer.strip(), thinking
 
 
 def _as_image_list(images: Any) -> list[Image.Image]:

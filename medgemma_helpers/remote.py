@@ -29,8 +29,8 @@ from PIL import Image, ImageChops
 from .errors import AccessError, InputError, MedGemmaError
 from .generate import (DEFAULT_MAX_NEW_TOKENS, THOUGHT_END, THOUGHT_START, Findings, _as_image_list, _CallbackView,
                        _check_request, _LiveView, build_messages, split_thinking)
+from .model import ENDPOINT_ENV
 
-ENDPOINT_ENV = "MEDGEMMA_ENDPOINT"
 API_KEY_ENV = "MEDGEMMA_API_KEY"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server: a classroom server is near, so longer means it is down
 READ_TIMEOUT = 600.0  # seconds of silence allowed while the server generates (a busy server queues requests)
