@@ -3,6 +3,7 @@
 Educational use only: MedGemma is not a diagnostic tool, and its output needs clinical judgment.
 """
 
+from ._version import __version__
 from .auth import DEFAULT_MODEL_ID, authenticate
 from .batch import Request, analyze_many
 from .cases import Case, list_cases, load_case
@@ -13,6 +14,7 @@ from .model import MedGemma, clear_model_cache, load_model
 from .remote import RemoteMedGemma, connect
 from .render import DISCLAIMER, show_findings
 from .concordance import FindingCheck, check_findings, concordance_score
+from .class_reads import class_review, save_read
 from .teaching import (REPORT_SECTIONS, export_handout, parse_report, quiz, run_all_cases, show_answer_key,
                        show_report, show_summary, structured_prompt, write_summary)
 from .walkthrough import case_image, case_prompt, run_case, show_case, upload_image
@@ -31,5 +33,5 @@ __all__ = [
     "ct_windows", "load_ct_series", "montage", "mri_windows", "slice_browser", "COMPARISON_PROMPT", "Change",
     "analyze_volume", "compare_studies", "localize", "parse_changes", "show_boxes", "show_pair", "show_volume",
     "volume_request", "write_demo_ct_series", "case_image", "upload_image", "Request", "analyze_many",
-    "RemoteMedGemma", "connect",
+    "RemoteMedGemma", "connect", "class_review", "save_read", "__version__",
 ]

@@ -107,7 +107,7 @@ def _run_batch(medgemma: MedGemma, items: list[Request], max_new_tokens: int) ->
         share = len(new_ids) / total if total else 1 / len(items)
         results.append(Findings(text=answer, thinking=thinking, prompt=item.prompt, model_name=medgemma.name,
                                 prompt_tokens=int(inputs["attention_mask"][row].sum()), new_tokens=len(new_ids),
-                                seconds=seconds * share, image_count=len(images[row])))
+                                seconds=seconds * share, image_count=len(images[row]), max_new_tokens=max_new_tokens))
     return results
 
 

@@ -17,6 +17,19 @@ CASES_DIR = PROJECT_ROOT / "cases"
 IMAGES_DIR = PROJECT_ROOT / "images"
 
 EXPECTATIONS = ("present", "absent")
+# The modalities a user's own image may be declared as, with the other words people use for each.
+MODALITY_ALIASES = {
+    "ultrasound": ("ultrasound", "us", "sonography", "ultrasonography", "sonogram"),
+    "mri": ("mri", "mr", "magnetic resonance"),
+    "ct": ("ct", "computed tomography"),
+    "radiograph": ("radiograph", "x-ray", "xray", "cxr", "plain film"),
+}
+
+
+def canonical_modality(name: str) -> str | None:
+    """The canonical modality ("ultrasound", "mri", "ct", "radiograph") for a name a user gives, or None."""
+    wanted = " ".join(str(name).lower().replace("_", " ").split())
+    return next((modality for modality, aliases in MODALITY_ALIASES.items() if wanted in aliases), None)
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -29,6 +42,12 @@ class ReferenceFinding:
     expected: str  # "present" or "absent"
     # Normal descriptions that deny the finding without naming it ("heart size is normal" for cardiomegaly).
     absent_when: tuple[str, ...] = ()
+    # An absent finding a careful read states ("no pneumothorax" when the question asks about one). A read that
+    # never mentions a non-pertinent absent finding is neither right nor wrong; a present finding always counts.
+    pertinent: bool = True
+    # Modalities of a user's own image on which this finding is read ("ultrasound", "mri"): such a finding is
+    # scored only when the user brings an image of one of them, and the case's other findings are not.
+    shown_on: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -149,6 +168,40 @@ def _safe_image_file(reader: _Reader, name: str) -> str:
     return pure.name
 
 
+def _folded_term(term: str) -> str:
+    """A term as the matcher sees it: case, hyphens and spaces do not count ("Air-space" = "airspace")."""
+    return "".join(re.findall(r"[a-z0-9]+", term.lower()))
+
+
+def _scored_together(first: ReferenceFinding, second: ReferenceFinding) -> bool:
+    """Two findings are scored on the same read when neither needs an image, or both on a shared modality."""
+    if not first.shown_on and not second.shown_on:
+        return True
+    return bool(set(first.shown_on) & set(second.shown_on))
+
+
+def _refuse_shared_terms(reader: _Reader, findings: list[ReferenceFinding]) -> None:
+    """A term that two findings scored on the same read both claim would make one mention count for both."""
+    owner: list[dict[str, str]] = [{} for _ in findings]
+    for index, finding in enumerate(findings):
+        for term in finding.terms:
+            owner[index].setdefault(_folded_term(term), term)
+    for second in range(len(findings)):
+        for first in range(second):
+            if not _scored_together(findings[first], findings[second]):
+                continue
+            for folded, term in owner[second].items():
+                if folded in owner[first]:
+                    part = "name" if folded == _folded_term(findings[second].name) else "synonyms"
+                    raise reader.fail(
+                        f"answer_key.findings[{second}].{part}",
+                        f"gives '{term}', which finding '{findings[first].name}' (answer_key.findings[{first}]) "
+                        f"also has as '{owner[first][folded]}'; findings '{findings[first].name}' and "
+                        f"'{findings[second].name}' are scored on the same read, so one mention would count for "
+                        "both. Keep the term in the one finding it means (or give the two findings shown_on "
+                        "modalities that do not overlap)")
+
+
 def _parse_case(path: Path, data: Any) -> Case:
     r = _Reader(path)
     if not isinstance(data, dict):
@@ -173,16 +226,31 @@ def _parse_case(path: Path, data: Any) -> Case:
         expected = r.get(item, "expected", str, prefix)
         if expected not in EXPECTATIONS:
             raise r.fail(f"{prefix}expected", f"must be one of {', '.join(EXPECTATIONS)}, not '{expected}'")
+        pertinent = item.get("pertinent", True)
+        if not isinstance(pertinent, bool):
+            raise r.fail(f"{prefix}pertinent", f"must be true or false, not {pertinent!r}")
+        if not pertinent and expected == "present":
+            raise r.fail(f"{prefix}pertinent", "is false on a present finding; a present finding always counts, "
+                                               "so mark only absent findings as not pertinent")
+        shown_on = []
+        for name in r.text_list(item, "shown_on", prefix) if item.get("shown_on") is not None else ():
+            modality = canonical_modality(name)
+            if modality is None:
+                raise r.fail(f"{prefix}shown_on", f"names '{name}', not a modality; use {', '.join(MODALITY_ALIASES)}")
+            shown_on.append(modality)
         findings.append(
             ReferenceFinding(
                 name=r.get(item, "name", str, prefix),
                 synonyms=r.text_list(item, "synonyms", prefix),
                 expected=expected,
                 absent_when=r.text_list(item, "absent_when", prefix) if item.get("absent_when") is not None else (),
+                pertinent=pertinent,
+                shown_on=tuple(shown_on),
             )
         )
     if not findings:
         raise r.fail("answer_key.findings", "must list at least one finding")
+    _refuse_shared_terms(r, findings)
     answer_key = AnswerKey(
         findings=tuple(findings),
         diagnosis=r.get(key_data, "diagnosis", str, "answer_key."),

@@ -1,52 +1,68 @@
-"""Concordance: does the model's read agree with the answer key, finding by finding?
+"""Concordance: does a read agree with the answer key, finding by finding?
 
-`check_findings(text, case)` looks for every answer-key finding (its name and synonyms) in the model's
-text and decides, per mention, whether the text asserts it (present), denies it (absent), hedges
-(uncertain) or never names it (not_mentioned). It is a teaching aid that shows its evidence, not a
-validated NLP system: the table puts the deciding sentence next to every verdict so a resident can
-check the checker.
+`check_findings(text, case)` looks for every answer-key finding (its name and synonyms, and for the
+standard chest findings what `chest_findings` knows of them) in a read and decides, per mention, whether
+the text asserts it (present), denies it (absent), hedges (uncertain) or never names it (not_mentioned).
+It is a teaching aid that shows its evidence, not a validated NLP system: the table puts the deciding
+sentence next to every verdict so a resident can check the checker.
 
-Why hand-written rules and not a library. The scan below is a compact ConText-style algorithm
-(Harkema et al. 2009): cue phrases with a direction, whose scope runs to a termination cue. The two
-well-kept libraries were measured first (November 2026, Python 3.11, fresh venvs):
+How it reads. A compact ConText-style scan (Harkema et al. 2009): cue phrases with a direction ("no"
+looks forward, "is not seen" looks back), whose scope runs to a termination point. The termination
+points are where radiology sentences really end a scope: a clause boundary (";", "but", "however",
+"which", "who", "secondary to" ...), a verb after the cue's noun phrase ("no effusion is seen and a
+pneumothorax is present"), a comma that opens a new described phrase ("no pneumothorax, small left
+effusion") unless the list goes on to an "or" ("no consolidation, large effusion, or pneumothorax"),
+a colon, a dash, or the end of a parenthesis the cue stands in. A hedge on a reasoning noun runs through
+its verb ("a possible cause of this is pneumonia, tumour or heart failure": all three hedged); an
+opinion verb's negation runs to the clause end ("I do not believe the patient is having an infarct").
 
-- medspacy 1.3.1 (ConText, negation and hedging): on Python < 3.12 it pins spacy < 3.8, whose thinc
-  needs numpy < 2, so installing it would downgrade this project's numpy 2.x; it also installs
-  medspacy_quickumls (nltk, pysimstring, unqlite and pytest as runtime requirements): 281 MB of
-  site-packages. Import 0.8 s, pipeline load 1.0 s, offline: fine. But out of the box it got 5 of 21
-  report phrasings wrong ("effusion is not seen" and "may represent" missed, "cannot exclude" read as
-  negated, ";" not a scope end, plurals missed) and logs DEBUG lines per sentence.
-- negspacy 1.1.0 (NegEx on spaCy 3.8, numpy 2 fine): 333 MB venv; negation only, no hedging, and
-  the same misses on "cannot exclude" and ";".
-
-Either would need our own rules on top anyway, so the rules are here, readable and testable.
+Why hand-written rules and not a library. medspacy 1.3.1 (ConText) and negspacy 1.1.0 were measured on
+the same evaluation corpora (November 2026, Python 3.11, fresh venvs): medspacy pins spacy < 3.8 and so
+numpy < 2 on Python < 3.12 and installs 281 MB; negspacy 333 MB, negation only. Both scored below these
+rules on clinical sentences (NegEx kit negation F1 0.904 and 0.938) and on chest X-ray reports (OpenI
+accuracy of "present" 0.966 and 0.951, precision 0.80 and 0.73), and would need our rules on top for
+hedging, label lines and normal statements anyway. The rules stay here, readable and testable.
 
 Decisions a teacher should know (all tested in tests/test_concordance.py):
 
-- "likely", "probable", "consistent with", "in keeping with" count as present: the model commits to
-  the finding. Radiology certainty scales put "likely" around 75 % and "consistent with" above 90 %;
-  the answer key is binary, so committed-but-hedged reads are scored as claims. "possible", "may",
-  "might", "could", "suggestive of", "suspicious for", "concerning for", "questionable", "cannot
-  exclude" and "borderline" are uncertain. "unlikely" and "doubtful" count as absent, by the same logic.
-- "if", "evaluate for", "to exclude", "rule out" (a request, not "ruled out"), and a question with no
-  yes/no answer are hypothetical: they name a finding without claiming it. They are the weakest
-  mention and report as uncertain only when nothing else names the finding.
-- A label line such as "Pleural effusion: none" or "| Cardiomegaly | Absent |" is decided by the
-  value after the colon, where "none", "normal", "clear", "unremarkable" and "nil" mean absent.
+- "likely", "probable", "consistent with", "in keeping with", "most suggestive of" count as present: the
+  read commits to the finding. Radiology certainty scales put "likely" around 75 % and "consistent with"
+  above 90 %; the answer key is binary, so committed-but-hedged reads are scored as claims. "possible",
+  "may", "could", "suggestive of", "suspicious for", "concerning for", "questionable", "cannot exclude",
+  "difficult to exclude", "borderline", "less likely", "versus" and a differential list are uncertain.
+  "unlikely", "doubtful" and "low suspicion for" count as absent, by the same logic, and so does a
+  negated hedge ("no findings to suggest pneumonia").
+- "if", "evaluate for", "to exclude", "rule out" (a request, not "ruled out"), "correlate for" and a
+  question with no yes/no answer are hypothetical: they name a finding without claiming it. They are the
+  weakest mention and report as uncertain only when nothing else names the finding.
+- A label line such as "Pleural effusion: none" or "| Cardiomegaly | Absent |" is decided by the value
+  after the colon, where "none", "normal", "clear", "unremarkable" and "nil" mean absent.
+- A normal statement that never names the finding ("the heart size is within normal limits") denies it,
+  from the case file's `absent_when` and from the built-in chest knowledge; it is the weakest denial.
+- A term of one finding inside another's name is not that finding: "pericardial effusion" is not a
+  pleural effusion, "mass effect" is not a mass.
 
 The combining rule for several mentions of one finding: present > uncertain > absent > hypothetical.
 A positive statement anywhere is a claim ("no left effusion; small right effusion" -> present:
-negations are often about one site). A hedge anywhere means the model did not commit to absence
+negations are often about one site). A hedge anywhere means the read did not commit to absence
 ("No pneumothorax. A tiny apical pneumothorax cannot be excluded." -> uncertain). Absent needs every
 asserting mention to be negated. The evidence shown is the first sentence with the winning status.
+
+Scoring. A finding agrees when the read's status equals the key's. A read need not list every absent
+finding: an absent finding the case marks as not pertinent, which the read never mentions, is neither
+right nor wrong and leaves the score's total; an unmentioned present finding or pertinent negative is
+a miss.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, Union
+
+from .chest_findings import StandardFinding, standard_findings_for
 
 if TYPE_CHECKING:
     from .cases import AnswerKey, Case, ReferenceFinding
@@ -64,20 +80,26 @@ _RANK = {"present": 4, "uncertain": 3, "absent": 2, _HYPOTHETICAL: 1}
 
 @dataclass(frozen=True)
 class FindingCheck:
-    """One answer-key finding and what the model's text said about it."""
+    """One answer-key finding and what a read said about it."""
 
     finding: str
     status: str
     expected: str = ""
     evidence: str = ""
+    pertinent: bool = True  # False: an absent finding a careful read need not state
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"FindingCheck status {self.status!r} must be one of {', '.join(STATUSES)}.")
 
     @property
+    def scored(self) -> bool:
+        """False for a non-pertinent absent finding the read never mentions: neither right nor wrong."""
+        return not (self.expected == "absent" and not self.pertinent and self.status == "not_mentioned")
+
+    @property
     def agrees(self) -> bool:
-        """True when the model's status equals the answer key's (uncertain and not_mentioned never do)."""
+        """True when the read's status equals the answer key's (uncertain and not_mentioned never do)."""
         return self.status in ("present", "absent") and self.status == self.expected
 
 
@@ -91,53 +113,89 @@ _NOT = r"(?:\bnot\b|n['’]t\b)"
 _BE = r"(?:is|are|was|were|has\s+been|have\s+been|had\s+been|does|do|did|has|have|had)"
 _SEEN = (r"(?:seen|identified|present|visuali[sz]ed|demonstrated|evident|appreciated|detected|visible|"
          r"apparent|noted|observed|found|shown|depicted|delineated)")
-_ADV = r"(?:(?:clearly|definitely|convincingly|well|confidently|entirely|completely|fully|reliably|readily)\s+)?"
+_ADV = (r"(?:(?:clearly|definitely|convincingly|well|confidently|entirely|completely|fully|reliably|readily)"
+        r"[\s-]+)?")
 _CANNOT = r"(?:cannot|can\s+not|can['’]t|could\s+not|couldn['’]t)"
+_RULE_OUT = r"(?:exclude|rule[\s-]+out)"
+_SUGGEST = (r"(?:suggestive\s+of|suggests?|suggesting|suspicious\s+(?:for|of)|concerning\s+for|concern\s+for|"
+            r"worrisome\s+for|indicative\s+of)")
+_REASONING = r"(?:causes?|explanations?|etiolog(?:y|ies)|aetiolog(?:y|ies)|diagnos[ie]s|considerations?|possibilit(?:y|ies))"
 
-# (pattern, kind, direction). kind: absent / uncertain / hypothetical / pseudo (neutralises a cue word
-# without meaning negation, e.g. "no change in the effusion" keeps the effusion). Longer matches win.
-_CUE_TABLE: list[tuple[str, str, str]] = [
-    # pseudo-negation first so "no change in" is not read as "no"
-    (r"\bno\s+(?:significant\s+|interval\s+|appreciable\s+|substantial\s+)?(?:change|increase|decrease|"
-     r"progression|improvement|worsening)\b", "pseudo", "forward"),
-    (r"\bwithout\s+(?:significant\s+|interval\s+)?change\b", "pseudo", "forward"),
-    (r"\bnot\s+only\b", "pseudo", "forward"),
+# (pattern, kind, direction, reach). kind: absent / uncertain / suggest (uncertain, but a negation before it
+# wins: "no findings to suggest") / hypothetical / pseudo (a cue word that means neither: "no change in").
+# reach of a forward cue: phrase (the usual termination rules), clause (to the clause end), adjacent (the next
+# noun phrase only: "resolved effusion"), list (commas and the verb of a list never end it). Longer matches win.
+_CUE_TABLE: list[tuple[str, str, str, str]] = [
+    # pseudo-cues first, so "no change in" is not read as "no"
+    (r"\bno\s+(?:(?:significant|interval|appreciable|substantial|definite|major)\s+)*(?:change|increase|decrease|"
+     r"progression|improvement|worsening)\b", "pseudo", "forward", "phrase"),
+    (r"\bwithout\s+(?:(?:significant|interval|appreciable|substantial)\s+)*change\b", "pseudo", "forward", "phrase"),
+    (r"\bnot\s+only\b", "pseudo", "forward", "phrase"),
+    (r"\bgram[\s-]*negative\b", "pseudo", "forward", "phrase"),
+    (r"\bwith\s*(?:and|or|/)\s*without\b", "pseudo", "forward", "phrase"),
+    (r"\bwithout\s+(?:(?:iv|intravenous|oral)\s+)?contrast\b", "pseudo", "forward", "phrase"),
+    (r"\bwithout\s+(?:any\s+)?difficulty\b", "pseudo", "forward", "phrase"),
+    (rf"\b(?:do|does|did)\s+{_NOT}\s+know\b", "pseudo", "forward", "phrase"),
+    (r"\bno\s+(?:(?:specific|clear|obvious|definite|known|other)\s+)?(?:diagnosis|cause|explanation|etiology|"
+     r"aetiology)\s+(?:for|of)\b", "pseudo", "forward", "phrase"),
+    (r"\b(?:most|strongly|highly|very)\s+(?:suggestive\s+of|suspicious\s+(?:for|of)|concerning\s+for|"
+     r"worrisome\s+for|compatible\s+with|consistent\s+with|likely)\b", "pseudo", "forward", "phrase"),
     # uncertainty that contains a negation word: must out-length the plain negations
     (rf"(?:{_CANNOT}|\bunable\s+to|\bdifficult\s+to|\bhard\s+to|\bnot\s+possible\s+to|\bimpossible\s+to)\s+"
-     rf"{_ADV}(?:exclude|rule\s+out)\b", "uncertain", "forward"),
-    (rf"{_CANNOT}\s+(?:be\s+)?{_ADV}(?:excluded|ruled\s+out)\b", "uncertain", "backward"),
-    (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}(?:excluded|ruled\s+out)\b", "uncertain", "backward"),
-    (r",?\s*\bif\s+any\b", "uncertain", "backward"),  # the comma is part of it: "small effusion, if any"
+     rf"{_ADV}{_RULE_OUT}\b", "uncertain", "forward", "phrase"),
+    (rf"(?:\b(?:is|are|remains?)\s+)?(?:\bdifficult|\bhard|\bimpossible|\bnot\s+possible)\s+to\s+{_ADV}{_RULE_OUT}\b",
+     "uncertain", "backward", "phrase"),
+    (rf"{_CANNOT}\s+(?:be\s+)?{_ADV}(?:excluded|ruled[\s-]+out)\b", "uncertain", "backward", "phrase"),
+    (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}(?:excluded|ruled[\s-]+out)\b", "uncertain", "backward", "phrase"),
+    (r",?\s*\bif\s+any\b", "uncertain", "backward", "phrase"),  # the comma is part of it: "small effusion, if any"
+    (rf"\b(?:not\s+(?:certain|sure)|unclear|uncertain)\s+(?:whether|if)\b", "uncertain", "forward", "clause"),
     # negation, forward
-    (r"\bno\b(?![\s.!:,|]*$)", "absent", "forward"),
-    (rf"{_NOT}", "absent", "forward"),
+    (r"\bno\b(?![\s.!:,|]*$)", "absent", "forward", "phrase"),
+    (rf"{_NOT}", "absent", "forward", "phrase"),
+    # an opinion denied covers the whole clause: "I do not believe the patient is having an infarct"
+    (rf"{_NOT}\s+(?:believe|think|feel|suspect|consider)\b", "absent", "forward", "clause"),
     (r"\b(?:without|w/o|neither|nor|absence\s+of|free\s+of|clear\s+of|negative\s+for|resolution\s+of|"
-     r"no\s+longer|lack\s+of)\b", "absent", "forward"),
-    (r"\b(?:unlikely|not\s+likely)\s+to\s+(?:represent|be|reflect)\b", "absent", "forward"),
+     r"no\s+longer|lack\s+of)\b", "absent", "forward", "phrase"),
+    (r"(?<![\w-])-ve\s+for\b", "absent", "forward", "phrase"),
+    (r"\bden(?:y|ies|ied|ying)\b", "absent", "forward", "phrase"),
+    (r"\bnone\b(?![\s.!:,|]*$)", "absent", "forward", "phrase"),
+    (rf"\bnothing\s+(?:to\s+)?{_SUGGEST}", "absent", "forward", "phrase"),
+    (r"\blow\s+(?:(?:clinical|pre-?test)\s+)?(?:suspicion|probability|likelihood)\s+(?:for|of)\b",
+     "absent", "forward", "phrase"),
+    (r"\b(?:unlikely|not\s+likely)\s+to\s+(?:represent|be|reflect)\b", "absent", "forward", "phrase"),
+    (r"\bresolved\b", "absent", "forward", "adjacent"),  # "resolved interstitial oedema"
     # negation, backward ("effusion is not seen", "pneumothorax: none", "effusion has resolved")
-    (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}{_SEEN}\b", "absent", "backward"),
-    (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward"),
-    (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
-     r"unlikely|doubtful|improbable)\b", "absent", "backward"),
-    (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward"),
+    (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
+    (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
+    (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
+     r"cleared|unlikely|doubtful|improbable)\b", "absent", "backward", "phrase"),
+    (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
     # uncertainty, forward
-    (r"\b(?:possible|possibly|perhaps|maybe|may|might|could|questionable|question\s+of|query|"
-     r"suspected|suspicion\s+of|suspicious\s+(?:for|of)|concerning\s+for|concern\s+for|worrisome\s+for|"
-     r"suggestive\s+of|suggests?|suggesting|equivocal|indeterminate|uncertain|borderline|"
-     r"less\s+likely|possibility\s+of|raises\s+the\s+possibility\s+of|differential\s+(?:diagnosis\s+)?"
-     r"(?:includes?|of)|versus|vs\.?)(?!\w)", "uncertain", "forward"),
-    (r"\?(?=[A-Za-z])", "uncertain", "forward"),  # "?consolidation", UK shorthand for query
-    # uncertainty, backward ("effusion is possible", "effusion may be present")
-    (r"(?:\b(?:is|are)\s+)?\b(?:possible|suspected|questionable|equivocal|uncertain|not\s+certain)\b"
-     r"(?=[\s.!:,|]*$)", "uncertain", "backward"),
-    (rf"\b(?:may|might|could)\s+(?:also\s+)?(?:be\s+)?{_SEEN}\b", "uncertain", "backward"),
-    (r"\b(?:versus|vs\.?)(?!\w)", "uncertain", "backward"),
+    # not the month ("May 03") nor a name ("borderline personality disorder")
+    (r"\b(?:possible|possibly|perhaps|maybe|may(?!\s+\d)|might|could|questionable|question(?:\s+of)?|query|"
+     r"suspected|suspicion\s+(?:of|for)|equivocal|indeterminate|uncertain|borderline(?!\s+personality)|"
+     r"less\s+likely|possibility\s+of|raises\s+the\s+possibility\s+of|versus|vs\.?)(?!\w)",
+     "uncertain", "forward", "phrase"),
+    (rf"\b{_SUGGEST}(?!\w)", "suggest", "forward", "phrase"),
+    # a differential list hedges every item in it
+    (r"\b(?:differential(?:\s+(?:diagnosis|diagnoses|considerations?))?|considerations?)\s+(?:would\s+)?"
+     r"(?:includes?|including|of|is|are)\b", "uncertain", "forward", "list"),
+    (r"\?(?=[A-Za-z])", "uncertain", "forward", "phrase"),  # "?consolidation", UK shorthand for query
+    # uncertainty, backward ("effusion is possible", "effusion may be present", "is in the differential")
+    (r"(?:\b(?:is|are)\s+)?\b(?:possible|suspected|questionable|equivocal|uncertain|not\s+certain|less\s+likely)\b"
+     r"(?=[\s.!:,|]*$)", "uncertain", "backward", "phrase"),
+    (r"\b(?:is|are|remains?|would\s+be)\s+(?:also\s+)?(?:a\s+|an\s+)?(?:possibility|consideration|concern)\b",
+     "uncertain", "backward", "phrase"),
+    (r"\b(?:is|are|remains?)\s+(?:also\s+)?(?:in|on)\s+the\s+differential(?:\s+diagnosis)?\b",
+     "uncertain", "backward", "phrase"),
+    (rf"\b(?:may|might|could)\s+(?:also\s+)?(?:be\s+)?{_SEEN}\b", "uncertain", "backward", "phrase"),
+    (r"\b(?:versus|vs\.?)(?!\w)", "uncertain", "backward", "phrase"),
     # hypothetical: named, not claimed
-    (r"\b(?:if|evaluate\s+for|evaluation\s+(?:for|of)|assess\s+for|assessment\s+for|to\s+exclude|"
-     r"to\s+rule\s+out|rule\s+out|r/o|monitor\s+for|watch\s+for|look\s+for|screen\s+for|check\s+for|"
-     r"risk\s+of|in\s+case\s+of)\b", _HYPOTHETICAL, "forward"),
+    (r"\b(?:if|evaluate\s+for|evaluation\s+(?:for|of)|assess\s+for|assessment\s+for|to\s+exclude|exclude|"
+     r"to\s+rule[\s-]+out|rule[\s-]+out|r/o|monitor\s+for|watch\s+for|look\s+for|screen\s+for|check\s+for|"
+     r"correlate\s+(?:clinically\s+)?for|risk\s+of|in\s+case\s+of)\b", _HYPOTHETICAL, "forward", "phrase"),
 ]
-_CUES = [(re.compile(p, re.IGNORECASE), kind, direction) for p, kind, direction in _CUE_TABLE]
+_CUES = [(re.compile(p, re.IGNORECASE), kind, direction, reach) for p, kind, direction, reach in _CUE_TABLE]
 
 # Only in the value of a label line ("Cardiomegaly: heart size normal"); too loose anywhere else.
 _LABEL_ABSENT = re.compile(r"\b(?:normal|unremarkable|clear|nil|within\s+normal\s+limits|not\s+present)\b",
@@ -147,20 +205,28 @@ _LABEL_SEPARATOR = re.compile(r"(?:\s*\([^)]{0,40}\))?(?:\s*:|\s+[-–—]\s)")
 # Scope ends: a clause boundary (ConText termination terms) ...
 _TERMINATORS = re.compile(
     r";|\b(?:but|however|although|though|whereas|whilst|while|except|apart\s+from|aside\s+from|"
-    r"other\s+than|nevertheless|nonetheless|which)\b", re.IGNORECASE)
+    r"other\s+than|nevertheless|nonetheless|which|who)\b", re.IGNORECASE)
+# ... a cause, for a negation only: "not an option secondary to her haemorrhage" (but "may be due to oedema" hedges)
+_CAUSE = re.compile(r"\b(?:secondary\s+to|due\s+to|because(?:\s+of)?)\b", re.IGNORECASE)
+_CONTRAST = frozenset("but however although though whereas whilst while".split())
 # ... a verb after some content ("no pneumothorax is seen and a small effusion is present") ...
 # Participles end only forward scopes: "the pneumothorax seen before is no longer visible" is one subject.
 _FINITE_VERBS = frozenset("""is are was were has have had appears appear shows show demonstrates demonstrate
-    reveals reveal measures remains remain persists persist""".split())
-_VERBS = _FINITE_VERBS | frozenset("seen noted identified visualized visualised observed".split())
+    reveals reveal measures remains remain persists persist presents presented""".split())
+_PARTICIPLES = frozenset("seen noted identified visualized visualised observed".split())
+_VERBS = _FINITE_VERBS | _PARTICIPLES
 # ... which words before that verb do not count as content ("it is possible that there is an effusion")
 _FUNCTION_WORDS = frozenset("""a an the that there it this any of for to be been and or evidence sign signs
     finding findings definite definitive obvious convincing significant radiographic acute""".split())
 # ... and a comma that opens a new described noun phrase ("no pneumothorax, small left effusion").
 _NEW_PHRASE = frozenset("""a an the there this these small large moderate mild severe minimal trace tiny
-    massive marked extensive subtle prominent likely probable probably left right bilateral""".split())
+    massive marked extensive subtle prominent likely probable probably possible left right bilateral
+    positive""".split())
+_ARTICLES = frozenset("a an the there this these".split())
 _LINKING_ADVERBS = frozenset("been now since also completely entirely largely".split())
-_TOKEN = re.compile(r"\s[-–—]\s|[A-Za-z0-9]+(?:['’][A-Za-z]+)?|,")
+# Words that assert, in a clause with no finding of its own: "absent on the left but present on the right".
+_AFFIRMING = frozenset("present seen noted identified visible evident demonstrated persists remains".split())
+_TOKEN = re.compile(r"\s[-–—]\s|[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[,:()/]")
 
 
 @dataclass(frozen=True)
@@ -169,6 +235,7 @@ class _Cue:
     end: int
     kind: str
     direction: str
+    reach: str = "phrase"
 
 
 @dataclass(frozen=True)
@@ -176,7 +243,8 @@ class _Mention:
     finding: int  # index into the answer key's findings
     start: int
     end: int
-    negated: bool = False  # "heart is not enlarged" matched the term "heart is enlarged"
+    negated: bool = False  # "heart is not enlarged" matched the phrasing "heart is enlarged"
+    hedged: bool = False  # "heart is borderline enlarged"
 
 
 # ---------------------------------------------------------------- text preparation
@@ -185,42 +253,83 @@ class _Mention:
 _ABBREVIATIONS = frozenset({"vs", "e.g", "i.e", "eg", "ie", "approx", "dr", "cf", "fig", "st"})
 
 
-def _sentences(text: str) -> list[str]:
+def _protected(line: str, patterns: Sequence[Sequence[re.Pattern[str]]]) -> list[tuple[int, int]]:
+    """Spans of finding terms in a line: a sentence never ends inside one ("Neck: Supple. No adenopathy")."""
+    return [(m.start(), m.end()) for terms in patterns for p in terms for m in p.finditer(line)]
+
+
+def _ends_sentence(line: str, start: int, match: re.Match[str], protected: list[tuple[int, int]]) -> bool:
+    if any(a <= match.start() < b - 1 for a, b in protected):
+        return False
+    if match.group() != ".":
+        return True
+    word = re.search(r"([A-Za-z0-9.]+)$", line[start:match.start()])
+    if not word:
+        return True
+    token = word.group(1).lower()
+    following = line[match.end():].lstrip()[:1]
+    if token in _ABBREVIATIONS or "." in token:  # "vs.", "p.o.", "e.g."
+        return False
+    if len(token) == 1 and token.isalpha() and following.islower():  # an initial: "C. diff"
+        return False
+    # a list number after a colon or at the start of the line ("CHEST: 1. ...") opens an item, ends nothing
+    return not (token.isdigit() and len(token) <= 2 and re.search(r"(?:^|:)\s*\d{1,2}$", line[:match.start()]))
+
+
+def _sentences(text: str, patterns: Sequence[Sequence[re.Pattern[str]]] = ()) -> list[str]:
     """Split into sentences; lines, bullets and table rows count as sentences too."""
     text = text.replace("|", " : ")  # a markdown table row reads like "Finding : value"
     text = re.sub(r"[*`#]+|__+", " ", text)
     sentences: list[str] = []
     for line in text.splitlines():
         line = re.sub(r"^\s*(?:>\s*)*(?:[-•+]|\d{1,2}[.)])\s+", "", line)
+        protected = _protected(line, patterns)
         start = 0
         for match in re.finditer(r"[.!?]+(?=\s|$)", line):
-            word = re.search(r"([A-Za-z.]+)$", line[start:match.start()])
-            if match.group() == "." and word and word.group(1).lower() in _ABBREVIATIONS:
-                continue
-            sentences.append(line[start:match.end()])
-            start = match.end()
+            if _ends_sentence(line, start, match, protected):
+                sentences.append(line[start:match.end()])
+                start = match.end()
         sentences.append(line[start:])
     return [s.strip() for s in sentences if re.search(r"[A-Za-z0-9]", s)]
 
 
-def _clauses(sentence: str) -> list[tuple[int, int]]:
-    """(start, end) of each clause: negation and hedging never cross ';', 'but', 'however' ..."""
-    bounds, start = [], 0
+def _clauses(sentence: str, mentions: Sequence[_Mention] = ()) -> list[tuple[int, int, str]]:
+    """(start, end, the word that opened it) of each clause: negation and hedging never cross ';', 'but' ...
+
+    A terminator inside a finding's own name ("bleeding other than from the vagina") ends nothing.
+    """
+    bounds, start, opener = [], 0, ""
     for match in _TERMINATORS.finditer(sentence):
-        bounds.append((start, match.start()))
-        start = match.end()
-    bounds.append((start, len(sentence)))
+        if any(m.start <= match.start() < m.end for m in mentions):
+            continue
+        bounds.append((start, match.start(), opener))
+        start, opener = match.end(), match.group().lower()
+    bounds.append((start, len(sentence), opener))
     return bounds
 
 
 # ---------------------------------------------------------------- term matching
 
 
+def _spelling(stem: str) -> str:
+    """A word's letters as a pattern that accepts British and American spellings (oedema, haem-, tumour, -ise)."""
+    american = re.sub(r"[ao]e(?!r)", "e", stem)  # oedema -> edema, haemorrhage -> hemorrhage, dyspnoea -> dyspnea
+    american = re.sub(r"ou?r$", "or", american)  # tumour -> tumor
+    american = re.sub(r"i[sz](?=e|ation|ing|ed)", "iz", american)  # visualised -> visualized
+    # ... then back to a pattern for both: any e may follow a British a or o, a leading e an o
+    pattern = re.sub(r"(?<=[a-z])e", "[ao]?e", american)
+    pattern = re.sub(r"^e", "o?e", pattern)
+    pattern = re.sub(r"or$", "ou?r", pattern)
+    return pattern.replace("iz", "i[sz]")
+
+
 def _word_pattern(word: str, last: bool) -> str:
     """A word of a term; the last one also matches its plural ("opacity" -> "opacities")."""
     w = word.lower()
-    if not last or not w.isalpha() or len(w) < 3:
+    if not w.isalpha() or len(w) < 3:
         return re.escape(w)
+    if not last:
+        return _spelling(w)
     if w.endswith("ies"):  # the term itself is plural: accept the singular too
         w = w[:-3] + "y"
     elif re.search(r"(?:ss|x|z|ch|sh)es$", w):
@@ -228,37 +337,91 @@ def _word_pattern(word: str, last: bool) -> str:
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
     if re.search(r"[^aeiou]y$", w):
-        return re.escape(w[:-1]) + "(?:y|ies)"
+        return _spelling(w[:-1]) + "(?:y|ies)"
     for singular, plural in (("ax", "aces"), ("ex", "ices"), ("ix", "ices"), ("us", "i"), ("is", "es"), ("um", "a")):
         if w.endswith(singular):
-            return re.escape(w[:-len(singular)]) + f"(?:{singular}|{plural}|{singular}es)"
+            return _spelling(w[:-len(singular)]) + f"(?:{singular}|{plural}|{singular}es)"
     if re.search(r"(?:s|x|z|ch|sh)$", w):
-        return re.escape(w) + "(?:es)?"
-    return re.escape(w) + "(?:s|es)?"
+        return _spelling(w) + "(?:es)?"
+    return _spelling(w) + "(?:s|es)?"
 
 
 _COPULAS = ("is", "are", "was", "were")
 
 
 def _term_pattern(term: str) -> re.Pattern[str]:
-    """Whole words, any case, hyphen or space between words ("air-space" = "air space" = "airspace")."""
+    """Whole words, any case; between words what the term has between them.
+
+    Spaces and hyphens in the term match any run of spaces or hyphens, or none ("air-space" = "air space" =
+    "airspace"); punctuation in the term ("HIV/AIDS", "C. diff", "PE's", "Neck: supple") matches any short run
+    of punctuation and spaces.
+    """
     words = re.findall(r"[A-Za-z0-9]+", term)
+    separators = re.findall(r"(?<=[A-Za-z0-9])[^A-Za-z0-9]+(?=[A-Za-z0-9])", term)
     parts, negatable = [], True
-    for i, word in enumerate(words):
-        part = _word_pattern(word, i == len(words) - 1)
-        if negatable and word.lower() in _COPULAS and 0 < i < len(words) - 1:
+    for index, word in enumerate(words):
+        if index:
+            between = separators[index - 1]
+            parts.append(r"[\s\-‐–]*" if re.fullmatch(r"[\s\-‐–]+", between) else r"[^A-Za-z0-9]{1,4}")
+        part = _word_pattern(word, index == len(words) - 1)
+        if negatable and word.lower() in _COPULAS and 0 < index < len(words) - 1:
             negatable = False  # one named group per pattern
             # a term with a verb ("heart is enlarged") can be denied inside itself: "heart is not enlarged"
             part += r"(?P<neg>\s+(?:not|no\s+longer))?"
         parts.append(part)
-    body = r"[\s\-‐–]*".join(parts)
+    body = "".join(parts)
     return re.compile(rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])", re.IGNORECASE)
 
 
-def _mentions(sentence: str, patterns: Sequence[Sequence[re.Pattern[str]]]) -> list[_Mention]:
+@dataclass(frozen=True)
+class _FindingPatterns:
+    """Everything that names, asserts or denies one answer-key finding."""
+
+    terms: tuple[re.Pattern[str], ...]  # its name and synonyms, and the built-in positive phrasings
+    normal: tuple[re.Pattern[str], ...]  # normal statements that deny it without naming it
+    lookalike_before: re.Pattern[str] | None  # "pericardial" right before "effusion": another finding
+    lookalike_after: re.Pattern[str] | None  # "effect" right after "mass"
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]+") for w in words)
+
+
+@functools.lru_cache(maxsize=512)
+def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
+    terms = [_term_pattern(t) for t in finding.terms if re.search(r"[A-Za-z0-9]", t)]
+    normal = [_term_pattern(phrase) for phrase in getattr(finding, "absent_when", ())]
+    standard: tuple[StandardFinding, ...] = standard_findings_for(finding.name, tuple(finding.synonyms))
+    for entry in standard:
+        terms += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.positive]
+        normal += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.normal]
+    own = " ".join(finding.terms).lower()
+    before = [w for entry in standard if entry.head for w in entry.lookalikes if w.lower() not in own]
+    after = [w for entry in standard if entry.head for w in entry.lookalikes_after if w.lower() not in own]
+    return _FindingPatterns(
+        terms=tuple(terms), normal=tuple(normal),
+        lookalike_before=re.compile(rf"(?<![A-Za-z0-9])(?:{_alternation(before)})[\s-]*$", re.IGNORECASE)
+        if before else None,
+        lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
+        if after else None)
+
+
+def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns) -> bool:
+    before = patterns.lookalike_before
+    after = patterns.lookalike_after
+    return bool((before and before.search(sentence[max(0, start - 30):start]))
+                or (after and after.match(sentence[end:end + 20])))
+
+
+def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Mention]:
     """Every finding mention in a sentence, longest first where they overlap."""
-    found = [_Mention(i, m.start(), m.end(), bool(m.groupdict().get("neg"))) for i, terms in enumerate(patterns)
-             for p in terms for m in p.finditer(sentence) if m.end() > m.start()]
+    found = []
+    for index, finding in enumerate(patterns):
+        for pattern in finding.terms:
+            for m in pattern.finditer(sentence):
+                if m.end() > m.start() and not _is_lookalike(sentence, m.start(), m.end(), finding):
+                    groups = m.groupdict()
+                    found.append(_Mention(index, m.start(), m.end(), bool(groups.get("neg")), bool(groups.get("hedge"))))
     found.sort(key=lambda m: (m.start - m.end, m.start))
     kept: list[_Mention] = []
     for m in found:
@@ -275,7 +438,7 @@ def _mentions(sentence: str, patterns: Sequence[Sequence[re.Pattern[str]]]) -> l
 
 def _cues(clause: str, mentions: list[_Mention]) -> list[_Cue]:
     """Cues in a clause, longest match first where two overlap; text inside a mention is no cue."""
-    found = [_Cue(m.start(), m.end(), kind, direction) for pattern, kind, direction in _CUES
+    found = [_Cue(m.start(), m.end(), kind, direction, reach) for pattern, kind, direction, reach in _CUES
              for m in pattern.finditer(clause) if m.end() > m.start()]
     found.sort(key=lambda c: c.start - c.end)
     kept: list[_Cue] = []
@@ -296,26 +459,66 @@ def _in_mention(pos: int, mentions: list[_Mention]) -> bool:
     return any(m.start <= pos < m.end for m in mentions)
 
 
+def _list_goes_on(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
+    """After a comma: does the phrase list reach an "or"/"nor" before any verb ("no X, large Y, or Z")?"""
+    for token in rest:
+        word = token.group().strip().lower()
+        if word in ("or", "nor", "/"):
+            return True
+        if word in (":", "-", "–", "—") or (word in _VERBS and not _in_mention(token.start(), mentions)):
+            return False
+    return False
+
+
 def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
-    """Where a forward cue's scope ends: a verb after content, a dash, or a comma opening a new phrase."""
+    """Where a forward cue's scope ends (the rules are in the module docstring)."""
+    if cue.reach == "clause":
+        return len(clause)
+    inside_parenthesis = clause.rfind("(", 0, cue.start) > clause.rfind(")", 0, cue.start)
+    cause = _CAUSE.search(clause, cue.end) if cue.kind == "absent" else None
+    limit = cause.start() if cause else len(clause)
     tokens = list(_TOKEN.finditer(clause, cue.end))
-    content = False
+    content, as_list, reasoning, words = False, cue.reach == "list", False, 0
     for i, token in enumerate(tokens):
         word = token.group().strip().lower()
+        if token.start() >= limit:
+            return limit
         if _in_mention(token.start(), mentions):
+            if cue.reach == "adjacent":
+                return next(m.end for m in mentions if m.start <= token.start() < m.end)
             content = True  # a finding named in the scope is content, even "heart is enlarged"
             continue
-        if word in ("-", "–", "—"):
+        words += 1
+        if cue.reach == "adjacent" and words > 3:
             return token.start()
+        if word in ("-", "–", "—") or (word == ")" and inside_parenthesis):
+            return token.start()
+        if word == ":":
+            if content:
+                return token.start()
+            continue
         if word == ",":
             following = tokens[i + 1].group().lower() if i + 1 < len(tokens) else ""
-            if following in _NEW_PHRASE:
+            if following in _NEW_PHRASE and not as_list and (
+                    following in _ARTICLES or not _list_goes_on(tokens[i + 1:], mentions)):
                 return token.start()
             continue
         if word in _VERBS and content:
+            following_start = tokens[i + 1].start() if i + 1 < len(tokens) else -1
+            if word in _PARTICIPLES and _in_mention(following_start, mentions):
+                continue  # an adjective, not a verb: "no large effusion or visualized pneumothorax"
+            if reasoning and word in ("is", "are", "was", "were"):
+                as_list = True  # "a possible cause of this is pneumonia, tumour or heart failure"
+                continue
+            if not as_list:
+                return token.start()
+        if word in ("include", "includes", "including") and reasoning:
+            as_list = True
+            continue
+        if word == "and" and content and not as_list and _opens_new_clause(tokens[i + 1:], mentions):
             return token.start()
-        if word == "and" and content and _opens_new_clause(tokens[i + 1:], mentions):
-            return token.start()
+        if re.fullmatch(_REASONING, word):
+            reasoning = True
         if word not in _FUNCTION_WORDS:
             content = True
     return len(clause)
@@ -351,9 +554,12 @@ def _backward_start(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     for sep in re.finditer(r":|\s[-–—]\s", prefix):
         start = max(start, sep.end())
     comma = prefix.rfind(",")
+    between = prefix[comma + 1:] if comma >= 0 else ""
     # "consolidation, effusion and pneumothorax are absent" is a list; "small effusion, pneumothorax
-    # absent" is two statements: only a conjunction after the last comma makes it a list
-    if comma >= start and not re.search(r"\b(?:and|or|nor)\b|/", prefix[comma:], re.IGNORECASE):
+    # absent" is two statements: only a conjunction after the last comma makes it a list. A comma with
+    # nothing after it but the cue's own verbs attaches the cue to what precedes: "obstruction, resolved".
+    if comma >= start and not re.search(r"\b(?:and|or|nor)\b|/", between, re.IGNORECASE) and \
+            not all(w in _FINITE_VERBS | _LINKING_ADVERBS for w in re.findall(r"[a-z]+", between.lower())):
         start = comma + 1
     return start
 
@@ -362,9 +568,13 @@ def _label_status(clause: str, value_start: int, cues: list[_Cue]) -> str:
     """'Pleural effusion: none' - the first cue in the value's first phrase decides; none means present."""
     comma = clause.find(",", value_start)
     value_end = comma if comma >= 0 else len(clause)
-    found = [(c.start, c.kind) for c in cues if value_start <= c.start < value_end and c.kind != "pseudo"]
+    found = [(c.start, _kind(c.kind)) for c in cues if value_start <= c.start < value_end and c.kind != "pseudo"]
     found += [(m.start(), "absent") for m in _LABEL_ABSENT.finditer(clause, value_start, value_end)]
     return min(found)[1] if found else "present"
+
+
+def _kind(kind: str) -> str:
+    return "uncertain" if kind == "suggest" else kind
 
 
 def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, str]:
@@ -383,14 +593,19 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
                     and _backward_start(clause, c, mentions) <= mention.start]
         kinds = set()
         if forward:
-            kinds.add(max(forward, key=lambda c: c.end).kind)
+            nearest = max(forward, key=lambda c: c.end)
+            negated = [c for c in forward if c.kind == "absent" and c.end <= nearest.start]
+            # a negated hedge is a denial: "no findings to suggest pneumonia"
+            kinds.add("absent" if nearest.kind == "suggest" and negated else _kind(nearest.kind))
         if backward:
-            kinds.add(min(backward, key=lambda c: c.start).kind)
+            kinds.add(_kind(min(backward, key=lambda c: c.start).kind))
         kinds.discard("pseudo")
         if len(kinds) > 1:  # "evaluation for pneumothorax is negative": the other cue answers the question
             kinds.discard(_HYPOTHETICAL)
         if mention.negated:
             result[mention] = "absent"
+        elif mention.hedged:
+            result[mention] = "uncertain"
         elif not kinds:
             result[mention] = "present"
         elif len(kinds) == 1:
@@ -398,6 +613,12 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
         else:  # "possible effusion is not seen": conflicting cues, so no commitment either way
             result[mention] = "uncertain"
     return result
+
+
+def _affirms_elliptically(clause: str) -> bool:
+    """A clause with no finding of its own that asserts ("... but present on the right")."""
+    words = set(re.findall(r"[a-z]+", clause.lower()))
+    return bool(words & _AFFIRMING) and all(cue.kind == "pseudo" for cue in _cues(clause, []))
 
 
 _ANSWER = re.compile(r"^\W*(no|none|negative|absent|yes|present|positive)\b", re.IGNORECASE)
@@ -408,7 +629,7 @@ def _evidence(sentence: str) -> str:
     return re.sub(r"\s+", " ", sentence).strip(" :")
 
 
-def _sentence_statuses(sentences: list[str], patterns: Sequence[Sequence[re.Pattern[str]]]
+def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]
                        ) -> dict[int, list[tuple[str, str]]]:
     """(status, evidence) of every mention, keyed by the finding's index in the answer key."""
     per_finding: dict[int, list[tuple[str, str]]] = {}
@@ -428,85 +649,112 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[Sequence[re.Patt
             for m in mentions:
                 per_finding.setdefault(m.finding, []).append((status, evidence))
             continue
-        for start, end in _clauses(sentence):
+        previous: list[_Mention] = []
+        for start, end, opener in _clauses(sentence, mentions):
             clause = sentence[start:end]
-            inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated) for m in mentions
+            inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
             for m, status in _clause_statuses(clause, inside).items():
                 per_finding.setdefault(m.finding, []).append((status, _evidence(sentence)))
+            if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
+                for m in previous:  # "effusion absent on the left but present on the right"
+                    per_finding.setdefault(m.finding, []).append(("present", _evidence(sentence)))
+            previous = inside
     return per_finding
+
+
+def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences: list[str],
+                           patterns: Sequence[_FindingPatterns]) -> None:
+    """A normal description ("heart size is normal") counts as an absent mention of the finding it denies.
+
+    It is the weakest claim: any positive or hedged mention of the finding still wins (the combining rule).
+    A parenthetical aside does not hide one: "The mediastinum (the space between the lungs) is normal."
+    """
+    for sentence in sentences:
+        plain = re.sub(r"\s*\([^()]*\)", "", sentence)
+        for index, finding in enumerate(patterns):
+            if any(pattern.search(plain) for pattern in finding.normal):
+                statuses.setdefault(index, []).append(("absent", _evidence(sentence)))
 
 
 # ---------------------------------------------------------------- public API
 
 
-def _findings_of(case: CaseLike | str | int) -> tuple[ReferenceFinding, ...]:
-    """Reference findings from a Case, a case id or slug, an AnswerKey or a sequence of ReferenceFinding."""
+def _findings_of(case: CaseLike | str | int, image_modality: str | None = None) -> tuple[ReferenceFinding, ...]:
+    """The findings to score: of a Case, case id or slug, AnswerKey or sequence of ReferenceFinding.
+
+    With no image_modality, the findings of the case as written (its own image, or its history); with the
+    modality of the user's own image, only the findings the case says are read on that modality.
+    """
     if isinstance(case, (str, int)):
         from .cases import load_case
 
         case = load_case(case)
     if hasattr(case, "answer_key"):
-        return tuple(case.answer_key.findings)
-    if hasattr(case, "findings"):
-        return tuple(case.findings)
-    return tuple(case)
+        findings = tuple(case.answer_key.findings)
+    elif hasattr(case, "findings"):
+        findings = tuple(case.findings)
+    else:
+        findings = tuple(case)
+    if image_modality is None:
+        return tuple(f for f in findings if not getattr(f, "shown_on", ()))
+    from .cases import canonical_modality
+
+    modality = canonical_modality(image_modality)
+    return tuple(f for f in findings if modality is not None and modality in getattr(f, "shown_on", ()))
 
 
-def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences: list[str],
-                           findings: Sequence[ReferenceFinding]) -> None:
-    """A normal description from the case file ("heart size is normal") counts as an absent mention.
+def check_findings(text: str | _HasText | None, case: CaseLike, *,
+                   image_modality: str | None = None) -> list[FindingCheck]:
+    """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring).
 
-    It is the weakest claim: any positive or hedged mention of the finding still wins (the combining rule).
+    image_modality: the modality of a user's own image ("ultrasound", "mri"), to score the findings a case
+    reads on that modality instead of its own.
     """
-    for index, finding in enumerate(findings):
-        phrases = [_term_pattern(phrase) for phrase in getattr(finding, "absent_when", ())]
-        for sentence in sentences:
-            if any(pattern.search(sentence) for pattern in phrases):
-                statuses.setdefault(index, []).append(("absent", _evidence(sentence)))
-
-
-def check_findings(text: str | _HasText | None, case: CaseLike) -> list[FindingCheck]:
-    """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring)."""
     if text is not None and not isinstance(text, str):
         inner = getattr(text, "text", None)  # a Findings object from analyze()
         if not isinstance(inner, str):
-            raise TypeError(f"check_findings needs the model's text (a str or Findings), not {type(text).__name__}.")
+            raise TypeError(f"check_findings needs the read's text (a str or Findings), not {type(text).__name__}.")
         text = inner
-    findings = _findings_of(case)
-    patterns = [[_term_pattern(t) for t in f.terms if re.search(r"[A-Za-z0-9]", t)] for f in findings]
+    findings = _findings_of(case, image_modality)
+    patterns = [_patterns_of(f) for f in findings]
     from .generate import split_thinking  # the one place MedGemma's thinking trace is removed
 
-    sentences = _sentences(split_thinking(text or "")[0])
+    sentences = _sentences(split_thinking(text or "")[0], [p.terms for p in patterns])
     statuses = _sentence_statuses(sentences, patterns)
-    _add_normal_statements(statuses, sentences, findings)
+    _add_normal_statements(statuses, sentences, patterns)
     checks = []
     for index, finding in enumerate(findings):
+        pertinent = getattr(finding, "pertinent", True)
         mentions = statuses.get(index, [])
         if not mentions:
-            checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, ""))
+            checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent))
             continue
         best = max(_RANK[s] for s, _ in mentions)
         status, evidence = next((s, e) for s, e in mentions if _RANK[s] == best)
         status = "uncertain" if status == _HYPOTHETICAL else status
-        checks.append(FindingCheck(finding.name, status, finding.expected, evidence))
+        checks.append(FindingCheck(finding.name, status, finding.expected, evidence, pertinent))
     return checks
 
 
 def concordance_score(checks: Iterable[FindingCheck]) -> tuple[int, int]:
-    """(findings that agree with the answer key, findings checked)."""
-    checks = list(checks)
-    return sum(1 for c in checks if c.agrees), len(checks)
+    """(findings that agree with the answer key, findings scored); an unmentioned non-pertinent negative is not scored."""
+    scored = [c for c in checks if c.scored]
+    return sum(1 for c in scored if c.agrees), len(scored)
 
 
 _COLOURS = {  # background, text: explicit text colour keeps dark notebook themes readable
     "agree": ("#d4edda", "#155724"),
     "disagree": ("#f8d7da", "#721c24"),
     "unsure": ("#fff3cd", "#7a5b00"),
+    "unscored": ("#eeeeee", "#444444"),
 }
 
 
-def _verdict(check: FindingCheck) -> tuple[str, str]:
+def verdict(check: FindingCheck) -> tuple[str, str]:
+    """(state, label) of one check: agree, disagree, unsure or unscored, as the table shows it."""
+    if not check.scored:
+        return "unscored", "– not scored (not a pertinent negative)"
     if check.agrees:
         return "agree", "✓ agrees"
     if check.status in ("uncertain", "not_mentioned"):
@@ -522,14 +770,15 @@ def concordance_table_html(checks: Iterable[FindingCheck], title: str = "Model r
     cell = "padding:4px 8px;border:1px solid #bbb;text-align:left;vertical-align:top"
     rows = []
     for check in checks:
-        state, verdict = _verdict(check)
+        state, label = verdict(check)
         background, colour = _COLOURS[state]
+        expected = check.expected + ("" if check.pertinent or check.expected != "absent" else " (not pertinent)")
         rows.append(
             f'<tr class="mh-{state}" style="background:{background};color:{colour}">'
             f'<td style="{cell}">{esc(check.finding)}</td>'
-            f'<td style="{cell}">{esc(check.expected or "—")}</td>'
+            f'<td style="{cell}">{esc(expected or "—")}</td>'
             f'<td style="{cell}">{esc(check.status.replace("_", " "))}</td>'
-            f'<td style="{cell}">{esc(verdict)}</td>'
+            f'<td style="{cell}">{esc(label)}</td>'
             f'<td style="{cell}"><i>{esc(check.evidence or "—")}</i></td></tr>')
     if not rows:
         rows.append(f'<tr><td style="{cell}" colspan="5">No answer-key findings to compare.</td></tr>')
@@ -541,5 +790,5 @@ def concordance_table_html(checks: Iterable[FindingCheck], title: str = "Model r
         f'<table style="border-collapse:collapse"><thead><tr>{header}</tr></thead>'
         f'<tbody>{"".join(rows)}</tbody></table>'
         f'<p style="margin:0.4em 0"><b>Score: {agreeing} / {total}</b> findings agree with the answer key '
-        '(uncertain and not mentioned count as not agreeing). '
-        'Checked by keyword rules: read the evidence column.</p></div>')
+        '(uncertain and not mentioned count as not agreeing; an absent finding that is not a pertinent negative '
+        'counts only when the read mentions it). Checked by keyword rules: read the evidence column.</p></div>')

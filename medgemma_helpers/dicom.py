@@ -7,13 +7,14 @@ CT encoding, slice sampling and the "SLICE n" labels follow Google's MedGemma 1.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,24 @@ def _pydicom() -> Any:
 # ---------------------------------------------------------------------------------------------
 # Reading one file
 # ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _damage_is_image_error(name: str, what: str = "DICOM file") -> Iterator[None]:
+    """Turn pydicom's own errors about a damaged file into an ImageError naming it.
+
+    pydicom parses values lazily, so a damaged header (an odd value length, a UID of raw bytes, an unknown VR,
+    a body cut short) fails wherever a value is first used, as BytesLengthException, TypeError, struct.error and
+    more: too many places and kinds to list one by one.
+    """
+    try:
+        yield
+    except ImageError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see above; the message keeps pydicom's own words
+        detail = " ".join(str(error).split())[:200]
+        raise ImageError(f"{what} {name} is damaged and could not be read ({type(error).__name__}: {detail}); "
+                         "copy or export it again from its source.") from None
 
 
 def _read_dataset(path: Path, *, stop_before_pixels: bool = False) -> Any | None:
@@ -241,6 +260,11 @@ def _colour_to_rgb8(pixels: np.ndarray, ds: Any, name: str) -> np.ndarray:
 def read_dicom_image(path: str | os.PathLike, *, window: Window = None, frame: int = 0) -> Image.Image:
     """One DICOM image (or one frame) as 8-bit RGB, windowed by preset, (centre, width) or the file's own."""
     path = Path(path)
+    with _damage_is_image_error(str(path)):
+        return _read_dicom_image(path, window, frame)
+
+
+def _read_dicom_image(path: Path, window: Window, frame: int) -> Image.Image:
     name = str(path)
     dataset = _read_dataset(path)
     if dataset is None:
@@ -386,31 +410,41 @@ def load_ct_series(folder: str | os.PathLike) -> CTVolume:
     candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.name.upper() != "DICOMDIR")
     series: dict[str, list[tuple[Path, Any]]] = {}
     for path in _progress(candidates, "Reading headers"):
-        header = _read_dataset(path, stop_before_pixels=True)
-        if header is None or "Rows" not in header:
-            continue  # text notes, DICOMDIR-like indexes, reports: not slices
-        series.setdefault(str(header.get("SeriesInstanceUID", "")), []).append((path, header))
+        with _damage_is_image_error(str(path)):
+            header = _read_dataset(path, stop_before_pixels=True)
+            if header is None or "Rows" not in header:
+                continue  # text notes, DICOMDIR-like indexes, reports: not slices
+            series.setdefault(str(header.get("SeriesInstanceUID", "")), []).append((path, header))
     if not series:
         subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir())
         hint = f" It has subfolders ({', '.join(subfolders[:5])}); point at one series' folder." if subfolders else ""
         raise ImageError(f"CT series folder {name} holds no DICOM images.{hint}")
-    if len(series) > 1:
-        listing = "; ".join(_series_label(uid, [h for _, h in members])
-                            for uid, members in sorted(series.items(), key=lambda item: -len(item[1])))
-        raise ImageError(f"CT series folder {name} holds {len(series)} series: {listing}. "
-                         "Point load_ct_series at one series' folder (move the others out).")
+    with _damage_is_image_error(name, "A DICOM header in the series folder"):
+        if len(series) > 1:
+            listing = "; ".join(_series_label(uid, [h for _, h in members])
+                                for uid, members in sorted(series.items(), key=lambda item: -len(item[1])))
+            raise ImageError(f"CT series folder {name} holds {len(series)} series: {listing}. "
+                             "Point load_ct_series at one series' folder (move the others out).")
+        return _series_volume(name, series)
+
+
+def _series_volume(name: str, series: dict[str, list[tuple[Path, Any]]]) -> CTVolume:
+    """The one series' slices read, checked and stacked in slice order."""
     uid, members = next(iter(series.items()))
     headers = [header for _, header in members]
     if len(members) == 1 and _frame_count(headers[0]) > 1:
-        return _load_multiframe(members[0][0], uid, name)
+        with _damage_is_image_error(str(members[0][0])):
+            return _load_multiframe(members[0][0], uid, name)
     order = _slice_order(headers, name)
     members = [members[i] for i in order]
     slices = []
     for path, _ in _progress(members, "Reading slices"):
-        dataset = _read_dataset(path)
-        if dataset is None:
-            raise ImageError(f"DICOM file {path} in {name} could not be read a second time; is it still being copied?")
-        slices.append((path, _slice_values(dataset, str(path))))
+        with _damage_is_image_error(str(path)):
+            dataset = _read_dataset(path)
+            if dataset is None:
+                raise ImageError(f"DICOM file {path} in {name} could not be read a second time; is it still being "
+                                 "copied?")
+            slices.append((path, _slice_values(dataset, str(path))))
     shapes = {values.shape for _, values in slices}
     if len(shapes) > 1:
         first = slices[0]

@@ -27,6 +27,10 @@ def _default_max_new_tokens() -> int:
 
 DEFAULT_MAX_NEW_TOKENS = _default_max_new_tokens()
 MAX_NEW_TOKENS_LIMIT = 8192
+# MedGemma 1.5 often reasons before it answers, and a trace can run past 1,024 tokens (a public experiment
+# saw 21 of 22 unfinished there): a request likely to think gets this much room unless MEDGEMMA_MAX_NEW_TOKENS
+# asks for less.
+THINKING_MAX_NEW_TOKENS = DEFAULT_MAX_NEW_TOKENS if os.environ.get("MEDGEMMA_MAX_NEW_TOKENS", "").strip() else 3072
 # Far beyond any case question; MedGemma's context (128k tokens) is shared with the images' 256 tokens each.
 MAX_PROMPT_CHARACTERS = 50_000
 THOUGHT_START = "<unused94>"
@@ -48,6 +52,12 @@ class Findings:
     new_tokens: int
     seconds: float
     image_count: int = 0
+    max_new_tokens: int = 0  # the room it was given (0: not recorded)
+
+    @property
+    def still_thinking(self) -> bool:
+        """True when generation stopped inside the thinking trace, so no answer was written."""
+        return not self.text.strip() and bool(self.thinking.strip())
 
     @property
     def tokens_per_second(self) -> float:
@@ -83,6 +93,21 @@ def split_thinking(raw: str) -> tuple[str, str]:
         thoughts.append(rest)
     thinking = "\n\n".join(_THOUGHT_LABEL.sub("", t, count=1).strip() for t in thoughts if t.strip())
     return answer.strip(), thinking
+
+
+def thinking_likely(system: str | None, image_count: int) -> bool:
+    """True for a request MedGemma is likely to reason about at length: asked to think, or a question with no image."""
+    return image_count == 0 or bool(system and re.search(r"\bthink", system, re.IGNORECASE))
+
+
+def still_thinking_advice(findings: Findings) -> str:
+    """What to tell a reader whose answer is empty because the model was still thinking."""
+    limit = f"its limit of {findings.max_new_tokens} new tokens" if findings.max_new_tokens else "its token limit"
+    room = max(2 * findings.max_new_tokens, THINKING_MAX_NEW_TOKENS) if findings.max_new_tokens else THINKING_MAX_NEW_TOKENS
+    room = min(room, MAX_NEW_TOKENS_LIMIT)
+    return (f"MedGemma was still thinking when it reached {limit}, so it wrote no answer (its reasoning so far is "
+            f"in the thinking trace). Give it more room: ask again with max_new_tokens={room}, for example "
+            f"mh.run_case(case, model, max_new_tokens={room}), or set MEDGEMMA_MAX_NEW_TOKENS before starting Jupyter.")
 
 
 def _as_image_list(images: Any) -> list[Image.Image]:
@@ -174,6 +199,8 @@ class _LiveView:
             from .render import findings_html
 
             self.handle.update(HTML(findings_html(findings)))
+        elif findings.still_thinking:
+            print(still_thinking_advice(findings), flush=True)
 
 
 class _CallbackView:
@@ -282,7 +309,7 @@ def analyze(images: Any, prompt: str, *, system: str | None = None, model: Any =
     answer, thinking = split_thinking(decode_answer(medgemma, new_ids))
     findings = Findings(text=answer, thinking=thinking, prompt=prompt, model_name=medgemma.name,
                         prompt_tokens=prompt_tokens, new_tokens=int(new_ids.shape[-1]), seconds=seconds,
-                        image_count=len(image_list))
+                        image_count=len(image_list), max_new_tokens=max_new_tokens)
     if stream:
         view.finish(findings)
     return findings

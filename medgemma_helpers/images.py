@@ -98,10 +98,16 @@ def from_array(array: np.ndarray, name: str = "array") -> Image.Image:
     return to_rgb8(Image.fromarray(np.ascontiguousarray(data)), name)
 
 
-def _open_bytes(data: bytes, name: str) -> Image.Image:
-    if not data:
-        raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
-    return _open_stream(io.BytesIO(data), name)
+def _decoded_rgb8(stream: Any, name: str) -> Image.Image:
+    """Open, decode and convert to 8-bit RGB; a damaged file fails as an ImageError naming it."""
+    image = _open_stream(stream, name)
+    try:
+        return to_rgb8(image, name)
+    except ImageError:
+        raise
+    except Exception as error:  # noqa: BLE001 - e.g. a damaged EXIF block read by exif_transpose
+        raise ImageError(f"Image {name} could not be converted ({type(error).__name__}: {error}); the file may be "
+                         "corrupt. Download or export it again.") from None
 
 
 def _open_stream(stream: Any, name: str) -> Image.Image:
@@ -124,9 +130,10 @@ def _open_stream(stream: Any, name: str) -> Image.Image:
         except UnidentifiedImageError:
             raise ImageError(f"Image {name} is not a recognised image format (PNG, JPEG, TIFF, BMP, WebP, "
                              "or DICOM by .dcm suffix); export it as PNG or JPEG.") from None
-        except (OSError, SyntaxError, ValueError) as error:
-            raise ImageError(f"Image {name} could not be decoded ({error}); the file may be truncated or "
-                             "corrupt. Download or export it again.") from None
+        except Exception as error:  # noqa: BLE001 - Pillow's decoders fail on damaged bytes in many ways
+            # (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError...): all mean a damaged file.
+            raise ImageError(f"Image {name} could not be decoded ({type(error).__name__}: {error}); the file may be "
+                             "truncated or corrupt. Download or export it again.") from None
 
 
 def download(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, timeout: float = DOWNLOAD_TIMEOUT_S) -> bytes:
@@ -201,8 +208,10 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
     elif isinstance(source, np.ndarray):
         image = from_array(source, name)
     elif _is_url(source):
-        image = _open_bytes(download(source), name)
-        image = to_rgb8(image, name)
+        data = download(source)
+        if not data:
+            raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
+        image = _decoded_rgb8(io.BytesIO(data), name)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if str(source).strip() == "":
@@ -221,9 +230,11 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
         else:
             _refuse_dicom_options(dicom_options, name)
             with path.open("rb") as handle:
-                image = to_rgb8(_open_stream(handle, name), name)
+                image = _decoded_rgb8(handle, name)
     elif isinstance(source, (bytes, bytearray)):
-        image = to_rgb8(_open_bytes(bytes(source), "given as bytes"), "given as bytes")
+        if not source:
+            raise ImageError("Image given as bytes is empty (0 bytes); download or export it again.")
+        image = _decoded_rgb8(io.BytesIO(bytes(source)), "given as bytes")
     else:
         raise ImageError(f"Image {name}: cannot load this type; give a file path, URL, PIL image or numpy array.")
     return pad_square(image) if pad_to_square else image

@@ -123,6 +123,25 @@ def _hardware_summary(device: str) -> str:
     return "CPU"
 
 
+def _offload_warning(model: Any, device: str) -> str | None:
+    """A plain warning when accelerate placed part of the model on the CPU or disk: the GPU was short of memory.
+
+    device_map="auto" does this silently, and every answer then crawls (layers cross to the GPU at each token).
+    """
+    placement = getattr(model, "hf_device_map", None)
+    if not isinstance(placement, dict) or not placement:
+        return None
+    offloaded = [where for where in map(str, placement.values()) if where in ("cpu", "disk")]
+    on_gpu = len(placement) - len(offloaded)
+    if not offloaded or not (device.startswith("cuda") or on_gpu):
+        return None  # asked for the CPU, and got it
+    places = " and ".join(words for place, words in (("cpu", "the CPU"), ("disk", "the disk")) if place in offloaded)
+    return (f"Warning: the GPU had too little free memory, so {len(offloaded)} of {len(placement)} parts of the model "
+            f"were placed on {places}. Answers will crawl (minutes instead of seconds). Restart the runtime to free "
+            "the GPU and load again, load in 4-bit with mh.load_model(quantize='4bit') (needs bitsandbytes), or "
+            "use a GPU with more memory (L4, A100).")
+
+
 def _quantization_config(quantize: str | None, device: str) -> Any:
     if quantize is None:
         return None
@@ -150,11 +169,48 @@ def _error_chain(error: BaseException) -> list[BaseException]:
     return chain
 
 
+def _saved_by(folder: Path) -> str | None:
+    """The transformers version a local model folder was saved with (its config.json records it), if any."""
+    import json
+
+    try:
+        saved = json.loads((folder / "config.json").read_text()).get("transformers_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return saved if isinstance(saved, str) else None
+
+
+def _folder_error(model_id: str, error: Exception) -> MedGemmaError:
+    """Why a local model folder could not be read: the real cause, and a version hint when that explains it."""
+    import transformers
+    from packaging.version import InvalidVersion, Version
+
+    cause = " ".join(str(error).split())[:600]
+    message = f"Model folder {model_id} could not be loaded by transformers {transformers.__version__}: " \
+              f"{type(error).__name__}: {cause}"
+    saved = _saved_by(Path(model_id).expanduser())
+    try:
+        newer = saved is not None and Version(saved).release > Version(transformers.__version__).release
+    except InvalidVersion:
+        newer = False
+    if newer:
+        return MedGemmaError(f"{message} It was saved by transformers {saved}, newer than the installed "
+                             f"{transformers.__version__}: upgrade with pip install -U \"transformers>={saved}\" "
+                             "(then restart the runtime), or save the model again with this version.")
+    return MedGemmaError(f"{message} Check that the folder holds the whole model: config.json, the *.safetensors "
+                         "weights and the processor files (tokenizer, chat template).")
+
+
 def _loading_error(model_id: str, error: Exception) -> MedGemmaError:
     """Turn the many ways loading fails into one message that says what to do."""
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     chain = _error_chain(error)
+    if any(isinstance(e, torch.cuda.OutOfMemoryError) for e in chain):
+        return MedGemmaError(f"The GPU ran out of memory loading {model_id}. " + OUT_OF_MEMORY_ADVICE)
+    if is_local_model(model_id):
+        # Nothing was asked of the Hub: the folder itself is the cause (a missing file, a newer format), offline or not.
+        return _folder_error(model_id, error)
     statuses = {getattr(getattr(e, "response", None), "status_code", None) for e in chain}
     text = " ".join(str(e) for e in chain)
     if any(isinstance(e, GatedRepoError) for e in chain) or statuses & {401, 403} or "gated repo" in text:
@@ -166,8 +222,6 @@ def _loading_error(model_id: str, error: Exception) -> MedGemmaError:
         return AccessError(f"Model {model_id} is not in the local cache and the Hub cannot be reached "
                            "(HF_HUB_OFFLINE is set, or there is no network). Connect once to download it, unset "
                            f"HF_HUB_OFFLINE, or set {MODEL_ID_ENV} to a folder holding the model.")
-    if any(isinstance(e, torch.cuda.OutOfMemoryError) for e in chain):
-        return MedGemmaError(f"The GPU ran out of memory loading {model_id}. " + OUT_OF_MEMORY_ADVICE)
     return MedGemmaError(f"Loading {model_id} failed: {type(error).__name__}: {error}")
 
 
@@ -241,6 +295,9 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
     print(f"Loaded {loaded.name} ({size} parameters) on {device} in "
           f"{str(dtype).replace('torch.', '')} [{_hardware_summary(device)}] in {seconds:.1f} s.")
+    warning = _offload_warning(model, device)
+    if warning:
+        print(warning, flush=True)
     return loaded
 
 

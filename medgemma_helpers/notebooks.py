@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
 from .render import DISCLAIMER
+from .reveal import SHOW_ALL_ENV
 
 # The one place the project's public home is written; badges and the setup cell are generated from it.
 REPO_URL = "https://github.com/medgemma-case-notebooks/medgemma-case-notebooks"
@@ -34,23 +36,30 @@ def _badges(name: str) -> str:
             f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({kaggle})")
 
 
-SETUP_CODE = f'''# On Colab or Kaggle: fetch the project and install its requirements. Locally: nothing to install.
-import os
-import subprocess
-import sys
+SETUP_CODE = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
+import os, runpy, subprocess, sys
 from pathlib import Path
 
-REPO_URL = "{REPO_URL}"
+REPO_URL, CLONE = "{REPO_URL}", "{CLONE_FOLDER}"
 HOSTED = "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ
-if HOSTED and not Path("{CLONE_FOLDER}").is_dir():
-    subprocess.run(["git", "clone", "--depth", "1", REPO_URL, "{CLONE_FOLDER}"], check=True)
-    subprocess.run([sys.executable, "{CLONE_FOLDER}/medgemma_helpers/hosted_setup.py"], check=True)
-for folder in (Path.cwd(), Path.cwd().parent, Path("{CLONE_FOLDER}").resolve()):
-    if (folder / "medgemma_helpers").is_dir():
-        sys.path.insert(0, str(folder))
-        break
 
-import medgemma_helpers as mh'''
+class SetupNotDone:  # stands in for mh until setup succeeds, so later cells say why instead of a NameError
+    def __getattr__(self, name):
+        raise RuntimeError("Setup has not finished: read the message under the setup cell, do what it says, "
+                           "and run the setup cell again.")
+
+mh = SetupNotDone()
+# The project is this folder or a parent (after a %cd), the clone of an earlier run, or a new clone.
+root = next((folder for folder in (Path.cwd(), *Path.cwd().parents, Path(CLONE).resolve())
+             if (folder / "medgemma_helpers" / "hosted_setup.py").is_file()), None)
+if root is None and HOSTED:
+    clone = subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPO_URL, CLONE], capture_output=True)
+    root = Path(CLONE).resolve() if clone.returncode == 0 else None
+if root is None:
+    raise RuntimeError(f"The project is not in this folder or its parents, and fetching {{REPO_URL}} failed. "
+                       "On Kaggle, turn the Internet on (Settings > Internet on, in the panel on the right); "
+                       "then run this cell again.")
+mh = runpy.run_path(str(root / "medgemma_helpers" / "hosted_setup.py"))["prepare"](root, hosted=HOSTED)'''
 
 
 def _objectives(case: Case) -> str:
@@ -75,17 +84,21 @@ def _ask_cells(case: Case) -> list[tuple[str, str]]:
             ("markdown", "## Ask MedGemma\n\nNo openly licensed image exists for this case, so MedGemma reasons from the "
                          "history alone. To read your own de-identified image (ultrasound or MRI), set `my_image` to its "
                          "path, or run `upload = mh.upload_image()` in a new cell, choose the file, and set "
-                         "`my_image = upload.image`. The prompt is shown above the answer; edit `prompt` to ask "
-                         "your own question."),
+                         "`my_image = upload.image`; say what it is in `my_image_modality`, so the answer key "
+                         "scores the signs of a fibroid on that modality (it assumes your image shows one). The "
+                         "prompt is shown above the answer; edit `prompt` to ask your own question. The answer "
+                         "stays hidden until you reveal your read above."),
             ("code", "my_image = None  # or \"path/to/your/pelvic_ultrasound.png\"\n"
+                     "my_image_modality = \"ultrasound\"  # or \"MRI\": what your image is, so the key scores its signs\n"
                      "prompt = mh.case_prompt(case, own_image=my_image is not None)\n"
-                     "findings = mh.run_case(case, model, image=my_image, prompt=prompt)"),
+                     "findings = mh.run_case(case, model, image=my_image, modality=my_image_modality, prompt=prompt)"),
         ]
     return [
         ("markdown", "## Ask MedGemma\n\nThe prompt comes from the case file and is shown above the answer; edit "
-                     "`prompt` to ask your own question. The answer streams in as it is written (greedy decoding, so "
-                     "the same prompt gives the same answer). For the systematic read residents are taught, use "
-                     "`prompt = mh.structured_prompt(case)` and show it with `mh.show_report(findings)`."),
+                     "`prompt` to ask your own question. MedGemma's answer stays hidden until you reveal your read "
+                     "above, then appears here; this is the read the quiz compares with yours (greedy decoding, so "
+                     "the same prompt always gives the same answer). For the systematic read residents are taught, "
+                     "use `prompt = mh.structured_prompt(case)` and show it with `mh.show_report(findings)`."),
         ("code", "prompt = mh.case_prompt(case)\nfindings = mh.run_case(case, model, prompt=prompt)"),
     ]
 
@@ -95,9 +108,12 @@ def _head(title: str, name: str, tagline: str, objectives: str) -> list[tuple[st
     return [
         ("markdown", f"# {title}\n\n{_badges(name)}\n\n**{tagline}**\n\n> {DISCLAIMER}"),
         ("markdown", objectives),
-        ("markdown", "## Setup\n\nOn Colab or Kaggle this cell fetches the project and installs its requirements "
+        ("markdown", "## Setup\n\nOn Colab or Kaggle this cell fetches the project and installs what it needs "
                      "(keeping the runtime's own torch); locally it only finds the helper module. Choose a GPU runtime "
-                     "(a T4 is enough)."),
+                     "(a T4 is enough). **On Kaggle, turn the Internet on first**: Settings > Internet on, in the "
+                     "panel on the right. If pip prints a red \"dependency conflicts\" error about packages this "
+                     "project does not use, it is harmless. If anything fails, the cell says what to do; running it "
+                     "again retries."),
         ("code", SETUP_CODE),
         ("markdown", "## Authenticate\n\nMedGemma is gated: accept its terms on Hugging Face, create a read token, "
                      "and add it as a secret named `HF_TOKEN` (Colab: the key icon; Kaggle: Add-ons > Secrets). The "
@@ -132,14 +148,19 @@ def build_notebook(case: Case) -> dict[str, Any]:
     """The notebook for one case, as nbformat 4 JSON, with no outputs."""
     return _notebook([
         *_head(f"Case {case.id}: {case.title}", notebook_name(case), case.presenting_complaint, _objectives(case)),
-        ("markdown", "## The case\n\nLook at the image and the history, and write down your own read before you "
-                     "ask the model."),
+        ("markdown", "## The case\n\n" + ("Look at the image and the history, and form your own read before "
+                                           "you see the model's." if case.image is not None else
+                                           "There is no image: read the history and reason to the diagnosis and the "
+                                           "imaging you would order before you see the model's answer.")),
         ("code", f'case = mh.load_case("{case.id}")\nmh.show_case(case)'),
-        ("markdown", "## Your read\n\nCommit to your own findings and impression first: type them in the box, then "
-                     "click **Reveal** to see MedGemma's read and the answer key side by side, each scored against "
-                     "the key. Running the cell again starts afresh. (Without widgets, call "
-                     "`quiz.reveal(\"your read\")`.)"),
-        ("code", "quiz = mh.quiz(case, model)\nquiz"),
+        ("markdown", "## Your read\n\nCommit to your own findings and impression first: type them in the box and "
+                     "click **Reveal** (or **Skip, show me**). Until you do, MedGemma's read and the answer key stay "
+                     "hidden, even under Run All; MedGemma reads in the background meanwhile, and the cells below fill "
+                     "in when you reveal, each read scored against the key. Running the cell again starts afresh. "
+                     "(Without widgets, call `quiz.reveal(\"your read\")`.) A teacher preparing a lecture sets "
+                     "`SHOW_EVERYTHING = True` to see it all at once."),
+        ("code", "SHOW_EVERYTHING = False  # teachers preparing a lecture: True shows the model's read and the key at once\n"
+                 "quiz = mh.quiz(case, model, show_everything=SHOW_EVERYTHING)\nquiz"),
         *_ask_cells(case),
         ("markdown", "## Reveal the answer key\n\nThe reference findings, diagnosis and teaching points, with how "
                      "MedGemma's read (and yours, if you wrote one above) agrees with each finding. "
@@ -158,8 +179,9 @@ def build_notebook(case: Case) -> dict[str, Any]:
     ])
 
 
-YOUR_READ = ("## Your read\n\nBefore asking the model, write your own read in `my_read` below: it is kept "
-             "next to the model's answer for the discussion.")
+YOUR_READ = ("## Your read\n\nBefore asking the model, write your own read in `my_read` below: the Reveal "
+             "section shows it again, beside the answer key, for the discussion.")
+SHOW_MY_READ = "print(\"Your read:\", my_read or \"(none written)\")\n"
 
 
 def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
@@ -193,7 +215,7 @@ def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
             ("markdown", "## Reveal the answer key\n\nFor the synthetic phantom: one 7 mm soft-tissue nodule (30 HU) in "
                          "the patient's right lung (the left of the image) on the middle slices, and nothing else. These "
                          "are the slices the model saw:"),
-            ("code", "mh.montage(mh.ct_windows(volume), labels=mh.volume_request(volume, question)[1])"),
+            ("code", SHOW_MY_READ + "mh.montage(mh.ct_windows(volume), labels=mh.volume_request(volume, question)[1])"),
             _discussion([
                 "A phantom only shows the mechanics; MedGemma was trained on real CT, and its read of a phantom means "
                 "little.",
@@ -219,7 +241,7 @@ def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
             ("markdown", "## Reveal the answer key\n\nThe boxes drawn on the film. The patient's right lung is on the "
                          "left of the image; the heart sits mostly to the image's right. A malformed or missing answer "
                          "draws nothing and says so."),
-            ("code", "mh.show_boxes(image, boxes)"),
+            ("code", SHOW_MY_READ + "mh.show_boxes(image, boxes)"),
             _discussion([
                 "Boxes are approximate: check every edge against the anatomy.",
                 "Left-right errors are the classic failure: the marker on the film is the reference.",
@@ -245,7 +267,7 @@ def _skill_notebooks() -> dict[str, list[tuple[str, str]]]:
             ("code", "findings, changes = mh.compare_studies(prior, current, model=model)"),
             ("markdown", "## Reveal the answer key\n\nIf the two films were one patient's: a new large right pleural "
                          "effusion with a meniscus and a new catheter over the right chest; the left lung unchanged."),
-            ("code", "changes"),
+            ("code", SHOW_MY_READ + "changes"),
             _discussion([
                 "Comparing different patients, projections or exposures produces false changes.",
                 "The model has no access to the dates, the reports or the clinical course.",
@@ -311,13 +333,27 @@ def case_notebooks() -> list[Path]:
 
 def execute_notebooks(out: Path, notebooks: list[Path] | None = None, *, timeout: int = 3600) -> list[dict[str, Any]]:
     """Run notebooks top to bottom in a fresh kernel each; write executed .ipynb and .html to out."""
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = notebooks or case_notebooks()
+    # A walkthrough shows everything: no resident is there to commit a read first (reveal.py). The kernels
+    # inherit this process's environment; it is restored afterwards.
+    previous = os.environ.get(SHOW_ALL_ENV)
+    os.environ[SHOW_ALL_ENV] = "1"
+    try:
+        return _execute(out, notebooks, timeout)
+    finally:
+        if previous is None:
+            os.environ.pop(SHOW_ALL_ENV, None)
+        else:
+            os.environ[SHOW_ALL_ENV] = previous
+
+
+def _execute(out: Path, notebooks: list[Path], timeout: int) -> list[dict[str, Any]]:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
 
-    out.mkdir(parents=True, exist_ok=True)
-    notebooks = notebooks or case_notebooks()
     results = []
     for index, path in enumerate(notebooks, 1):
         print(f"[{index}/{len(notebooks)}] {path.name} ...", flush=True)

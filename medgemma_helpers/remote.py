@@ -385,7 +385,7 @@ class RemoteMedGemma:
                         prompt_tokens=int(usage.get("prompt_tokens") or 0),
                         # Without usage, a streamed answer's events approximate its tokens (one token each).
                         new_tokens=int(usage.get("completion_tokens") or pieces),
-                        seconds=seconds, image_count=len(image_list))
+                        seconds=seconds, image_count=len(image_list), max_new_tokens=max_new_tokens)
 
     def analyze_many(self, requests: Iterable[Any], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                      concurrency: int = DEFAULT_CONCURRENCY) -> list[Findings]:

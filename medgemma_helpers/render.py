@@ -31,8 +31,14 @@ def esc(value: Any) -> str:
 def findings_html(findings: Findings, title: str = "MedGemma's findings") -> str:
     """The answer as safe HTML, with the thinking trace folded away and the run's figures."""
     # overflow-wrap: a long unbroken run (a URL, a garbled answer) wraps instead of widening the page.
-    parts = [f"<div class='medgemma-findings' style='overflow-wrap:anywhere'><h4>{esc(title)}</h4>",
-             markdown_to_safe_html(findings.text) or "<p><i>(empty answer)</i></p>"]
+    from .generate import still_thinking_advice
+
+    parts = [f"<div class='medgemma-findings' style='overflow-wrap:anywhere'><h4>{esc(title)}</h4>"]
+    if findings.still_thinking:
+        parts.append(f"<p class='mh-still-thinking' style='background:#fff3cd;color:#7a5b00;padding:6px 10px'>"
+                     f"<b>No answer yet.</b> {esc(still_thinking_advice(findings))}</p>")
+    else:
+        parts.append(markdown_to_safe_html(findings.text) or "<p><i>(empty answer)</i></p>")
     if findings.thinking:
         parts.append(f"<details><summary>Model's thinking trace</summary><pre>{esc(findings.thinking)}</pre></details>")
     parts.append(f"<p style='color:#666;font-size:90%'>{esc(findings.model_name)} · {findings.prompt_tokens} prompt "
@@ -65,4 +71,8 @@ def show_html(markup: str, plain: str) -> None:
 def show_findings(findings: Findings) -> None:
     """Show the model's answer inline, escaped, with its thinking trace folded away."""
     plain = findings.text + (f"\n\n[thinking trace: {len(findings.thinking)} characters]" if findings.thinking else "")
+    if findings.still_thinking:
+        from .generate import still_thinking_advice
+
+        plain = still_thinking_advice(findings) + "\n" + plain
     show_html(findings_html(findings), plain + "\n\n" + DISCLAIMER)

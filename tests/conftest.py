@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 # Before transformers or huggingface_hub are imported: they read these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -85,18 +86,25 @@ def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     if real is not None:
         environment["MEDGEMMA_IMAGE_MIRROR"] = str(real)
         return environment
-    folder = tmp_path_factory.mktemp("generated-cases")
+    environment.update(_cases_with_generated_films(tmp_path_factory.mktemp("generated-cases"), lambda index: (256, 256)))
+    return environment
+
+
+def _cases_with_generated_films(folder: Path, size_of: Callable[[int], tuple[int, int]]) -> dict[str, str]:
+    """Copies of the case files in folder, each film a generated radiograph (size_of(case number)), sha256 pinned.
+
+    Returns the MEDGEMMA_IMAGE_MIRROR and MEDGEMMA_CASES_DIR that select them.
+    """
     mirror = folder / "mirror"
     mirror.mkdir()
     for index, source in enumerate(sorted((PROJECT_ROOT / "cases").glob("*.yaml")), 1):
         data = yaml.safe_load(source.read_text())
         if data.get("image"):
             image_path = mirror / data["image"]["file"]
-            _generated_xray(index, (256, 256)).save(image_path)
+            _generated_xray(index, size_of(index)).save(image_path)
             data["image"]["sha256"] = hashlib.sha256(image_path.read_bytes()).hexdigest()
         (folder / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
-    environment.update(MEDGEMMA_IMAGE_MIRROR=str(mirror), MEDGEMMA_CASES_DIR=str(folder))
-    return environment
+    return {"MEDGEMMA_IMAGE_MIRROR": str(mirror), "MEDGEMMA_CASES_DIR": str(folder)}
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +130,23 @@ def with_cases(case_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
     for name, value in case_environment.items():
         monkeypatch.setenv(name, value)
     return case_environment
+
+
+# Chest films of both orientations, none square: centred square padding changes what the model receives, so a
+# path that forgot to pad shows up in its pixel_values whether or not the real (mostly square) films are here.
+NONSQUARE_FILM_SIZES = ((320, 240), (240, 320))
+
+
+@pytest.fixture(scope="session")
+def nonsquare_case_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Copies of the case files whose chest films are generated non-square radiographs (sha256 pinned as usual)."""
+    return _cases_with_generated_films(tmp_path_factory.mktemp("nonsquare-cases"),
+                                       lambda index: NONSQUARE_FILM_SIZES[index % 2])
+
+
+@pytest.fixture
+def with_nonsquare_cases(nonsquare_case_files: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Apply nonsquare_case_files to this test's process."""
+    for name, value in nonsquare_case_files.items():
+        monkeypatch.setenv(name, value)
+    return nonsquare_case_files

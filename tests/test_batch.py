@@ -121,3 +121,41 @@ def test_bad_requests_are_clear_errors(tiny_model, two_xrays):
             analyze_many(bad, model=tiny_model)
     with pytest.raises(mh.MedGemmaError, match="batch_size"):
         analyze_many([Request(None, PROMPT)], model=tiny_model, batch_size=0)
+
+
+# ---------------------------------------------------------------- a GPU that runs out of memory mid-batch
+
+
+def _gpu_holding(model, rows: int, monkeypatch) -> list[int]:
+    """Make the real generate fail as a GPU does when a batch has more than rows requests; returns the sizes tried."""
+    real = model.model.generate
+    tried: list[int] = []
+
+    def generate(**kwargs):
+        tried.append(int(kwargs["input_ids"].shape[0]))
+        if tried[-1] > rows:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return real(**kwargs)
+
+    monkeypatch.setattr(model.model, "generate", generate)
+    return tried
+
+
+def test_a_batch_that_runs_out_of_memory_is_split_in_half_with_the_same_answers(tiny_model_f32, two_xrays,
+                                                                                monkeypatch):
+    requests = _requests(two_xrays)
+    whole = analyze_many(requests, model=tiny_model_f32, max_new_tokens=8)
+    tried = _gpu_holding(tiny_model_f32, 2, monkeypatch)
+    split = analyze_many(requests, model=tiny_model_f32, max_new_tokens=8)
+    assert tried == [5, 2, 3, 1, 2]  # 5 fails; halves of 2 and 3; the 3 fails again and splits into 1 and 2
+    assert [a.text for a in split] == [a.text for a in whole]  # every answer, in the order asked
+    assert [a.image_count for a in split] == [1, 1, 0, 2, 1]
+
+
+def test_one_request_that_runs_out_of_memory_is_advice(tiny_model, two_xrays, monkeypatch):
+    tried = _gpu_holding(tiny_model, 0, monkeypatch)
+    with pytest.raises(mh.MedGemmaError) as caught:
+        analyze_many([Request(two_xrays[0], PROMPT), Request(None, PROMPT)], model=tiny_model, max_new_tokens=4)
+    assert tried == [2, 1]  # halved once, then the single request is refused with advice, not retried for ever
+    message = str(caught.value)
+    assert "out of memory" in message and "max_new_tokens" in message and "4bit" in message

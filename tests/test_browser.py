@@ -34,6 +34,9 @@ NOTEBOOK = "notebooks/01_standard_chest_xray.ipynb"
 RESIDENT_READ = ("No pneumothorax. No pleural effusion. Heart size normal. No focal consolidation. "
                  "Lines <i>and</i> tubes & devices: none.")
 
+# What shows MedGemma's read or the answer key: the read's rendering, the key, and the concordance tables.
+REVEALED_SELECTORS = (".medgemma-findings", ".medgemma-answer-key", ".mh-concordance")
+
 SERVER_START_S = 60
 KERNEL_IDLE_S = 60
 RUN_ALL_S = 180
@@ -230,6 +233,11 @@ def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         try:
             open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
+            # Read first: after Run All, with nothing typed, neither MedGemma's read nor the key is anywhere.
+            notebook = page.locator(".jp-Notebook")
+            before = {selector: notebook.locator(selector).count() for selector in REVEALED_SELECTORS}
+            hidden_notices = notebook.locator(".mh-hidden").count()
+            _screenshot(page, workdir / "notebook01-before-reveal.png")
             # The "Your read" cell's output: the one whose widgets include the Reveal button.
             quiz = page.locator(".jp-OutputArea-output").filter(
                 has=page.locator("button.jupyter-button", has_text="Reveal"))
@@ -248,7 +256,8 @@ def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
             _screenshot(page, workdir / "notebook01-failure.png")
             page.close()
             raise
-        yield {"page": page, "quiz": quiz, "comparison": comparison}
+        yield {"page": page, "quiz": quiz, "comparison": comparison, "before": before,
+               "hidden_notices": hidden_notices}
         page.close()
     # The server served the repository itself; the committed notebook must still be clean (autosave is off).
     cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]
@@ -293,3 +302,19 @@ def test_the_comparison_fits_the_notebook_width(revealed):
             f"x={round(area['x'])}..{round(area['x'] + area['width'])}")
     overflowing = revealed["comparison"].evaluate(_OVERFLOWING_JS)
     assert not overflowing, "the comparison overflows the notebook width:\n" + "\n".join(overflowing)
+
+
+def test_run_all_reveals_nothing_before_a_read_is_committed(revealed):
+    assert revealed["before"] == {selector: 0 for selector in REVEALED_SELECTORS}
+    assert revealed["hidden_notices"] == 2  # the Ask cell and the answer-key cell say how to reveal them
+
+
+def test_the_reveal_fills_in_the_ask_and_answer_key_cells(revealed):
+    from playwright.sync_api import expect
+
+    notebook = revealed["page"].locator(".jp-Notebook")
+    # outside the quiz: MedGemma's read in the Ask cell, and the key (with the resident's read) in the last cell
+    expect(notebook.locator(".jp-OutputArea-output > * .medgemma-answer-key")).to_have_count(1, timeout=REVEAL_S * 1000)
+    expect(notebook.locator(".mh-hidden")).to_have_count(0)
+    key_cell = notebook.locator(".jp-OutputArea-output").filter(has=revealed["page"].locator(".medgemma-answer-key"))
+    expect(key_cell).to_contain_text(RESIDENT_READ)

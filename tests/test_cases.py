@@ -107,6 +107,206 @@ def test_cases_folder_from_environment(tmp_path, valid_case_data, monkeypatch):
     assert [case.slug for case in mh.list_cases()] == ["test-case"]
 
 
+# ---------------------------------------------------------------- answer-key fields and terms
+
+
+def _finding(name: str, synonyms: list[str], expected: str = "present", **extra) -> dict:
+    return {"name": name, "synonyms": synonyms, "expected": expected, **extra}
+
+
+def _case_error(tmp_path: Path, data: dict) -> str:
+    path = _write_case(tmp_path, data)
+    with pytest.raises(mh.CaseError) as caught:
+        mh.list_cases(tmp_path)
+    assert path.name in str(caught.value)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Effusion", "effusion"),                      # case does not matter
+    ("air-space opacity", "Airspace Opacity"),     # neither do hyphens and spaces
+    ("fluid  in the   pleura", "Fluid-in-the pleura"),
+])
+def test_a_term_two_findings_share_is_refused(tmp_path, valid_case_data, first, second):
+    valid_case_data["answer_key"]["findings"] = [
+        _finding("pleural effusion", [first]),
+        _finding("pneumothorax", ["air in the pleural space"], "absent"),
+        _finding("consolidation", [second], "absent"),
+    ]
+    message = _case_error(tmp_path, valid_case_data)
+    assert "'answer_key.findings[2].synonyms'" in message
+    assert "'pleural effusion'" in message and "'consolidation'" in message
+    assert f"'{second}'" in message and f"'{first}'" in message
+    assert "Keep the term in the one finding it means" in message
+
+
+def test_a_finding_name_used_as_another_findings_synonym_is_refused(tmp_path, valid_case_data):
+    valid_case_data["answer_key"]["findings"] = [
+        _finding("cardiomegaly", ["enlarged heart"]),
+        _finding("heart failure", ["Cardiomegaly"]),
+    ]
+    message = _case_error(tmp_path, valid_case_data)
+    assert "'answer_key.findings[1].synonyms'" in message and "'Cardiomegaly'" in message
+    valid_case_data["answer_key"]["findings"] = [
+        _finding("enlarged heart", ["big heart"]),
+        _finding("Enlarged-Heart", ["cardiomegaly"]),
+    ]
+    assert "'answer_key.findings[1].name'" in _case_error(tmp_path, valid_case_data)
+
+
+def test_findings_never_scored_together_may_share_a_term(tmp_path, valid_case_data):
+    valid_case_data["answer_key"]["findings"] = [
+        _finding("uterine fibroid", ["fibroid"]),                                  # the history answer
+        _finding("fibroid on ultrasound", ["fibroid"], shown_on=["ultrasound"]),   # a user's ultrasound
+        _finding("fibroid on MRI", ["fibroid"], shown_on=["mri"]),                 # a user's MRI
+    ]
+    _write_case(tmp_path, valid_case_data)
+    key = mh.list_cases(tmp_path)[0].answer_key
+    assert [f.shown_on for f in key.findings] == [(), ("ultrasound",), ("mri",)]
+
+
+def test_findings_on_overlapping_modalities_may_not_share_a_term(tmp_path, valid_case_data):
+    valid_case_data["answer_key"]["findings"] = [
+        _finding("well-defined margins", ["well-circumscribed"], shown_on=["ultrasound", "mri"]),
+        _finding("T2 hypointense", ["low T2 signal", "Well Circumscribed"], shown_on=["MR"]),
+    ]
+    message = _case_error(tmp_path, valid_case_data)
+    assert "'well-defined margins'" in message and "'T2 hypointense'" in message
+    assert "'Well Circumscribed'" in message
+
+
+def test_pertinent_defaults_to_true_and_parses(tmp_path, valid_case_data):
+    findings = valid_case_data["answer_key"]["findings"]
+    findings[1].pop("pertinent", None)
+    findings[3]["pertinent"] = False
+    _write_case(tmp_path, valid_case_data)
+    key = mh.list_cases(tmp_path)[0].answer_key
+    assert (key.findings[1].expected, key.findings[1].pertinent) == ("absent", True)
+    assert (key.findings[3].expected, key.findings[3].pertinent) == ("absent", False)
+    assert all(f.pertinent for f in key.findings if f.expected == "present")
+
+
+@pytest.mark.parametrize("value, problem", [
+    (False, "present finding"),   # a present finding always counts
+    ("no thanks", "true or false"),
+    (1, "true or false"),
+    (["yes"], "true or false"),
+])
+def test_pertinent_is_refused_on_a_present_finding_or_when_not_a_boolean(tmp_path, valid_case_data, value,
+                                                                         problem):
+    valid_case_data["answer_key"]["findings"][0]["pertinent"] = value  # the (present) effusion of case 03
+    message = _case_error(tmp_path, valid_case_data)
+    assert "'answer_key.findings[0].pertinent'" in message and problem in message
+
+
+def test_shown_on_maps_the_words_people_use_to_one_modality(tmp_path, valid_case_data):
+    findings = valid_case_data["answer_key"]["findings"]
+    findings[0]["shown_on"] = ["US", "Magnetic Resonance"]
+    findings[2]["shown_on"] = ["sonography", "MR"]
+    _write_case(tmp_path, valid_case_data)
+    key = mh.list_cases(tmp_path)[0].answer_key
+    assert key.findings[0].shown_on == ("ultrasound", "mri")
+    assert key.findings[2].shown_on == ("ultrasound", "mri")
+    assert key.findings[1].shown_on == ()
+
+
+@pytest.mark.parametrize("value, problem", [
+    (["ultrasound", "thermography"], "'thermography', not a modality"),
+    ("ultrasound", "must be a list"),
+    ([""], "non-empty text"),
+])
+def test_shown_on_refuses_what_is_not_a_list_of_modalities(tmp_path, valid_case_data, value, problem):
+    valid_case_data["answer_key"]["findings"][0]["shown_on"] = value
+    message = _case_error(tmp_path, valid_case_data)
+    assert "'answer_key.findings[0].shown_on" in message and problem in message
+
+
+# ---------------------------------------------------------------- facts of the six case files
+
+
+def _key(case_id: str) -> dict:
+    return {f.name: f for f in mh.load_case(case_id).answer_key.findings}
+
+
+def _folded(term: str) -> str:
+    return "".join(re.findall(r"[a-z0-9]+", term.lower()))
+
+
+def test_case_01_states_every_negative():
+    assert all(f.expected == "absent" and f.pertinent and not f.shown_on for f in _key("01").values())
+
+
+def test_case_02_scores_a_pneumonia_read_and_only_terms_that_mean_a_lung_mass():
+    key = _key("02")
+    assert (key["lung mass"].expected, key["consolidation"].expected) == ("present", "absent")
+    assert [name for name, f in key.items() if f.expected == "absent" and f.pertinent] == \
+        ["consolidation", "cavitation", "pleural effusion"]
+    assert not key["pneumothorax"].pertinent and not key["cardiomegaly"].pertinent
+    assert "pneumonia" in key["consolidation"].synonyms
+    mass_terms = {_folded(t) for t in key["lung mass"].terms}
+    for not_a_lung_mass in ("hilar enlargement", "enlarged hilum", "hilar mass", "rounded opacity", "tumour"):
+        assert _folded(not_a_lung_mass) not in mass_terms
+    case = mh.load_case("02")
+    assert "whatever its margin" in " ".join(case.teaching_points)
+    for restored in ("persistent fatigue", "decreased exercise tolerance", "denies significant chest pain"):
+        assert restored in case.history and restored in " ".join(case.question.split())
+
+
+def test_case_03_restores_the_negatives_and_owns_up_to_the_catheter():
+    case, key = mh.load_case("03"), _key("03")
+    for text in (case.history, case.question):
+        assert "suddenly" in text and "dry cough" in text and "no fever, chills" in " ".join(text.split())
+    assert key["pneumothorax"].pertinent and not key["pulmonary oedema"].pertinent
+    certainty = " ".join(case.answer_key.certainty.split())
+    assert "belongs to the source patient and does not fit the story" in certainty
+    assert "no sex" in certainty and "teaching scenario" in certainty
+
+
+def test_case_04_keys_the_line_says_moderate_and_drops_false_synonyms():
+    case, key = mh.load_case("04"), _key("04")
+    device = key["line or tube"]
+    assert device.expected == "present" and {"catheter", "chest drain"} <= set(device.synonyms)
+    assert not key["pneumothorax"].pertinent
+    terms = {_folded(t) for f in key.values() for t in f.terms}
+    assert not {_folded("fluid overload"), _folded("prominent hila"), _folded("hilar prominence")} & terms
+    key_text = " ".join((case.answer_key.diagnosis + " " + case.answer_key.certainty).split())
+    assert "Moderate cardiomegaly" in key_text and "left upper zone" in key_text
+    assert not re.search(r"\b(marked|obvious)\b", key_text, re.IGNORECASE)
+    for restored in ("fatigue", "at rest", "nocturnal cough", "denies chest pain, haemoptysis or high fever"):
+        assert restored in " ".join(case.history.split())
+
+
+def test_case_05_synonyms_describe_what_a_radiograph_shows():
+    key = _key("05")
+    terms = {_folded(t) for f in key.values() for t in f.terms}
+    assert not {"uip", "usualinterstitialpneumonia", "honeycombing", "bibasilar", "bibasal"} & terms
+    assert "bibasilar reticular" in key["lower-zone predominance"].synonyms
+    assert key["lung mass"].pertinent and key["pleural effusion"].pertinent
+
+
+def test_nih_cases_say_their_history_is_a_teaching_scenario_and_their_view():
+    for case_id in ("02", "03", "04", "05"):
+        case = mh.load_case(case_id)
+        certainty = " ".join(case.answer_key.certainty.split())
+        assert "teaching scenario, not the history of the person in the image" in certainty, case_id
+        assert case.view == "PA" and "View Position" in certainty, case_id
+
+
+def test_case_06_image_findings_are_read_off_the_users_own_image():
+    case = mh.load_case("06")
+    findings = case.answer_key.findings
+    history = [f.name for f in findings if not f.shown_on]
+    assert history == ["uterine fibroid", "pelvic ultrasound", "MRI", "anaemia"]
+    on = {f.name: set(f.shown_on) for f in findings if f.shown_on}
+    assert on["edge shadowing"] == on["peripheral Doppler flow"] == {"ultrasound"}
+    assert on["T2 hypointense"] == {"mri"}
+    assert on["well-defined margins"] == on["enlarged uterus"] == {"ultrasound", "mri"}
+    assert all(f.expected == "present" for f in findings)
+    diagnosis = " ".join(case.answer_key.diagnosis.split())
+    assert "venetian" not in diagnosis.lower() and "assumes the image shows a fibroid" in diagnosis
+    assert "do not apply" in case.answer_key.certainty
+
+
 # ---------------------------------------------------------------- image sources
 
 

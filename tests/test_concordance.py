@@ -90,7 +90,7 @@ PHRASINGS = [
     # scope ends at but / however / although / ';' / a new clause / a new described phrase / a dash
     ("No effusion, but a large right-sided consolidation.", {E: "absent", C: "present"}),
     ("There is consolidation in the right lower lobe, however no effusion.", {C: "present", E: "absent"}),
-    ("The lungs are clear although a small effusion is present.", {E: "present"}),
+    ("The lungs are clear although a small effusion is present.", {E: "present", C: "absent"}),
     ("No pneumothorax; there is a large consolidation.", {P: "absent", C: "present"}),
     ("No pneumothorax is seen and a small effusion is present.", {P: "absent", E: "present"}),
     ("No pneumothorax, small left effusion.", {P: "absent", E: "present"}),
@@ -119,7 +119,7 @@ PHRASINGS = [
     ("The heart is enlarged (cardiothoracic ratio 0.6).", {H: "present"}),
     # markdown, label lines and tables as MedGemma writes them
     ("**Findings:**\n- **Lungs:** Right lower lobe consolidation.\n- **Pleura:** No pleural effusion or "
-     "pneumothorax.\n- **Heart:** Normal size.", {C: "present", E: "absent", P: "absent"}),
+     "pneumothorax.\n- **Heart:** Normal size.", {C: "present", E: "absent", P: "absent", H: "absent"}),
     ("Pleural effusion: none\nPneumothorax: absent\nConsolidation: right lower lobe\n"
      "Cardiomegaly: heart size normal", {E: "absent", P: "absent", C: "present", H: "absent"}),
     ("| Finding | Status |\n|---|---|\n| Pleural effusion | Absent |\n| Pneumothorax | Present |",
@@ -134,7 +134,9 @@ PHRASINGS = [
     # nothing said
     ("", {}),
     ("   \n  ", {}),
-    ("The cardiomediastinal silhouette is within normal limits.", {}),
+    ("The cardiac borders are sharp.", {}),
+    # a normal statement denies the finding it describes (built-in chest knowledge)
+    ("The cardiomediastinal silhouette is within normal limits.", {H: "absent"}),
 ]
 
 
@@ -155,7 +157,9 @@ def test_one_check_per_finding_in_answer_key_order_with_expected_and_evidence():
     assert [c.expected for c in checks] == ["absent", "absent", "present", "absent"]
     assert checks[0].evidence == "No pleural effusion is seen."
     assert checks[1].evidence == "Large right pneumothorax."
-    assert checks[2].evidence == "" and checks[2].status == "not_mentioned"
+    # "The lungs are clear" denies consolidation without naming it: the weakest denial, quoted as evidence
+    assert (checks[2].status, checks[2].evidence) == ("absent", "The lungs are clear.")
+    assert check_findings("No pleural effusion.", CASE)[3] == FindingCheck(H, "not_mentioned", "absent", "")
 
 
 def test_evidence_is_the_sentence_that_decided_the_combined_status():

@@ -372,3 +372,51 @@ def test_environment_names_the_server_key_and_model(fake, monkeypatch):
         assert fake.seen[-1]["authorization"] == f"Bearer {SECRET}"
     finally:
         served.close()
+
+
+# ---------------------------------------------------------------- what a served model receives
+
+
+def _sent_images(body: dict) -> list[Image.Image]:
+    """The images of a chat request, decoded from their PNG data URLs."""
+    user = body["messages"][-1]
+    return [Image.open(io.BytesIO(base64.b64decode(part["image_url"]["url"].partition(",")[2]))).convert("RGB")
+            for part in user["content"] if part["type"] == "image_url"]
+
+
+def _sent_prompt(body: dict) -> str:
+    return body["messages"][-1]["content"][-1]["text"]
+
+
+def _assert_padded_film(tiny_model, sent: Image.Image, film: Image.Image) -> None:
+    """The served model gets the film padded to a centred square: the same pixels, so the same pixel_values."""
+    assert film.width != film.height
+    padded = mh.pad_square(film)
+    assert np.array_equal(np.asarray(sent), np.asarray(padded)), "the server did not get the padded film"
+    processor = tiny_model.processor.image_processor
+    assert np.array_equal(processor([sent], return_tensors="np")["pixel_values"],
+                          processor([padded], return_tensors="np")["pixel_values"])
+
+
+def test_a_served_case_run_sends_the_film_padded_to_a_centred_square(fake, tiny_model, with_nonsquare_cases):
+    walkthrough.forget_answers()
+    with connect(fake.url) as connection:
+        for case_id in ("01", "02"):  # a landscape and a portrait film
+            mh.run_case(case_id, connection, max_new_tokens=8, on_text=lambda text: None, show_prompt=False)
+    walkthrough.forget_answers()
+    assert len(fake.bodies) == 2
+    for body, case_id in zip(fake.bodies, ("01", "02")):
+        (sent,) = _sent_images(body)
+        _assert_padded_film(tiny_model, sent, mh.case_image(case_id))
+
+
+def test_a_served_all_cases_run_sends_every_chest_film_padded(fake, tiny_model, with_nonsquare_cases, capsys):
+    with connect(fake.url) as connection:
+        results = mh.run_all_cases(connection, max_new_tokens=8)
+    capsys.readouterr()
+    assert len(results) == 6 and len(fake.bodies) == 6
+    by_prompt = {_sent_prompt(body): body for body in fake.bodies}  # concurrent requests: any order
+    for case_id in ("01", "02", "03", "04", "05"):
+        (sent,) = _sent_images(by_prompt[mh.case_prompt(case_id)])
+        _assert_padded_film(tiny_model, sent, mh.case_image(case_id))
+    assert _sent_images(by_prompt[mh.case_prompt("06")]) == []

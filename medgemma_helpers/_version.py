@@ -1,0 +1,3 @@
+"""The project's version: one place, read by pyproject.toml, the command line and saved records."""
+
+__version__ = "1.0.0"

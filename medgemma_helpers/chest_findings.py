@@ -1,0 +1,226 @@
+"""What a radiologist knows about the standard chest findings, for judging a read (pure text, no model).
+
+A read often denies a finding without naming it ("The heart size is within normal limits" denies
+cardiomegaly) or asserts it in other words ("the heart appears enlarged"). A case file should not have
+to list every such phrasing, so this table holds them for the findings every chest read reports on:
+cardiomegaly, widened mediastinum, consolidation (airspace opacity), pleural effusion, pneumothorax,
+pulmonary oedema, fracture, nodule and mass. An answer-key finding gets an entry's knowledge when its
+name or a synonym contains one of the entry's `keys` (so "rib fracture" is a fracture) and its name holds
+none of the entry's look-alike words (so "pericardial effusion" is not a pleural effusion).
+
+Each entry says:
+- `positive`: other wordings that assert the finding (regular expressions, matched as whole words; a
+  `(?P<neg>…)` group inside one denies it instead, as in "the heart is not enlarged", and a `(?P<hedge>…)`
+  group makes it uncertain, as in "the heart is borderline enlarged").
+- `normal`: normal statements that deny it without naming it. They are the weakest claim: any mention
+  that asserts or hedges the finding anywhere in the read wins over them.
+- `lookalikes`: words that, right before the finding's head word, make it another finding
+  ("pericardial effusion", "subcutaneous emphysema", "leg oedema"); `lookalikes_after` likewise right
+  after it ("mass effect").
+
+The normal statements are deliberately narrow, as radiologists use them: "the lungs are clear" denies
+consolidation but says nothing about the pleura, a pneumothorax or a nodule; "the left lung is clear"
+says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Degree words a radiologist puts before "enlarged" or "widened"; hedging degrees are in _HEDGE.
+_DEGREE = r"(?:(?:mildly|moderately|markedly|severely|slightly|significantly|massively|grossly|somewhat|very|minimally)\s+)"
+_HEDGE = r"(?:borderline|possibly|questionably|perhaps|equivocally)"
+_LINKING_VERB = r"(?:is|are|was|were|appears?|appeared|seems?|seemed|looks?|remains?)(?:\s+to\s+be)?"
+# The same verb in a positive phrasing, which may deny it: "is not enlarged", "does not appear widened".
+_VERB_NOT = rf"(?:{_LINKING_VERB}|does|do|did)(?P<neg>\s+not)?(?:\s+(?:appear|seem|look)(?:\s+to\s+be)?)?"
+# Words that may stand between the subject's verb and a normal predicate ("is again within normal limits").
+_FILLER = r"(?:(?:grossly|essentially|overall|otherwise|again|still|also|relatively|largely|likely|probably|now|" \
+          r"generally|stable\s+and|unchanged\s+and|bilaterally)\s+){0,2}"
+
+
+def _words(*phrases: str) -> str:
+    """One alternation of phrases, spaces matching any run of spaces or hyphens."""
+    return "(?:" + "|".join(p.replace(" ", r"[\s-]+") for p in phrases) + ")"
+
+
+def normal_statements(subjects: str, predicates: str, prefixes: str = "") -> tuple[str, ...]:
+    """'SUBJECT is/appears PREDICATE', 'SUBJECT: PREDICATE' and, when given, 'PREFIX SUBJECT' ("normal heart size")."""
+    # A subject may be one of a short list ("the ribs and clavicles", "the ribs, clavicles and other bony
+    # structures") and carry an "of …" phrase ("the bony structures of the rib cage").
+    subject = (rf"(?:{subjects})(?:\s*(?:,|and|/)\s*(?:(?:the|other)\s+)*[a-z]+(?:\s+[a-z]+)?){{0,3}}"
+               r"(?:\s+of\s+the\s+[a-z]+(?:\s+[a-z]+)?)?")
+    statements = [rf"{subject}\s+{_LINKING_VERB}\s+{_FILLER}(?:{predicates})",
+                  rf"{subject}\s*[:\-–]\s*{_FILLER}(?:{predicates})"]
+    if prefixes:
+        statements.append(rf"(?:{prefixes})\s+(?:{subjects})")
+    return tuple(statements)
+
+
+@dataclass(frozen=True)
+class StandardFinding:
+    """Knowledge of one standard chest finding (see the module docstring)."""
+
+    name: str
+    keys: tuple[str, ...]
+    head: str = ""
+    positive: tuple[str, ...] = ()
+    normal: tuple[str, ...] = ()
+    lookalikes: tuple[str, ...] = ()
+    lookalikes_after: tuple[str, ...] = ()
+
+
+_NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
+
+STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
+    StandardFinding(
+        "cardiomegaly",
+        keys=("cardiomegaly", "enlarged heart", "heart enlargement", "cardiac enlargement", "enlarged cardiac silhouette",
+              "enlargement of the heart", "enlargement of the cardiac silhouette", "heart is enlarged"),
+        positive=(
+            rf"{_words('heart', 'heart size', 'cardiac size', 'size of the heart', 'cardiac silhouette', 'cardiac shadow')}"
+            rf"\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:enlarged|increased|large)",
+            rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow')}",
+            rf"{_words('cardiac', 'heart')}\s+enlargement",
+            rf"enlargement\s+of\s+the\s+{_words('heart', 'cardiac silhouette')}",
+            r"(?:increased|enlarged)\s+cardiothoracic\s+ratio",
+            r"cardiothoracic\s+ratio\s+(?:is\s+|of\s+)?(?:increased|greater\s+than\s+0?\.5|above\s+0?\.5|>\s*0?\.5)",
+        ),
+        normal=normal_statements(
+            _words("heart", "heart size", "cardiac size", "size of the heart", "cardiac silhouette", "cardiac shadow",
+                   "cardiomediastinal silhouette", "cardiomediastinal contour", "cardiomediastinal contours",
+                   "cardiothoracic ratio"),
+            rf"{_NORMAL}|normal\s+in\s+size|of\s+normal\s+size|not\s+enlarged|"
+            r"(?:less\s+than|below|under|<)\s*(?:0?\.5|50\s*%)",
+            _words("normal", "unremarkable")),
+    ),
+    StandardFinding(
+        "widened mediastinum",
+        keys=("widened mediastinum", "mediastinal widening", "widening of the mediastinum", "wide mediastinum",
+              "mediastinal enlargement"),
+        positive=(
+            rf"(?:superior\s+)?mediastinum\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?"
+            r"(?:widened|wide|broadened)",
+            r"(?:widened|wide|broadened)\s+(?:superior\s+)?mediastinum",
+            r"(?:widening|broadening)\s+of\s+the\s+(?:superior\s+)?mediastinum",
+            r"mediastinal\s+(?:widening|broadening)",
+        ),
+        normal=normal_statements(
+            _words("mediastinum", "superior mediastinum", "mediastinal contour", "mediastinal contours",
+                   "mediastinal silhouette", "mediastinal width", "width of the mediastinum", "mediastinal structures",
+                   "mediastinal outline", "cardiomediastinal silhouette", "cardiomediastinal contour",
+                   "cardiomediastinal contours"),
+            rf"{_NORMAL}|normal\s+in\s+(?:width|contour|size|width\s+and\s+contour)|of\s+normal\s+width|not\s+widened",
+            _words("normal", "unremarkable")),
+    ),
+    StandardFinding(
+        "consolidation",
+        # Not "pneumonia" or "infiltrate": those are diagnoses or loose terms, and an airspace opacity is not
+        # a pneumonia. A case that counts "airspace opacity" as consolidation says so in its synonyms.
+        keys=("consolidation", "consolidations", "consolidative"),
+        positive=(r"consolidative\s+(?:opacit(?:y|ies)|changes?)",),
+        # "The lungs are clear" is about the lung parenchyma: no consolidation. One lung being clear says
+        # nothing about the other, so the subject is both lungs.
+        normal=normal_statements(_words("lungs", "lung fields", "both lungs", "lung parenchyma"), r"clear",
+                                 r"clear"),
+    ),
+    StandardFinding(
+        "pleural effusion",
+        keys=("pleural effusion", "effusion", "effusions", "hydrothorax", "pleural fluid"),
+        head="effusion",
+        # Blunting of a costophrenic angle is not here: scarring and pleural thickening blunt it too. A case
+        # that counts it as the effusion says so in its synonyms.
+        positive=(r"meniscus(?:\s+sign)?", r"fluid\s+in\s+the\s+pleural\s+(?:space|cavity)", r"pleural\s+fluid",
+                  r"hydrothorax"),
+        normal=normal_statements(
+            _words("costophrenic angle", "costophrenic angles", "costophrenic recesses", "costophrenic sulci",
+                   "CP angles", "pleural spaces", "pleural space", "pleura", "pleurae", "pleural surfaces"),
+            rf"clear|sharp|sharply\s+defined|preserved|well[\s-]+defined|not\s+blunted|{_NORMAL}",
+            _words("sharp", "clear", "preserved", "normal")),
+        lookalikes=("pericardial", "pericardium", "joint", "knee", "hip", "shoulder", "ankle", "elbow", "wrist",
+                    "middle ear", "mastoid", "sinus", "subdural", "peritoneal"),
+    ),
+    StandardFinding(
+        "pneumothorax",
+        keys=("pneumothorax", "pneumothoraces"),
+        positive=(r"visceral\s+pleural\s+(?:line|edge)", r"(?:air|gas)\s+in\s+the\s+pleural\s+(?:space|cavity)",
+                  r"pleural\s+air"),
+        normal=normal_statements(_words("pleural spaces", "pleural space", "pleura", "pleurae", "pleural surfaces"),
+                                 rf"clear|{_NORMAL}"),
+    ),
+    StandardFinding(
+        "pulmonary oedema",
+        keys=("pulmonary oedema", "oedema", "interstitial oedema", "alveolar oedema", "pulmonary edema", "edema"),
+        head="o?edema",
+        positive=(r"o?edema(?:tous)?", r"kerley\s*b(?:\s+lines)?", r"bat[\s-]*wing"),
+        lookalikes=("soft tissue", "soft-tissue", "peripheral", "pedal", "leg", "legs", "ankle", "lower extremity",
+                    "lower extremities", "lower limb", "lower limbs", "extremity", "subcutaneous", "cerebral", "brain",
+                    "bowel wall", "scrotal", "periorbital", "facial", "laryngeal", "macular", "marrow", "pitting",
+                    "dependent", "vasogenic", "cytotoxic"),
+    ),
+    StandardFinding(
+        "emphysema",
+        keys=("emphysema", "emphysematous"),
+        head="emphysema",
+        lookalikes=("subcutaneous", "surgical", "soft tissue", "soft-tissue", "mediastinal", "orbital",
+                    "periorbital"),
+    ),
+    StandardFinding(
+        "pulmonary fibrosis",
+        keys=("fibrosis", "pulmonary fibrosis", "interstitial fibrosis"),
+        head="fibrosis",
+        lookalikes=("cystic", "retroperitoneal", "myocardial", "endomyocardial", "liver", "hepatic", "bridging",
+                    "submucous", "progressive massive"),
+    ),
+    StandardFinding(
+        "fracture",
+        keys=("fracture", "fractures", "fractured"),
+        positive=(r"broken\s+(?:ribs?|bones?|clavicles?)",),
+        normal=normal_statements(
+            _words("bones", "bony structures", "osseous structures", "skeletal structures", "visualised bones",
+                   "visualized bones", "bony thorax", "ribs", "clavicles", "rib cage"),
+            rf"intact|{_NORMAL}")
+        + (r"no\s+(?:(?:acute|focal|obvious|significant)\s+)?(?:bony|osseous|skeletal)\s+"
+           r"(?:abnormalit(?:y|ies)|injur(?:y|ies)|lesions?)",),
+    ),
+    StandardFinding(
+        "nodule",
+        keys=("nodule", "nodules", "pulmonary nodule", "lung nodule"),
+        head="nodules?",
+        positive=(r"nodular\s+(?:opacit(?:y|ies)|densit(?:y|ies)|lesions?|shadows?|shadowing)",),
+        lookalikes=("thyroid", "breast", "skin", "cutaneous", "subcutaneous", "liver", "hepatic", "adrenal", "renal",
+                    "kidney", "prostate", "vocal cord", "rheumatoid"),
+    ),
+    StandardFinding(
+        "mass",
+        keys=("mass", "masses", "lung mass", "pulmonary mass"),
+        head="mass(?:es)?",
+        positive=(r"mass[\s-]*like\s+(?:opacit(?:y|ies)|lesions?|densit(?:y|ies)|consolidation)",),
+        lookalikes=("body", "muscle", "bone", "lean", "fat-free", "breast", "thyroid", "adrenal", "renal", "liver",
+                    "hepatic", "pelvic", "adnexal", "ovarian", "abdominal", "neck"),
+        lookalikes_after=("effect", "index"),
+    ),
+)
+
+
+def _fold(text: str) -> str:
+    """Lowercase, hyphens as spaces, British oedema/haem- spellings as American, for comparing names."""
+    text = re.sub(r"[\s\-‐–]+", " ", text.lower()).strip()
+    return re.sub(r"[ao]e(?!r)", "e", text)
+
+
+def _contains(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(_fold(phrase))}(?![a-z0-9])", _fold(text)) is not None
+
+
+def standard_findings_for(name: str, synonyms: tuple[str, ...] = ()) -> tuple[StandardFinding, ...]:
+    """The standard findings whose knowledge applies to an answer-key finding with this name and synonyms."""
+    terms = (name, *synonyms)
+    matched = []
+    for entry in STANDARD_FINDINGS:
+        if not any(_contains(term, key) for term in terms for key in entry.keys):
+            continue
+        if any(_contains(name, word) for word in entry.lookalikes + entry.lookalikes_after):
+            continue  # "pericardial effusion" is another finding, though it holds the key word "effusion"
+        matched.append(entry)
+    return tuple(matched)

@@ -1,0 +1,433 @@
+"""A class review for the teacher: who found what, across the residents' reads of a case.
+
+Saving. When a resident fills in the quiz's "name or alias" box, Reveal also saves the read as one small
+JSON record (`save_read` does the same from code): the case, the alias, the read's text, each answer-key
+finding's status and verdict, the score, a digest of the model's read the resident saw, the time and the
+project version. Nothing else: never a token, an image, or anything the resident did not type. Records go to
+MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal replaces the first.
+
+Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
+through a shared drive or a Kaggle dataset) and shows, per case: how many residents called each finding
+right, missed it, over-called it or hedged (with MedGemma's read as one more column when a model is given),
+a residents x findings grid, the spread of scores, and the sentences behind the most-missed and most
+over-called findings, quoted from the reads: where the discussion starts. Scores are recomputed from each
+record's text with the current checker and answer key, so a better checker improves old records too. It
+returns one plain row per resident, case and finding, ready for csv.DictWriter.
+
+A record that is not valid JSON, comes from another case set or lacks a field is skipped with one line
+naming the file and why; of duplicate submissions the latest is kept. Aliases and reads are data: escaped
+wherever they are shown, in HTML and in the chart (matplotlib reads "$" as mathematics).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from ._version import __version__
+from .cases import Case, list_cases, load_case
+from .concordance import FindingCheck, check_findings, concordance_score
+from .errors import InputError
+from .images import write_atomically
+from .render import DISCLAIMER, esc, show_html
+
+READS_DIR_ENV = "MEDGEMMA_READS_DIR"
+RECORD_FORMAT = "medgemma-case-notebooks/read"
+RECORD_VERSION = 1
+MAX_ALIAS_CHARACTERS = 60
+MAX_RECORD_BYTES = 200_000  # a read is a few kilobytes; anything far larger is not a record
+OUTCOMES = ("right", "missed", "over-called", "hedged", "not scored")
+MODEL_ROW = "MedGemma (the model)"
+_OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e24aa", "hedged": "#ffb300",
+                    "not scored": "#bdbdbd"}
+_REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
+
+
+def reads_folder(folder: str | Path | None = None) -> Path:
+    """Where reads are saved: the folder given, else MEDGEMMA_READS_DIR, else reads/ in the working folder."""
+    if folder is not None:
+        return Path(folder).expanduser()
+    return Path(os.environ.get(READS_DIR_ENV, "").strip() or "reads").expanduser()
+
+
+def _clean_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not alias.strip():
+        raise InputError("The alias is empty or not text; give a name or alias such as 'Resident A'.")
+    alias = " ".join(alias.split())
+    if len(alias) > MAX_ALIAS_CHARACTERS:
+        raise InputError(f"The alias has {len(alias)} characters; keep it to {MAX_ALIAS_CHARACTERS} or fewer.")
+    return alias
+
+
+def _file_name(case: Case, alias: str) -> str:
+    """One file per alias and case, whatever characters the alias holds."""
+    slug = re.sub(r"[^a-z0-9]+", "-", alias.casefold()).strip("-")[:40]
+    digest = hashlib.sha256(alias.casefold().encode("utf-8")).hexdigest()[:8]
+    return f"{case.id}_{slug + '-' if slug else ''}{digest}.json"
+
+
+def outcome(check: FindingCheck) -> str:
+    """How a read did on one finding: right, missed, over-called, hedged, or not scored."""
+    if not check.scored:
+        return "not scored"
+    if check.agrees:
+        return "right"
+    if check.status == "uncertain":
+        return "hedged"
+    if check.expected == "absent" and check.status == "present":
+        return "over-called"
+    return "missed"  # a present finding denied or unmentioned, or a pertinent negative left out
+
+
+def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | Path | None = None, *,
+              model_read: str | None = None) -> Path:
+    """Save a resident's read as a small JSON record (one file per alias and case; a later save replaces it)."""
+    case = case if isinstance(case, Case) else load_case(case)
+    alias = _clean_alias(alias)
+    if not isinstance(read_text, str):
+        raise InputError(f"The read must be text, not {type(read_text).__name__}.")
+    checks = check_findings(read_text, case)
+    record = {
+        "format": RECORD_FORMAT, "format_version": RECORD_VERSION,
+        "case_id": case.id, "case_slug": case.slug, "alias": alias, "read": read_text,
+        "findings": [{"finding": c.finding, "expected": c.expected, "status": c.status, "verdict": outcome(c)}
+                     for c in checks],
+        "score": list(concordance_score(checks)),
+        "model_read_sha256": hashlib.sha256(model_read.encode("utf-8")).hexdigest() if model_read else None,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "project_version": __version__,
+    }
+    path = reads_folder(folder) / _file_name(case, alias)
+    write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    return path
+
+
+# ---------------------------------------------------------------- reading records
+
+
+@dataclass(frozen=True)
+class _Record:
+    case: Case
+    alias: str
+    read: str
+    saved_at: datetime
+    model_read_sha256: str | None
+    origin: str  # the file it came from, for messages
+
+
+def _sources(source: Any) -> Iterable[tuple[str, bytes | None, str]]:
+    """(name, bytes or None, why not) of every record file in a folder, a list of files, or a zip."""
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.json") if p.is_file())
+            yield from _sources(files)
+            return
+        if path.suffix.lower() == ".zip" and path.is_file():
+            yield from _zip_members(path)
+            return
+        if not path.exists():
+            raise InputError(f"{path} does not exist: give the folder of saved reads, a zip of them, or a list of "
+                             "record files.")
+        source = [path]
+    if not isinstance(source, (list, tuple)):
+        raise InputError(f"class_review needs a folder, a zip or a list of record files, not {type(source).__name__}.")
+    for item in source:
+        path = Path(item).expanduser()
+        if path.suffix.lower() == ".zip" and path.is_file():
+            yield from _zip_members(path)
+        elif not path.is_file():
+            yield str(path), None, "no such file"
+        elif path.stat().st_size > MAX_RECORD_BYTES:
+            yield str(path), None, f"{path.stat().st_size:,} bytes, too large for a saved read"
+        else:
+            yield str(path), path.read_bytes(), ""
+
+
+def _zip_members(path: Path) -> Iterable[tuple[str, bytes | None, str]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"{path} is not a readable zip ({error}); zip the reads folder again.") from None
+    with archive:
+        for info in archive.infolist():
+            name = f"{path.name}:{info.filename}"
+            if info.is_dir() or not info.filename.lower().endswith(".json") or "__MACOSX" in info.filename:
+                continue
+            if info.file_size > MAX_RECORD_BYTES:  # read no further than the size the zip declares
+                yield name, None, f"{info.file_size:,} bytes, too large for a saved read"
+                continue
+            with archive.open(info) as member:
+                data = member.read(MAX_RECORD_BYTES + 1)
+            yield (name, None, "larger than its zip entry says") if len(data) > MAX_RECORD_BYTES else (name, data, "")
+
+
+def _parse(name: str, data: bytes, cases: dict[str, Case]) -> _Record | str:
+    """The record in a file, or why it is skipped."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "not valid JSON"
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        return "not a saved read of these notebooks"
+    missing = [field for field, kind in _REQUIRED.items() if not isinstance(record.get(field), kind)]
+    if missing:
+        return f"missing or malformed field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+    case = cases.get(record["case_id"])
+    if case is None or case.slug != record["case_slug"]:
+        here = f"case {record['case_id']} here is {case.slug}" if case else f"there is no case {record['case_id']} here"
+        return f"from another case set ({record['case_slug']!r}; {here})"
+    try:
+        alias = _clean_alias(record["alias"])
+        saved_at = datetime.fromisoformat(record["saved_at"])
+    except (InputError, ValueError) as error:
+        return f"bad alias or time ({error})"
+    if saved_at.tzinfo is None:
+        saved_at = saved_at.replace(tzinfo=timezone.utc)
+    digest = record.get("model_read_sha256")
+    return _Record(case, alias, record["read"], saved_at, digest if isinstance(digest, str) else None, name)
+
+
+def load_reads(source: Any, case: Case | str | int | None = None) -> tuple[list[_Record], list[str]]:
+    """The valid records in source (latest per alias and case), and one line per file skipped or replaced."""
+    cases = {c.id: c for c in list_cases()}
+    wanted = None if case is None else (case if isinstance(case, Case) else load_case(case)).id
+    latest: dict[tuple[str, str], _Record] = {}
+    notes: list[str] = []
+    for name, data, problem in _sources(source):
+        parsed = _parse(name, data, cases) if data is not None else problem
+        if isinstance(parsed, str):
+            notes.append(f"Skipped {name}: {parsed}.")
+            continue
+        if wanted is not None and parsed.case.id != wanted:
+            continue
+        key = (parsed.case.id, parsed.alias.casefold())
+        kept = latest.get(key)
+        if kept is not None:
+            newer, older = (parsed, kept) if parsed.saved_at >= kept.saved_at else (kept, parsed)
+            notes.append(f"Kept the latest of two submissions by {parsed.alias} for case {parsed.case.id} "
+                         f"({newer.origin}); {older.origin} is older.")
+            parsed = newer
+        latest[key] = parsed
+    return sorted(latest.values(), key=lambda r: (r.case.id, r.alias.casefold())), notes
+
+
+# ---------------------------------------------------------------- the review
+
+
+def _rows(reader: str, case: Case, checks: list[FindingCheck], *, is_model: bool = False) -> list[dict[str, Any]]:
+    agreeing, total = concordance_score(checks)
+    return [{"resident": reader, "case": case.id, "finding": c.finding, "expected": c.expected, "status": c.status,
+             "outcome": outcome(c), "evidence": c.evidence, "score": f"{agreeing}/{total}",
+             "score_fraction": round(agreeing / total, 3) if total else 0.0, "is_model": is_model} for c in checks]
+
+
+def _model_read(case: Case, model: Any) -> str:
+    """MedGemma's read of the case, asked exactly as the case notebook asks it (remembered per model)."""
+    from .walkthrough import _answer, case_request
+
+    return _answer(model, case, case_request(case), stream=False, on_text=None).text
+
+
+def _mathtext_safe(text: str) -> str:
+    return text.replace("$", r"\$")
+
+
+def _grid_png(case: Case, rows: list[dict[str, Any]]) -> bytes:
+    """Residents x findings, coloured by outcome (the model's row last), and the spread of scores, as PNG."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+
+    readers = list(dict.fromkeys(r["resident"] for r in rows))
+    findings = [f.name for f in case.answer_key.findings if not f.shown_on]
+    codes = {name: index for index, name in enumerate(OUTCOMES)}
+    grid = [[codes[next(r["outcome"] for r in rows if r["resident"] == reader and r["finding"] == finding)]
+             for finding in findings] for reader in readers]
+    height = 1.6 + 0.32 * len(readers)
+    figure = Figure(figsize=(10, max(3.0, height)), dpi=100)
+    heat, spread = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1.2]})
+    heat.imshow(grid, cmap=ListedColormap([_OUTCOME_COLOURS[o] for o in OUTCOMES]), vmin=0, vmax=len(OUTCOMES) - 1,
+                aspect="auto")
+    heat.set_xticks(range(len(findings)), [_mathtext_safe(f) for f in findings], rotation=30, ha="right", fontsize=8)
+    heat.set_yticks(range(len(readers)), [_mathtext_safe(r) for r in readers], fontsize=8)
+    heat.set_title(_mathtext_safe(f"Case {case.id}: who found what"), fontsize=10)
+    for y, line in enumerate(grid):
+        for x, code in enumerate(line):
+            heat.text(x, y, OUTCOMES[code][:4], ha="center", va="center", fontsize=6, color="black")
+    residents = {r["resident"]: r["score_fraction"] for r in rows if not r["is_model"]}
+    spread.hist(list(residents.values()), bins=[i / 10 for i in range(11)], color="#4a7ab5", edgecolor="white")
+    spread.set_xlabel("score (fraction of findings agreeing)", fontsize=8)
+    spread.set_ylabel("residents", fontsize=8)
+    spread.set_title("Scores", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _case_html(case: Case, rows: list[dict[str, Any]], records: list[_Record], model_digest: str | None) -> str:
+    residents = [r for r in rows if not r["is_model"]]
+    model = {r["finding"]: r["outcome"] for r in rows if r["is_model"]}
+    counts = Counter((r["finding"], r["outcome"]) for r in residents)
+    cell = "padding:3px 8px;border:1px solid #bbb;text-align:left"
+    header = "".join(f"<th style='{cell}'>{esc(h)}</th>" for h in
+                     ("Finding", "Key", *OUTCOMES, *(["MedGemma"] if model else [])))
+    body = ""
+    for finding in case.answer_key.findings:
+        if finding.shown_on:
+            continue
+        numbers = "".join(f"<td style='{cell}'>{counts[(finding.name, o)] or ''}</td>" for o in OUTCOMES)
+        extra = f"<td style='{cell}'>{esc(model.get(finding.name, ''))}</td>" if model else ""
+        body += f"<tr><td style='{cell}'>{esc(finding.name)}</td><td style='{cell}'>{esc(finding.expected)}</td>" \
+                f"{numbers}{extra}</tr>"
+    people = len({r["resident"] for r in residents})
+    png = base64.b64encode(_grid_png(case, rows)).decode("ascii")
+    quotes = _discussion_html(case, residents)
+    saw = ""
+    if model_digest:
+        same = sum(r.model_read_sha256 == model_digest for r in records)
+        saw = f"<p>{same} of {len(records)} residents saw this MedGemma read; the others saw another or none.</p>"
+    return (f"<div class='mh-class-case'><h3>Case {esc(case.id)}: {esc(case.title)}: {people} "
+            f"resident{'s' if people != 1 else ''}</h3>{saw}"
+            f"<table style='border-collapse:collapse'><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+            f"<img alt='Residents by findings, and the spread of scores, case {esc(case.id)}' "
+            f"style='max-width:100%' src='data:image/png;base64,{png}'/>{quotes}</div>")
+
+
+def _discussion_html(case: Case, residents: list[dict[str, Any]]) -> str:
+    """The sentences behind the most-missed and the most over-called finding: where the discussion starts."""
+    parts = []
+    for kind in ("missed", "over-called"):
+        counts = Counter(r["finding"] for r in residents if r["outcome"] == kind)
+        if not counts:
+            continue
+        finding, number = counts.most_common(1)[0]
+        quoted = [(r["resident"], r["evidence"]) for r in residents
+                  if r["finding"] == finding and r["outcome"] == kind and r["evidence"]]
+        items = "".join(f"<li><b>{esc(who)}</b>: <i>“{esc(sentence)}”</i></li>" for who, sentence in quoted[:8])
+        silent = number - len(quoted)
+        if silent:
+            items += f"<li>{silent} resident{'s' if silent != 1 else ''} did not mention it.</li>"
+        parts.append(f"<p><b>Most {kind}: {esc(finding)}</b> ({number} of the class)</p><ul>{items}</ul>")
+    return "<div class='mh-discussion'><h4>Start the discussion here</h4>" + "".join(parts) + "</div>" if parts else ""
+
+
+def class_review(source: Any, case: Case | str | int | None = None, *, model: Any = None) -> list[dict[str, Any]]:
+    """Review a class's saved reads: per case and finding, who called it right, missed, over-called or hedged.
+
+    source: a folder of records, a list of record files, or a zip. case: only this case. model: a loaded model,
+    a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
+    row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome,
+    evidence, score, score_fraction, is_model).
+    """
+    records, notes = load_reads(source, case)
+    for note in notes:
+        print(note)
+    if not records:
+        where = f" for case {case}" if case is not None else ""
+        message = (f"No saved reads to review in {source}{where}. Residents save a read by filling in the quiz's "
+                   "'name or alias' box before Reveal (or with mh.save_read); collect the files in one folder or zip.")
+        show_html(f"<p class='mh-class-empty'>{esc(message)}</p>", message)
+        return []
+    rows: list[dict[str, Any]] = []
+    sections, plain = [], []
+    for case_id in dict.fromkeys(r.case.id for r in records):
+        case_records = [r for r in records if r.case.id == case_id]
+        this_case = case_records[0].case
+        case_rows = [row for r in case_records for row in _rows(r.alias, this_case, check_findings(r.read, this_case))]
+        digest = None
+        if model is not None:
+            model_read = _model_read(this_case, model)
+            digest = hashlib.sha256(model_read.encode("utf-8")).hexdigest()
+            case_rows += _rows(MODEL_ROW, this_case, check_findings(model_read, this_case), is_model=True)
+        rows += case_rows
+        sections.append(_case_html(this_case, case_rows, case_records, digest))
+        plain.append(_case_text(this_case, case_rows))
+    show_html("<div class='mh-class-review'>" + "".join(sections) + f"<p style='color:#a33'>{esc(DISCLAIMER)}</p></div>",
+              "\n\n".join(plain))
+    return rows
+
+
+def _case_text(case: Case, rows: list[dict[str, Any]]) -> str:
+    residents = [r for r in rows if not r["is_model"]]
+    counts = Counter((r["finding"], r["outcome"]) for r in residents)
+    lines = [f"Case {case.id}: {case.title} ({len({r['resident'] for r in residents})} residents)"]
+    for finding in case.answer_key.findings:
+        if not finding.shown_on:
+            lines.append(f"  {finding.name} ({finding.expected}): " + ", ".join(
+                f"{counts[(finding.name, o)]} {o}" for o in OUTCOMES if counts[(finding.name, o)]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the demo class (invented, clearly so)
+
+# For each case, what a resident may write about each finding: right, wrong, hedged (or nothing at all).
+_DEMO_STATEMENTS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "01": {"consolidation": ("The lungs are clear.", "Patchy consolidation at the right base.",
+                             "Possible subtle left basal consolidation."),
+           "pleural effusion": ("No pleural effusion.", "Small left pleural effusion.",
+                                "A small effusion cannot be excluded."),
+           "pneumothorax": ("No pneumothorax.", "Small right apical pneumothorax.", "Questionable apical pneumothorax."),
+           "cardiomegaly": ("Heart size is normal.", "The heart is enlarged.", "Borderline cardiomegaly."),
+           "pulmonary nodule or mass": ("No nodule or mass.", "A 1 cm nodule in the right upper zone.",
+                                        "Possible nodule over the left mid zone."),
+           "widened mediastinum": ("The mediastinum is not widened.", "The mediastinum is widened.",
+                                   "The mediastinum is possibly widened.")},
+    "02": {"lung mass": ("Lobulated right perihilar mass.", "No mass is seen.", "Possible right hilar mass."),
+           "consolidation": ("No consolidation.", "Right perihilar consolidation, in keeping with pneumonia.",
+                             "Possible right perihilar consolidation."),
+           "cavitation": ("No cavitation.", "There is a cavity within the lesion.", "Cavitation cannot be excluded."),
+           "pleural effusion": ("No pleural effusion.", "Small right pleural effusion.", "Possible small effusion."),
+           "pneumothorax": ("No pneumothorax.", "Small left pneumothorax.", "Questionable pneumothorax."),
+           "cardiomegaly": ("Heart size normal.", "Mild cardiomegaly.", "Borderline cardiomegaly.")},
+    "03": {"pleural effusion": ("Large right pleural effusion with a meniscus.", "No pleural effusion.",
+                                "Possible right pleural effusion."),
+           "pneumothorax": ("No pneumothorax.", "Small right apical pneumothorax.",
+                            "A small pneumothorax cannot be excluded."),
+           "catheter": ("A catheter projects over the right hemithorax.", "No lines or devices.",
+                        "Possible catheter over the right chest."),
+           "pulmonary oedema": ("No pulmonary oedema.", "Mild interstitial oedema.", "Possible early oedema.")},
+    "04": {"cardiomegaly": ("Moderate cardiomegaly.", "Heart size normal.", "Borderline cardiomegaly."),
+           "pulmonary vascular congestion": ("Upper lobe diversion.", "Normal pulmonary vasculature.",
+                                             "Possible vascular congestion."),
+           "pulmonary oedema": ("Interstitial oedema with Kerley B lines.", "No pulmonary oedema.",
+                                "Possible early interstitial oedema."),
+           "line or tube": ("A tube projects over the left upper zone, tip near the apex.", "No lines or tubes.",
+                            "Possible tube over the left apex."),
+           "pneumothorax": ("No pneumothorax.", "Left apical pneumothorax.", "Questionable left pneumothorax.")},
+    "05": {"reticular opacities": ("Bilateral reticular opacities.", "The lungs are clear.",
+                                   "Possible reticular pattern."),
+           "pulmonary fibrosis": ("In keeping with pulmonary fibrosis.", "No fibrosis.", "Possible fibrosis."),
+           "lower-zone predominance": ("Lower zone predominant.", "Upper zone predominant.",
+                                       "Possibly basal predominance."),
+           "lung mass": ("No mass.", "A mass at the left base.", "A mass cannot be excluded."),
+           "pleural effusion": ("No pleural effusion.", "Small bilateral effusions.", "Possible small effusions.")},
+}
+DEMO_RESIDENTS = 12
+
+
+def write_demo_reads(folder: str | Path) -> Path:
+    """Write a made-up class's reads of cases 01-05 (a dozen invented residents) for trying the review."""
+    import random
+
+    folder = Path(folder)
+    generator = random.Random(2026)  # the same invented class every time
+    for number in range(1, DEMO_RESIDENTS + 1):
+        alias = f"Invented resident {number:02d}"
+        for case_id, statements in _DEMO_STATEMENTS.items():
+            sentences = []
+            for right, wrong, hedged in statements.values():
+                choice = generator.choices(("right", "none", "wrong", "hedged"), weights=(62, 16, 12, 10))[0]
+                sentences += {"right": [right], "wrong": [wrong], "hedged": [hedged], "none": []}[choice]
+            save_read(case_id, " ".join(sentences), alias, folder)
+    return folder

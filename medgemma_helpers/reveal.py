@@ -1,0 +1,139 @@
+"""Read first, then reveal: in a live notebook MedGemma's read and the answer key wait for the resident's read.
+
+A resident anchored by the model's read learns less, and most people run a notebook with Run All. So in a
+live kernel, per case, nothing shows MedGemma's read or the answer key until the resident commits a read
+in the quiz or clicks "Skip, show me", whatever order the cells run in. The cells that would show them
+display a notice instead and fill in at the reveal. The model works in a background thread meanwhile (the
+quiz starts it), so the reveal is instant.
+
+Everything shows at once (as before) in a terminal, in the headless walkthrough run (which sets
+MEDGEMMA_SHOW_ALL=1), and for a teacher preparing a lecture who passes `show_everything=True` to mh.quiz.
+
+Each case has one session: the notebook's one model read (the request the Ask cell made last, or the
+case's own question when the quiz reveals first), the resident's committed read, and the outputs waiting
+for the reveal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .render import in_notebook
+
+SHOW_ALL_ENV = "MEDGEMMA_SHOW_ALL"
+HIDDEN_READ = ("It stays hidden until you commit your own read: write it in the <b>Your read</b> box above and "
+               "click <b>Reveal</b> (or <b>Skip, show me</b>). It appears here then.")
+HIDDEN_KEY = ("The answer key is hidden until you commit your own read in the <b>Your read</b> box above "
+              "(or click <b>Skip, show me</b>). It appears here then.")
+
+# One worker: reads are generated one at a time, in the order asked, never two on the GPU at once.
+_worker: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medgemma-read")
+        return _worker
+
+
+@dataclass
+class CaseSession:
+    """One case's read-first state in this kernel."""
+
+    case_id: str
+    show_everything: bool = False
+    revealed: bool = False
+    read: str | None = None  # the resident's committed read; None when skipped or not yet committed
+    image_modality: str | None = None  # the modality of the user's own image, when the read is of one
+    key: tuple | None = None  # the request behind the notebook's one model read
+    future: Future | None = None  # that read, generating or done
+    progress: list[int] = field(default_factory=lambda: [0])  # characters written so far (progress display)
+    waiting: list[Callable[[], None]] = field(default_factory=list)  # outputs to fill in at the reveal
+    on_new_read: Callable[[], None] | None = None  # the quiz re-renders when the Ask cell asks anew
+
+    def hides(self) -> bool:
+        """True while this case's read and key must stay hidden."""
+        return read_first_mode() and not self.show_everything and not self.revealed
+
+    def ask(self, key: tuple, work: Callable[[Callable[[str], None]], Any]) -> Future:
+        """The notebook's read for this request: the one already asked for, or a new background job."""
+        if self.key == key and self.future is not None and not (self.future.done() and self.future.exception()):
+            return self.future
+        changed = self.key is not None and self.key != key
+        self.key, self.progress = key, [0]
+        progress = self.progress
+
+        def count(text: str) -> None:
+            progress[0] = len(text)
+
+        self.future = _executor().submit(work, count)
+        if changed and self.on_new_read is not None:
+            self.on_new_read()
+        return self.future
+
+    def record(self, key: tuple, findings: Any) -> None:
+        """Make an answer given in the cell (not in the background) the notebook's read."""
+        if self.key == key and self.future is not None and self.future.done() and not self.future.exception():
+            return
+        changed = self.key is not None and self.key != key
+        done: Future = Future()
+        done.set_result(findings)
+        self.key, self.future = key, done
+        if changed and self.on_new_read is not None:
+            self.on_new_read()
+
+    def when_revealed(self, render: Callable[[], None]) -> None:
+        """Fill an output in at the reveal (at once when already revealed)."""
+        if self.revealed or not self.hides():
+            render()
+        else:
+            self.waiting.append(render)
+
+    def reveal(self, read: str | None) -> None:
+        """Commit the resident's read (None: skipped) and fill in every output that waited for it."""
+        self.read = read if read and read.strip() else None
+        self.revealed = True
+        waiting, self.waiting = self.waiting, []
+        for render in waiting:
+            render()
+
+    def restart(self) -> None:
+        """A re-run quiz cell starts afresh: hidden again, no read committed (the model's read is kept)."""
+        self.revealed, self.read, self.waiting = False, None, []
+
+
+_sessions: dict[str, CaseSession] = {}
+
+
+def session(case_id: str) -> CaseSession:
+    """The read-first session of a case in this kernel."""
+    return _sessions.setdefault(case_id, CaseSession(case_id))
+
+
+def forget_sessions() -> None:
+    """Drop every case's session (mh.clear_model_cache calls this with the answers)."""
+    _sessions.clear()
+
+
+def read_first_mode() -> bool:
+    """True in a live notebook kernel, unless MEDGEMMA_SHOW_ALL asks to show everything (the headless run)."""
+    return in_notebook() and os.environ.get(SHOW_ALL_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def notice_html(notice: str) -> str:
+    """A notice in place of something hidden until the reveal (the notice is the project's own markup)."""
+    return f"<div class='mh-hidden' style='color:#555;border-left:3px solid #999;padding:4px 10px'>{notice}</div>"
+
+
+def placeholder(notice: str) -> Any:
+    """Show a notice in the current cell that a later call can replace (a display handle)."""
+    from IPython.display import HTML, display
+
+    return display(HTML(notice_html(notice)), display_id=True)

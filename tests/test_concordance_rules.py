@@ -1,0 +1,232 @@
+"""The concordance rules that real radiology text needs, one group per rule, in our own sentences.
+
+Every sentence here was written for this file in the way MedGemma and radiologists write; none is taken
+from an evaluation corpus. The findings carry no `absent_when` phrases: normal statements and other
+wordings come from the checker's built-in chest knowledge, keyed on the finding's name.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from medgemma_helpers.cases import ReferenceFinding
+from medgemma_helpers.concordance import FindingCheck, check_findings, concordance_score, concordance_table_html
+
+CARDIOMEGALY = ReferenceFinding("cardiomegaly", (), "absent")
+MEDIASTINUM = ReferenceFinding("widened mediastinum", (), "absent")
+CONSOLIDATION = ReferenceFinding("consolidation", (), "absent")
+EFFUSION = ReferenceFinding("pleural effusion", ("effusion",), "absent")
+PNEUMOTHORAX = ReferenceFinding("pneumothorax", (), "absent")
+OEDEMA = ReferenceFinding("pulmonary oedema", (), "absent")
+FRACTURE = ReferenceFinding("rib fracture", ("fracture",), "absent")
+NODULE = ReferenceFinding("nodule", (), "absent")
+MASS = ReferenceFinding("lung mass", ("mass", "tumour"), "absent")
+PNEUMONIA = ReferenceFinding("pneumonia", (), "absent")
+EMPHYSEMA = ReferenceFinding("emphysema", (), "absent")
+FIBROSIS = ReferenceFinding("pulmonary fibrosis", ("fibrosis",), "absent")
+KEY = (CARDIOMEGALY, MEDIASTINUM, CONSOLIDATION, EFFUSION, PNEUMOTHORAX, OEDEMA, FRACTURE, NODULE, MASS, PNEUMONIA,
+       EMPHYSEMA, FIBROSIS)
+
+
+def statuses(text: str, key=KEY) -> dict[str, str]:
+    """The findings the text mentions, with their status (not_mentioned left out)."""
+    return {c.finding: c.status for c in check_findings(text, list(key)) if c.status != "not_mentioned"}
+
+
+def one(name: str) -> ReferenceFinding:
+    """A finding that only this test knows, with no built-in knowledge."""
+    return ReferenceFinding(name, (), "present")
+
+
+# 1. Normal statements that never name the finding deny it; they are narrow, as radiologists mean them.
+NORMAL_STATEMENTS = [
+    ("The heart size is within normal limits.", {"cardiomegaly": "absent"}),
+    ("Heart size appears normal.", {"cardiomegaly": "absent"}),
+    ("The cardiac silhouette is normal in size.", {"cardiomegaly": "absent"}),
+    ("**Heart size:** normal", {"cardiomegaly": "absent"}),
+    ("Cardiothoracic ratio is less than 0.5.", {"cardiomegaly": "absent"}),
+    ("Unremarkable cardiomediastinal silhouette.", {"cardiomegaly": "absent", "widened mediastinum": "absent"}),
+    ("The mediastinum is of normal width.", {"widened mediastinum": "absent"}),
+    ("Mediastinal contours are again normal.", {"widened mediastinum": "absent"}),
+    ("The mediastinum (the central compartment of the chest) appears normal in width and contour.",
+     {"widened mediastinum": "absent"}),
+    ("Both lungs are clear.", {"consolidation": "absent"}),
+    ("The lung fields appear clear bilaterally.", {"consolidation": "absent"}),
+    ("The costophrenic angles are sharp.", {"pleural effusion": "absent"}),
+    ("Clear costophrenic angles bilaterally.", {"pleural effusion": "absent"}),
+    ("The costophrenic angles are not blunted.", {"pleural effusion": "absent"}),
+    ("Pleura: unremarkable.", {"pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("The bony structures are intact.", {"rib fracture": "absent"}),
+    ("The ribs, clavicles and scapulae appear intact.", {"rib fracture": "absent"}),
+    ("The osseous structures of the thorax are unremarkable.", {"rib fracture": "absent"}),
+    ("No acute osseous abnormality.", {"rib fracture": "absent"}),
+    # narrow: what a normal statement does not say
+    ("The right lung is clear.", {}),
+    ("The lungs appear clear with good expansion.", {"consolidation": "absent"}),
+    ("The ribs are visible to the costophrenic angles.", {}),
+    ("The heart borders are well defined.", {}),
+    ("The heart size could not be assessed on this rotated film.", {}),
+    # the weakest denial: any assertion or hedge elsewhere wins
+    ("The heart size is normal. However, the cardiac silhouette is enlarged on the lateral view.",
+     {"cardiomegaly": "present"}),
+    ("The lungs are clear. A subtle left basal consolidation cannot be excluded.", {"consolidation": "uncertain"}),
+]
+
+# 2. Positives worded the other way round, and their negated or hedged forms.
+POSITIVES = [
+    ("The heart appears enlarged.", {"cardiomegaly": "present"}),
+    ("The heart size is moderately increased.", {"cardiomegaly": "present"}),
+    ("Mildly enlarged cardiac silhouette.", {"cardiomegaly": "present"}),
+    ("There is enlargement of the cardiac silhouette.", {"cardiomegaly": "present"}),
+    ("The heart is not enlarged.", {"cardiomegaly": "absent"}),
+    ("The heart is borderline enlarged.", {"cardiomegaly": "uncertain"}),
+    ("The superior mediastinum is widened.", {"widened mediastinum": "present"}),
+    ("The mediastinum does not appear widened.", {"widened mediastinum": "absent"}),
+    ("There is a small nodular opacity in the left upper zone.", {"nodule": "present"}),
+    ("Ill-defined mass-like opacity at the right hilum.", {"lung mass": "present"}),
+    ("Perihilar haziness with Kerley B lines.", {"pulmonary oedema": "present"}),
+    ("Pulmonary edema.", {"pulmonary oedema": "present"}),  # either spelling
+    ("A meniscus is seen at the left base.", {"pleural effusion": "present"}),
+    ("A fine visceral pleural line is seen at the right apex.", {"pneumothorax": "present"}),
+]
+
+# 3. List negation survives size and side words inside the list, and "/" between two findings.
+LISTS = [
+    ("No focal consolidation, large pleural effusion, or pneumothorax is identified.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("The lungs are clear without focal consolidation, sizeable effusion or pneumothorax.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("There is no consolidation, significant effusion or visible pneumothorax.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("No pneumothorax, large pleural effusion or lobar consolidation.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("No acute consolidation, moderate effusion/pneumothorax.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    # ... but a described phrase after a comma, with no "or" to follow, is its own statement
+    ("No pneumothorax, small right pleural effusion.", {"pneumothorax": "absent", "pleural effusion": "present"}),
+    ("No consolidation, a moderate left effusion or scarring.",
+     {"consolidation": "absent", "pleural effusion": "present"}),
+]
+
+# 4. Cues that were missing.
+CUES = [
+    ("The patient denies chest pain.", {"chest pain": "absent"}),
+    ("He denied fevers, night sweats or weight loss.", {"fevers": "absent", "weight loss": "absent"}),
+    ("Sputum culture -ve for tuberculosis.", {"tuberculosis": "absent"}),
+    ("Nothing to suggest a pneumothorax.", {"pneumothorax": "absent"}),
+    ("There are no features to suggest pneumonia.", {"pneumonia": "absent"}),
+    ("No findings suspicious for a mass.", {"lung mass": "absent"}),
+    ("Low clinical suspicion for pneumonia.", {"pneumonia": "absent"}),
+    ("A small left effusion is difficult to entirely exclude.", {"pleural effusion": "uncertain"}),
+    ("Pneumonia is less likely.", {"pneumonia": "uncertain"}),
+    ("The right pleural effusion has resolved.", {"pleural effusion": "absent"}),
+    ("Right apical pneumothorax, resolved.", {"pneumothorax": "absent"}),
+    ("Resolved left basal consolidation; stable scarring.", {"consolidation": "absent"}),
+    ("The left basal consolidation has cleared.", {"consolidation": "absent"}),
+    ("Please correlate clinically for pneumonia.", {"pneumonia": "uncertain"}),
+    ("A follow-up film is advised to rule-out an underlying mass.", {"lung mass": "uncertain"}),
+    ("Question small right pleural effusion.", {"pleural effusion": "uncertain"}),
+    ("It is unclear whether there is a small effusion.", {"pleural effusion": "uncertain"}),
+    ("Pneumonia is in the differential.", {"pneumonia": "uncertain"}),
+    ("A superimposed pneumonia would be a consideration.", {"pneumonia": "uncertain"}),
+    ("Bibasal opacities, most suggestive of pulmonary edema.", {"pulmonary oedema": "present"}),
+]
+
+# 5. Scope: a hedge over a reasoning noun runs through its verb; an opinion's negation to the clause end.
+SCOPES = [
+    ("A possible underlying cause of this is pneumonia, a tumour, or heart failure.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "heart failure": "uncertain"}),
+    ("Possible causes include pneumonia and pulmonary oedema.",
+     {"pneumonia": "uncertain", "pulmonary oedema": "uncertain"}),
+    ("The differential diagnosis includes pneumonia, small mass lesion or infarct.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "infarct": "uncertain"}),
+    ("The most likely diagnosis is pneumonia.", {"pneumonia": "present"}),
+    ("I do not think the patient has a pneumothorax at present.", {"pneumothorax": "absent"}),
+    ("She was not hypoxic, nor was she in atrial fibrillation.", {"atrial fibrillation": "absent"}),
+    ("Effusion absent on the left but present on the right.", {"pleural effusion": "present"}),
+    ("No consolidation (images limited by motion) but a small effusion.",
+     {"consolidation": "absent", "pleural effusion": "present"}),
+    ("Thoracentesis was not performed due to the small size of the effusion.", {"pleural effusion": "present"}),
+    ("The basal opacity may be due to atelectasis or pneumonia.", {"atelectasis": "uncertain", "pneumonia": "uncertain"}),
+    ("Pleural effusion: small. Comparison: none available.", {"pleural effusion": "present"}),
+]
+
+# 6. Wrong matches: another finding's name, a date, a name that holds a cue word; punctuation in a concept.
+MATCHES = [
+    ("Small pericardial effusion.", {}),
+    ("Subcutaneous emphysema in the left chest wall.", {}),
+    ("Changes of cystic fibrosis.", {}),
+    ("Bilateral leg oedema on examination.", {}),
+    ("Mass effect on the left lateral ventricle.", {}),
+    ("A thyroid nodule is noted incidentally.", {}),
+    ("Pericardial effusion; bilateral pleural effusions.", {"pleural effusion": "present"}),
+    ("Chest film of May 03: pneumothorax.", {"pneumothorax": "present"}),
+    ("Known borderline personality disorder.", {"personality disorder": "present"}),
+    ("History of HIV/AIDS on treatment.", {"HIV/AIDS": "present"}),
+    ("She developed C. diff colitis last year.", {"C. diff colitis": "present"}),
+    ("Two prior PE's on anticoagulation.", {"PE's": "present"}),
+    ("Neck: supple. No lymphadenopathy.", {"Neck: supple. No lymphadenopathy": "present"}),
+    ("Heart failure with haemorrhage.", {"hemorrhage": "present", "heart failure": "present"}),
+]
+
+
+def _extra(expected: dict[str, str]) -> list[ReferenceFinding]:
+    known = {f.name for f in KEY}
+    return [one(name) for name in expected if name not in known]
+
+
+@pytest.mark.parametrize(("text", "expected"), NORMAL_STATEMENTS + POSITIVES + LISTS + CUES + SCOPES + MATCHES,
+                         ids=lambda value: repr(value[:45]) if isinstance(value, str) else "")
+def test_rule(text: str, expected: dict[str, str]):
+    assert statuses(text, KEY + tuple(_extra(expected))) == expected
+
+
+def test_a_case_file_need_not_list_the_normal_statements():
+    """The same read, with findings that name nothing but the finding: a correct normal read agrees."""
+    read = ("The heart size is within normal limits. The mediastinum is unremarkable. The lungs are clear "
+            "bilaterally. The costophrenic angles are sharp. No pneumothorax. The ribs appear intact.")
+    checks = check_findings(read, [CARDIOMEGALY, MEDIASTINUM, CONSOLIDATION, EFFUSION, PNEUMOTHORAX, FRACTURE])
+    assert [c.status for c in checks] == ["absent"] * 6
+    assert checks[0].evidence == "The heart size is within normal limits."
+
+
+def test_a_finding_named_like_a_lookalike_keeps_its_own_words():
+    pericardial = ReferenceFinding("pericardial effusion", (), "present")
+    assert statuses("Small pericardial effusion. The costophrenic angles are sharp.", [pericardial]) == {
+        "pericardial effusion": "present"}
+
+
+def test_unmentioned_non_pertinent_negative_is_neither_right_nor_wrong():
+    key = [ReferenceFinding("pleural effusion", ("effusion",), "present"),
+           ReferenceFinding("pneumothorax", (), "absent"),
+           ReferenceFinding("pulmonary oedema", (), "absent", pertinent=False)]
+    checks = check_findings("Large right pleural effusion with a meniscus. No pneumothorax.", key)
+    assert [c.scored for c in checks] == [True, True, False]
+    assert concordance_score(checks) == (2, 2)
+    # mentioned, it counts like any other finding: right when denied, wrong when called
+    assert concordance_score(check_findings("Large right effusion. No pneumothorax. No oedema.", key)) == (3, 3)
+    assert concordance_score(check_findings("Large right effusion. No pneumothorax. Pulmonary oedema.", key)) == (2, 3)
+    # an unmentioned pertinent negative or present finding stays a miss
+    assert concordance_score(check_findings("Large right effusion.", key)) == (1, 2)
+    assert concordance_score(check_findings("No pneumothorax.", key)) == (1, 2)
+
+
+def test_the_table_shows_an_unscored_finding_as_such():
+    checks = [FindingCheck("pleural effusion", "present", "present", "Large effusion."),
+              FindingCheck("pulmonary oedema", "not_mentioned", "absent", "", pertinent=False)]
+    page = concordance_table_html(checks, "t")
+    assert 'class="mh-unscored"' in page and "not scored (not a pertinent negative)" in page
+    assert "absent (not pertinent)" in page and "Score: 1 / 1" in page
+
+
+def test_case_01_credits_a_correct_normal_read_as_agreeing():
+    import medgemma_helpers as mh
+
+    read = ("**Heart:** The heart size appears within normal limits.\n"
+            "**Mediastinum:** The mediastinum (the space between the lungs) appears normal in width.\n"
+            "**Lungs:** The lungs are clear bilaterally, with no nodules or masses.\n"
+            "**Pleura:** The costophrenic angles are sharp; no pneumothorax.\n"
+            "**Impression:** Normal chest radiograph.")
+    checks = mh.check_findings(read, mh.load_case("01"))
+    assert [c.finding for c in checks if not c.agrees] == []
+    assert mh.concordance_score(checks) == (6, 6)
