@@ -59,10 +59,11 @@ def test_image() -> Any:
     from PIL import Image
 
     import medgemma_helpers as mh
+    from medgemma_helpers.images import model_image
 
     real = Path(os.environ.get("MEDGEMMA_IMAGE_MIRROR", "") or "/nonexistent") / "case01_normal_pa.png"
     if real.is_file():
-        return mh.pad_square(mh.load_image(real))
+        return model_image(real, modality="chest radiograph")
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:512, 0:512]
     body = 200 * np.exp(-(((x - 256) / 180) ** 2 + ((y - 256) / 230) ** 2))

@@ -116,8 +116,8 @@ def main() -> int:
         print(json.dumps({"error": "no CUDA GPU is visible; this benchmark needs one"}))
         return 2
     import medgemma_helpers as mh
-    from medgemma_helpers.generate import build_messages, prepare_inputs
-    from medgemma_helpers.model import MedGemma
+    from medgemma_helpers.asking import build_messages
+    from medgemma_helpers.local import MedGemma, prepare_inputs
 
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (smoke test)"
     device = "cuda" if torch.cuda.is_available() else "cpu"

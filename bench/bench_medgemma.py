@@ -111,18 +111,16 @@ def cached_load(folder: Path, repeats: int = 50) -> dict[str, Any]:
 def six_case_requests(image: Any) -> list[Any]:
     """The six cases' questions, each with its case image (or the test image when the mirror is absent)."""
     import medgemma_helpers as mh
-    from medgemma_helpers.batch import Request
-    from medgemma_helpers.walkthrough import case_image
+    from medgemma_helpers.walkthrough import case_request
 
     requests = []
     for case in mh.list_cases():
-        picture = None
-        if case.image is not None:
-            try:
-                picture = mh.pad_square(case_image(case))
-            except mh.MedGemmaError:  # no mirror and no network: the test image stands in
-                picture = image
-        requests.append(Request(picture, mh.case_prompt(case), case.system_prompt))
+        try:
+            request = case_request(case)  # exactly what a case notebook asks, its film padded to a square
+            picture = request.picture
+        except mh.MedGemmaError:  # no mirror and no network: the test image stands in
+            picture = image
+        requests.append(mh.Request(picture, mh.case_prompt(case), case.system_prompt))
     return requests
 
 
@@ -162,7 +160,7 @@ def batched_vs_sequential(folder: Path, image: Any, repeats: int, max_new_tokens
 
 
 def mh_analyze_many(*args: Any, **kwargs: Any) -> Any:
-    from medgemma_helpers.batch import analyze_many
+    from medgemma_helpers.asking import analyze_many
 
     return analyze_many(*args, **kwargs)
 

@@ -1,37 +1,59 @@
-"""MedGemma case notebooks: the one import every notebook uses (`import medgemma_helpers as mh`).
+"""MedGemma case notebooks: the one import every notebook uses, `import medgemma_helpers as mh`.
 
 Educational use only: MedGemma is not a diagnostic tool, and its output needs clinical judgment.
+
+What a notebook or a teacher calls (everything else lives in its module, layer by layer):
+
+    Reaching MedGemma   authenticate, load_model, connect, use_pack, record_pack, clear_model_cache
+    Asking              analyze, analyze_many, Request, Findings, show_findings, split_thinking
+    Cases               list_cases, load_case, case_prompt, case_image, load_image, upload_image
+    Teaching            show_case, quiz, run_case, show_answer_key, structured_prompt, show_report,
+                        check_findings, concordance_score, FindingCheck, export_handout,
+                        run_all_cases, show_summary, write_summary, save_read, class_review
+    Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
+                        localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
+    Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
+
+The modules, from the bottom up (each imports only those below it; import-linter checks this):
+errors, files, render, secret -> pixels, dicom, images, figures (image input) -> access, auth, local, remote,
+pack, model (model access) -> asking -> cases, chest_findings, concordance, case_images, reports (case content
+and how a read is judged) -> reveal, case_view, walkthrough, class_reads, quizzes, handouts, summary (the teaching
+flow) -> ct_volume, localisation, comparison, demo_data (skills) -> notebooks, recording, cli (apps).
 """
 
 from ._version import __version__
-from .auth import DEFAULT_MODEL_ID, authenticate
-from .batch import Request, analyze_many
-from .cases import Case, list_cases, load_case
-from .errors import AccessError, CaseError, ImageError, InputError, MedGemmaError
-from .generate import Findings, analyze, build_messages, split_thinking
-from .images import load_image, pad_square
-from .model import MedGemma, clear_model_cache, load_model
-from .remote import RemoteMedGemma, connect
-from .render import DISCLAIMER, show_findings
-from .concordance import FindingCheck, check_findings, concordance_score
+from .asking import Findings, Request, analyze, analyze_many, show_findings, split_thinking
+from .auth import authenticate
+from .case_view import case_image, show_case, upload_image
+from .cases import Case, case_prompt, list_cases, load_case
 from .class_reads import class_review, save_read
-from .teaching import (REPORT_SECTIONS, export_handout, parse_report, quiz, run_all_cases, show_answer_key,
-                       show_report, show_summary, structured_prompt, write_summary)
-from .walkthrough import case_image, case_prompt, run_case, show_case, upload_image
-from .boxes import LOCALISATION_PROMPT, Box, draw_boxes, parse_boxes
-from .dicom import WINDOW_PRESETS, CTVolume, ct_windows, load_ct_series, montage, mri_windows, slice_browser
-from .skills import (COMPARISON_PROMPT, Change, analyze_volume, compare_studies, localize, parse_changes, show_boxes,
-                     show_pair, show_volume, volume_request, write_demo_ct_series)
+from .comparison import compare_studies, show_pair
+from .concordance import FindingCheck, check_findings, concordance_score
+from .ct_volume import analyze_volume, show_volume, volume_request
+from .dicom import ct_windows, load_ct_series
+from .errors import AccessError, CaseError, ImageError, InputError, MedGemmaError
+from .figures import montage
+from .handouts import export_handout
+from .images import load_image
+from .localisation import Box, localize, parse_boxes, show_boxes
+from .model import clear_model_cache, load_model
+from .pack import use_pack
+from .quizzes import quiz, show_answer_key
+from .recording import record_pack
+from .remote import connect
+from .reports import show_report, structured_prompt
+from .summary import run_all_cases, show_summary, write_summary
+from .walkthrough import run_case
 
 __all__ = [
-    "AccessError", "Case", "CaseError", "InputError", "DEFAULT_MODEL_ID", "DISCLAIMER", "Findings", "ImageError", "MedGemma",
-    "MedGemmaError", "analyze", "authenticate", "build_messages", "clear_model_cache", "list_cases", "load_case",
-    "load_image", "load_model", "pad_square", "show_findings", "split_thinking", "case_prompt", "run_case",
-    "show_answer_key", "show_case", "FindingCheck", "check_findings", "concordance_score", "REPORT_SECTIONS",
-    "export_handout", "parse_report", "quiz", "run_all_cases", "show_report", "show_summary", "structured_prompt",
-    "write_summary", "LOCALISATION_PROMPT", "Box", "draw_boxes", "parse_boxes", "WINDOW_PRESETS", "CTVolume",
-    "ct_windows", "load_ct_series", "montage", "mri_windows", "slice_browser", "COMPARISON_PROMPT", "Change",
-    "analyze_volume", "compare_studies", "localize", "parse_changes", "show_boxes", "show_pair", "show_volume",
-    "volume_request", "write_demo_ct_series", "case_image", "upload_image", "Request", "analyze_many",
-    "RemoteMedGemma", "connect", "class_review", "save_read", "__version__",
+    "__version__",
+    "authenticate", "load_model", "connect", "use_pack", "record_pack", "clear_model_cache",
+    "analyze", "analyze_many", "Request", "Findings", "show_findings", "split_thinking",
+    "list_cases", "load_case", "Case", "case_prompt", "case_image", "load_image", "upload_image",
+    "show_case", "quiz", "run_case", "show_answer_key", "structured_prompt", "show_report",
+    "check_findings", "concordance_score", "FindingCheck", "export_handout",
+    "run_all_cases", "show_summary", "write_summary", "save_read", "class_review",
+    "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
+    "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
+    "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
 ]

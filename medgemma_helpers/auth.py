@@ -1,4 +1,7 @@
-"""Hugging Face authentication for the gated MedGemma weights. The token is never printed or stored on disk."""
+"""Hugging Face authentication for the gated MedGemma weights. The token is never printed or stored on disk.
+
+Layer: model access, bottom. May import: errors, secret.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +9,32 @@ import os
 from pathlib import Path
 
 from .errors import AccessError
+from .secret import Secret
 
 DEFAULT_MODEL_ID = "google/medgemma-1.5-4b-it"
+MODEL_ID_ENV = "MEDGEMMA_MODEL_ID"
 MODEL_PAGE = f"https://huggingface.co/{DEFAULT_MODEL_ID}"
 
 ACCESS_STEPS = (
     f"1) open {MODEL_PAGE} while logged in and accept the Health AI Developer Foundations terms; "
     "2) create a token with 'read' access at https://huggingface.co/settings/tokens; "
     "3) add it as a secret named HF_TOKEN (Colab: the key icon in the left bar, then allow notebook access; "
-    "Kaggle: Add-ons > Secrets) or set the environment variable HF_TOKEN; then run mh.authenticate() again."
+    "Kaggle: Add-ons > Secrets) or set the environment variable HF_TOKEN."
 )
+# In a notebook the next step is the authenticate cell; at a shell it is the command again (cli.py says so).
+RETRY_IN_NOTEBOOK = " Then run mh.authenticate() again."
 
 ENV_TOKEN_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 KAGGLE_SECRET_NAMES = ("HF_TOKEN", "HUGGINGFACE_TOKEN")
 
 
-class _Secret:
-    """Holds the token; its repr and str never show it."""
 
-    __slots__ = ("_value", "source")
-
-    def __init__(self, value: str, source: str):
-        self._value = value
-        self.source = source
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"<Hugging Face token from {self.source}>"
-
-    __str__ = __repr__
-
-
-_current: _Secret | None = None
+_current: Secret | None = None
 
 
 def _from_colab() -> str | None:
     try:
-        from google.colab import userdata  # type: ignore[import-not-found]
+        from google.colab import userdata  # only on Colab
     except ImportError:
         return None
     try:
@@ -55,7 +45,7 @@ def _from_colab() -> str | None:
 
 def _from_kaggle() -> tuple[str, str] | None:
     try:
-        from kaggle_secrets import UserSecretsClient  # type: ignore[import-not-found]
+        from kaggle_secrets import UserSecretsClient  # only on Kaggle
     except ImportError:
         return None
     client = UserSecretsClient()
@@ -79,26 +69,26 @@ def _from_cached_login() -> str | None:
     return get_token()
 
 
-def find_token(token: str | None = None) -> _Secret | None:
+def find_token(token: str | None = None) -> Secret | None:
     """The first token found: argument, environment, Colab secret, Kaggle secret, cached login."""
     if token is not None:
         if not isinstance(token, str) or not token.strip():
             raise AccessError("The token given to mh.authenticate is empty or not text; pass the token string, "
                               "or call mh.authenticate() with no argument to use HF_TOKEN.")
-        return _Secret(token.strip(), "the argument")
+        return Secret(token.strip(), "the argument")
     for name in ENV_TOKEN_NAMES:
         value = os.environ.get(name, "").strip()
         if value:
-            return _Secret(value, f"the environment variable {name}")
+            return Secret(value, f"the environment variable {name}")
     colab = _from_colab()
     if colab:
-        return _Secret(colab.strip(), "the Colab secret HF_TOKEN")
+        return Secret(colab.strip(), "the Colab secret HF_TOKEN")
     kaggle = _from_kaggle()
     if kaggle:
-        return _Secret(kaggle[0].strip(), kaggle[1])
+        return Secret(kaggle[0].strip(), kaggle[1])
     cached = _from_cached_login()
     if cached:
-        return _Secret(cached.strip(), "the cached Hugging Face login")
+        return Secret(cached.strip(), "the cached Hugging Face login")
     return None
 
 
@@ -113,14 +103,7 @@ def authenticate(token: str | None = None) -> bool:
     secret = find_token(token)
     if secret is None:
         _current = None
-        local = os.environ.get("MEDGEMMA_MODEL_ID", "").strip()
-        endpoint = os.environ.get("MEDGEMMA_ENDPOINT", "").strip()
-        if endpoint:
-            print("No Hugging Face token found; none is needed to use the class server named by MEDGEMMA_ENDPOINT.")
-        elif local and is_local_model(local):
-            print(f"No Hugging Face token found; none is needed for the local model folder {local}.")
-        else:
-            print("No Hugging Face token found. MedGemma is gated: " + ACCESS_STEPS)
+        print(_without_token_note())
         return False
     if not hub_offline():
         _verify(secret)
@@ -129,7 +112,7 @@ def authenticate(token: str | None = None) -> bool:
     return True
 
 
-def _verify(secret: _Secret) -> None:
+def _verify(secret: Secret) -> None:
     """Ask the Hub who the token belongs to; a refused token is an AccessError, no network is only a note."""
     from huggingface_hub import whoami
 
@@ -139,8 +122,23 @@ def _verify(secret: _Secret) -> None:
         status = getattr(getattr(error, "response", None), "status_code", None)
         if status in (401, 403):
             raise AccessError(f"Hugging Face refused the token from {secret.source} (HTTP {status}): it is "
-                              "invalid or revoked. " + ACCESS_STEPS) from None
+                              "invalid or revoked. " + ACCESS_STEPS + RETRY_IN_NOTEBOOK) from None
         print(f"Could not check the token with Hugging Face ({type(error).__name__}); continuing.")
+
+
+def _without_token_note() -> str:
+    """What having no token means here: nothing (a server, a pack, a local folder), or the steps to get one."""
+    local = os.environ.get(MODEL_ID_ENV, "").strip()
+    if os.environ.get("MEDGEMMA_ENDPOINT", "").strip():
+        return "No Hugging Face token found; none is needed to use the class server named by MEDGEMMA_ENDPOINT."
+    if os.environ.get("MEDGEMMA_PACK", "").strip():
+        return "No Hugging Face token found; none is needed to replay the class pack named by MEDGEMMA_PACK."
+    if local and is_local_model(local):
+        return f"No Hugging Face token found; none is needed for the local model folder {local}."
+    if local and looks_like_folder(local):
+        return (f"{MODEL_ID_ENV} names the model folder {local}, which does not exist: check the path (a local "
+                "copy needs no token), or unset it to download MedGemma from the Hub.")
+    return "No Hugging Face token found. MedGemma is gated: " + ACCESS_STEPS + RETRY_IN_NOTEBOOK
 
 
 def current_token() -> str | None:
@@ -152,3 +150,13 @@ def current_token() -> str | None:
 def is_local_model(model_id: str) -> bool:
     """A folder on disk (including a Kaggle Models path under /kaggle/input) needs no token."""
     return Path(model_id).expanduser().is_dir()
+
+
+def looks_like_folder(model_id: str) -> bool:
+    """A path rather than a hub id ("org/name"): absolute, relative with ./ or ../, or under ~."""
+    return model_id.startswith(("/", "./", "../", "~", ".\\")) or (len(model_id) > 2 and model_id[1] == ":")
+
+
+def default_model_id() -> str:
+    """MEDGEMMA_MODEL_ID when set (hub id or local folder), else the hub id of MedGemma 1.5 4B."""
+    return os.environ.get(MODEL_ID_ENV, "").strip() or DEFAULT_MODEL_ID

@@ -1,4 +1,7 @@
-"""Case images: taken from the mirror folder, the verified local copy, or the pinned download, always sha256-checked."""
+"""Case images: taken from the mirror folder, the verified local copy, or the pinned download, always sha256-checked.
+
+Layer: cases and concordance. May import: errors, files, images, cases.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from PIL import Image
 
 from .cases import Case, CaseImage
 from .errors import ImageError
-from .images import download, load_image, sha256_of, write_atomically
+from .files import sha256_of, write_atomically
+from .images import download, load_image
 
 MIRROR_ENV = "MEDGEMMA_IMAGE_MIRROR"
 
@@ -25,6 +29,10 @@ def _from_mirror(image: CaseImage) -> Path | None:
     folder = mirror_dir()
     if folder is None:
         return None
+    if not folder.is_dir():
+        # Named but missing: say so, rather than fall through to a download and blame the network.
+        raise ImageError(f"{MIRROR_ENV} names the folder {folder}, which does not exist; check the path, or unset "
+                         f"{MIRROR_ENV} to download the case images.")
     candidate = folder / image.file
     if not candidate.is_file():
         return None

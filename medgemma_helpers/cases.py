@@ -1,4 +1,7 @@
-"""Case files: one YAML file per case in cases/, validated into a `Case` on load."""
+"""Case files: one YAML file per case in cases/, validated into a `Case` on load.
+
+Layer: cases and concordance. May import: errors.
+"""
 
 from __future__ import annotations
 
@@ -339,12 +342,13 @@ def list_cases(folder: str | Path | None = None) -> list[Case]:
     return cases
 
 
-def load_case(id_or_slug: str | int, folder: str | Path | None = None) -> Case:
-    """One case by id ("01", 1) or slug ("standard-chest-xray")."""
+def load_case(id_or_slug: Case | str | int, folder: str | Path | None = None) -> Case:
+    """One case by id ("01", 1) or slug ("standard-chest-xray"); a Case is returned as it is."""
     if isinstance(id_or_slug, Case):
         return id_or_slug
     if isinstance(id_or_slug, bool) or not isinstance(id_or_slug, (str, int)):
-        raise CaseError(f"Case id {id_or_slug!r} must be text such as \"01\" or a slug; got {type(id_or_slug).__name__}.")
+        raise CaseError(f"Case id {id_or_slug!r} must be text such as \"01\" or a slug; "
+                        f"got {type(id_or_slug).__name__}.")
     wanted = str(id_or_slug).strip().lower()
     if wanted.isdigit():
         wanted = wanted.zfill(2)
@@ -354,3 +358,9 @@ def load_case(id_or_slug: str | int, folder: str | Path | None = None) -> Case:
             return case
     known = ", ".join(f"{c.id} ({c.slug})" for c in cases) or "none found"
     raise CaseError(f"Unknown case id or slug {str(id_or_slug)[:80]!r}; known cases: {known}.")
+
+
+def case_prompt(case: Case | str | int, *, own_image: bool = False) -> str:
+    """The question put to MedGemma for this case (the own-image variant when the user brings an image)."""
+    case = load_case(case)
+    return case.own_image_question if own_image and case.own_image_question else case.question

@@ -21,6 +21,8 @@ Each entry says:
 The normal statements are deliberately narrow, as radiologists use them: "the lungs are clear" denies
 consolidation but says nothing about the pleura, a pneumothorax or a nodule; "the left lung is clear"
 says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax.
+
+Layer: cases and concordance. May import nothing from the package.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import re
 from dataclasses import dataclass
 
 # Degree words a radiologist puts before "enlarged" or "widened"; hedging degrees are in _HEDGE.
-_DEGREE = r"(?:(?:mildly|moderately|markedly|severely|slightly|significantly|massively|grossly|somewhat|very|minimally)\s+)"
+_DEGREE = (r"(?:(?:mildly|moderately|markedly|severely|slightly|significantly|massively|grossly|somewhat|very|"
+           r"minimally)\s+)")
 _HEDGE = r"(?:borderline|possibly|questionably|perhaps|equivocally)"
 _LINKING_VERB = r"(?:is|are|was|were|appears?|appeared|seems?|seemed|looks?|remains?)(?:\s+to\s+be)?"
 # The same verb in a positive phrasing, which may deny it: "is not enlarged", "does not appear widened".
@@ -75,10 +78,11 @@ _NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
 STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
     StandardFinding(
         "cardiomegaly",
-        keys=("cardiomegaly", "enlarged heart", "heart enlargement", "cardiac enlargement", "enlarged cardiac silhouette",
-              "enlargement of the heart", "enlargement of the cardiac silhouette", "heart is enlarged"),
+        keys=("cardiomegaly", "enlarged heart", "heart enlargement", "cardiac enlargement",
+              "enlarged cardiac silhouette", "enlargement of the heart", "enlargement of the cardiac silhouette",
+              "heart is enlarged"),
         positive=(
-            rf"{_words('heart', 'heart size', 'cardiac size', 'size of the heart', 'cardiac silhouette', 'cardiac shadow')}"
+            _words("heart", "heart size", "cardiac size", "size of the heart", "cardiac silhouette", "cardiac shadow") +
             rf"\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:enlarged|increased|large)",
             rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow')}",
             rf"{_words('cardiac', 'heart')}\s+enlargement",

@@ -17,6 +17,8 @@ returns one plain row per resident, case and finding, ready for csv.DictWriter.
 A record that is not valid JSON, comes from another case set or lacks a field is skipped with one line
 naming the file and why; of duplicate submissions the latest is kept. Aliases and reads are data: escaped
 wherever they are shown, in HTML and in the chart (matplotlib reads "$" as mathematics).
+
+Layer: teaching flow. May import: errors, render, files, cases, concordance, walkthrough.
 """
 
 from __future__ import annotations
@@ -26,20 +28,23 @@ import hashlib
 import io
 import json
 import os
+import random
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ._version import __version__
 from .cases import Case, list_cases, load_case
 from .concordance import FindingCheck, check_findings, concordance_score
 from .errors import InputError
-from .images import write_atomically
+from .files import write_atomically
 from .render import DISCLAIMER, esc, show_html
+from .walkthrough import _answer, case_request
 
 READS_DIR_ENV = "MEDGEMMA_READS_DIR"
 RECORD_FORMAT = "medgemma-case-notebooks/read"
@@ -92,7 +97,7 @@ def outcome(check: FindingCheck) -> str:
 def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | Path | None = None, *,
               model_read: str | None = None) -> Path:
     """Save a resident's read as a small JSON record (one file per alias and case; a later save replaces it)."""
-    case = case if isinstance(case, Case) else load_case(case)
+    case = load_case(case)
     alias = _clean_alias(alias)
     if not isinstance(read_text, str):
         raise InputError(f"The read must be text, not {type(read_text).__name__}.")
@@ -201,7 +206,7 @@ def _parse(name: str, data: bytes, cases: dict[str, Case]) -> _Record | str:
 def load_reads(source: Any, case: Case | str | int | None = None) -> tuple[list[_Record], list[str]]:
     """The valid records in source (latest per alias and case), and one line per file skipped or replaced."""
     cases = {c.id: c for c in list_cases()}
-    wanted = None if case is None else (case if isinstance(case, Case) else load_case(case)).id
+    wanted = None if case is None else load_case(case).id
     latest: dict[tuple[str, str], _Record] = {}
     notes: list[str] = []
     for name, data, problem in _sources(source):
@@ -234,8 +239,6 @@ def _rows(reader: str, case: Case, checks: list[FindingCheck], *, is_model: bool
 
 def _model_read(case: Case, model: Any) -> str:
     """MedGemma's read of the case, asked exactly as the case notebook asks it (remembered per model)."""
-    from .walkthrough import _answer, case_request
-
     return _answer(model, case, case_request(case), stream=False, on_text=None).text
 
 
@@ -281,7 +284,7 @@ def _case_html(case: Case, rows: list[dict[str, Any]], records: list[_Record], m
     counts = Counter((r["finding"], r["outcome"]) for r in residents)
     cell = "padding:3px 8px;border:1px solid #bbb;text-align:left"
     header = "".join(f"<th style='{cell}'>{esc(h)}</th>" for h in
-                     ("Finding", "Key", *OUTCOMES, *(["MedGemma"] if model else [])))
+                     ("Finding", "Key", *OUTCOMES, *([MODEL_ROW] if model else [])))
     body = ""
     for finding in case.answer_key.findings:
         if finding.shown_on:
@@ -353,7 +356,8 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
         rows += case_rows
         sections.append(_case_html(this_case, case_rows, case_records, digest))
         plain.append(_case_text(this_case, case_rows))
-    show_html("<div class='mh-class-review'>" + "".join(sections) + f"<p style='color:#a33'>{esc(DISCLAIMER)}</p></div>",
+    disclaimer = f"<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
+    show_html("<div class='mh-class-review'>" + "".join(sections) + disclaimer + "</div>",
               "\n\n".join(plain))
     return rows
 
@@ -377,7 +381,8 @@ _DEMO_STATEMENTS: dict[str, dict[str, tuple[str, str, str]]] = {
                              "Possible subtle left basal consolidation."),
            "pleural effusion": ("No pleural effusion.", "Small left pleural effusion.",
                                 "A small effusion cannot be excluded."),
-           "pneumothorax": ("No pneumothorax.", "Small right apical pneumothorax.", "Questionable apical pneumothorax."),
+           "pneumothorax": ("No pneumothorax.", "Small right apical pneumothorax.",
+                            "Questionable apical pneumothorax."),
            "cardiomegaly": ("Heart size is normal.", "The heart is enlarged.", "Borderline cardiomegaly."),
            "pulmonary nodule or mass": ("No nodule or mass.", "A 1 cm nodule in the right upper zone.",
                                         "Possible nodule over the left mid zone."),
@@ -418,8 +423,6 @@ DEMO_RESIDENTS = 12
 
 def write_demo_reads(folder: str | Path) -> Path:
     """Write a made-up class's reads of cases 01-05 (a dozen invented residents) for trying the review."""
-    import random
-
     folder = Path(folder)
     generator = random.Random(2026)  # the same invented class every time
     for number in range(1, DEMO_RESIDENTS + 1):

@@ -52,6 +52,8 @@ Scoring. A finding agrees when the read's status equals the key's. A read need n
 finding: an absent finding the case marks as not pertinent, which the read never mentions, is neither
 right nor wrong and leaves the score's total; an unmentioned present finding or pertinent negative is
 a miss.
+
+Layer: cases and concordance. May import: asking (the thinking split), cases, chest_findings.
 """
 
 from __future__ import annotations
@@ -59,15 +61,15 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, Union
+from typing import Protocol, Union
 
+from .asking import split_thinking
+from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 
-if TYPE_CHECKING:
-    from .cases import AnswerKey, Case, ReferenceFinding
-
-    CaseLike = Union[Case, AnswerKey, Sequence[ReferenceFinding]]
+CaseLike = Union[Case, AnswerKey, Sequence[ReferenceFinding]]
 
 __all__ = [
     "FindingCheck", "STATUSES", "check_findings", "concordance_score", "concordance_table_html",
@@ -119,7 +121,8 @@ _CANNOT = r"(?:cannot|can\s+not|can['’]t|could\s+not|couldn['’]t)"
 _RULE_OUT = r"(?:exclude|rule[\s-]+out)"
 _SUGGEST = (r"(?:suggestive\s+of|suggests?|suggesting|suspicious\s+(?:for|of)|concerning\s+for|concern\s+for|"
             r"worrisome\s+for|indicative\s+of)")
-_REASONING = r"(?:causes?|explanations?|etiolog(?:y|ies)|aetiolog(?:y|ies)|diagnos[ie]s|considerations?|possibilit(?:y|ies))"
+_REASONING = (r"(?:causes?|explanations?|etiolog(?:y|ies)|aetiolog(?:y|ies)|diagnos[ie]s|considerations?|"
+              r"possibilit(?:y|ies))")
 
 # (pattern, kind, direction, reach). kind: absent / uncertain / suggest (uncertain, but a negation before it
 # wins: "no findings to suggest") / hypothetical / pseudo (a cue word that means neither: "no change in").
@@ -148,7 +151,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     (rf"{_CANNOT}\s+(?:be\s+)?{_ADV}(?:excluded|ruled[\s-]+out)\b", "uncertain", "backward", "phrase"),
     (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}(?:excluded|ruled[\s-]+out)\b", "uncertain", "backward", "phrase"),
     (r",?\s*\bif\s+any\b", "uncertain", "backward", "phrase"),  # the comma is part of it: "small effusion, if any"
-    (rf"\b(?:not\s+(?:certain|sure)|unclear|uncertain)\s+(?:whether|if)\b", "uncertain", "forward", "clause"),
+    (r"\b(?:not\s+(?:certain|sure)|unclear|uncertain)\s+(?:whether|if)\b", "uncertain", "forward", "clause"),
     # negation, forward
     (r"\bno\b(?![\s.!:,|]*$)", "absent", "forward", "phrase"),
     (rf"{_NOT}", "absent", "forward", "phrase"),
@@ -415,22 +418,23 @@ def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPattern
 
 def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Mention]:
     """Every finding mention in a sentence, longest first where they overlap."""
-    found = []
+    found: list[_Mention] = []
     for index, finding in enumerate(patterns):
         for pattern in finding.terms:
-            for m in pattern.finditer(sentence):
-                if m.end() > m.start() and not _is_lookalike(sentence, m.start(), m.end(), finding):
-                    groups = m.groupdict()
-                    found.append(_Mention(index, m.start(), m.end(), bool(groups.get("neg")), bool(groups.get("hedge"))))
-    found.sort(key=lambda m: (m.start - m.end, m.start))
+            for match in pattern.finditer(sentence):
+                if match.end() > match.start() and not _is_lookalike(sentence, match.start(), match.end(), finding):
+                    groups = match.groupdict()
+                    found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")),
+                                          bool(groups.get("hedge"))))
+    found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
     kept: list[_Mention] = []
-    for m in found:
+    for mention in found:
         # the same finding twice ("pleural effusion" and "effusion") counts once; another finding's
         # longer term wins ("mediastinal mass" is not the lung finding "mass")
-        if any(k.start <= m.start and m.end <= k.end for k in kept):
+        if any(k.start <= mention.start and mention.end <= k.end for k in kept):
             continue
-        kept.append(m)
-    return sorted(kept, key=lambda m: m.start)
+        kept.append(mention)
+    return sorted(kept, key=lambda mention: mention.start)
 
 
 # ---------------------------------------------------------------- cue scopes
@@ -687,8 +691,6 @@ def _findings_of(case: CaseLike | str | int, image_modality: str | None = None) 
     modality of the user's own image, only the findings the case says are read on that modality.
     """
     if isinstance(case, (str, int)):
-        from .cases import load_case
-
         case = load_case(case)
     if hasattr(case, "answer_key"):
         findings = tuple(case.answer_key.findings)
@@ -698,8 +700,6 @@ def _findings_of(case: CaseLike | str | int, image_modality: str | None = None) 
         findings = tuple(case)
     if image_modality is None:
         return tuple(f for f in findings if not getattr(f, "shown_on", ()))
-    from .cases import canonical_modality
-
     modality = canonical_modality(image_modality)
     return tuple(f for f in findings if modality is not None and modality in getattr(f, "shown_on", ()))
 
@@ -718,8 +718,7 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
         text = inner
     findings = _findings_of(case, image_modality)
     patterns = [_patterns_of(f) for f in findings]
-    from .generate import split_thinking  # the one place MedGemma's thinking trace is removed
-
+    # the thinking trace is not the read: removed in the one place that removes it
     sentences = _sentences(split_thinking(text or "")[0], [p.terms for p in patterns])
     statuses = _sentence_statuses(sentences, patterns)
     _add_normal_statements(statuses, sentences, patterns)
@@ -738,7 +737,7 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
 
 
 def concordance_score(checks: Iterable[FindingCheck]) -> tuple[int, int]:
-    """(findings that agree with the answer key, findings scored); an unmentioned non-pertinent negative is not scored."""
+    """(findings that agree with the key, findings scored); an unmentioned non-pertinent negative is not scored."""
     scored = [c for c in checks if c.scored]
     return sum(1 for c in scored if c.agrees), len(scored)
 

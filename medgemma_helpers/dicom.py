@@ -3,25 +3,26 @@
 pydicom is imported only when a DICOM file is actually read, so notebooks without DICOM never need it.
 CT encoding, slice sampling and the "SLICE n" labels follow Google's MedGemma 1.5 CT notebook
 (github.com/Google-Health/medgemma, notebooks/high_dimensional_ct_hugging_face.ipynb).
+
+Layer: image input. May import: errors, pixels.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from .errors import ImageError
-from .images import MAX_PIXELS
+from .pixels import MAX_PIXELS, min_max_to_uint8, window_to_uint8
 
 # Standard display windows as (centre, width) in HU (Radiopaedia's values). Bone uses the wide
 # 400/1800 window (cortex and marrow both visible); 300/1500 is a narrower alternative.
@@ -203,26 +204,6 @@ def _resolve_window(window: Window, name: str) -> tuple[float, float] | None:
     return centre, width
 
 
-def window_to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Clip to [low, high] and scale to 0-255, rounded, exactly as Google's CT notebook does."""
-    # float32 and this order of operations reproduce the notebook's values bit for bit.
-    scaled = np.clip(values, low, high).astype(np.float32)
-    scaled -= np.float32(low)
-    scaled /= np.float32(high - low)
-    scaled *= np.float32(255.0)
-    return np.rint(scaled).astype(np.uint8)
-
-
-def _min_max_to_uint8(values: np.ndarray) -> np.ndarray:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return np.zeros(values.shape, dtype=np.uint8)
-    low, high = float(finite.min()), float(finite.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint8)
-    return window_to_uint8(np.nan_to_num(values, nan=low), low, high)
-
-
 def _file_window_to_uint8(values: np.ndarray, view: Any) -> np.ndarray | None:
     """Apply the file's VOI LUT or first WindowCenter/WindowWidth; None when it has neither."""
     if "VOILUTSequence" not in view and not ("WindowCenter" in view and "WindowWidth" in view):
@@ -301,9 +282,8 @@ def _read_dicom_image(path: Path, window: Window, frame: int) -> Image.Image:
         centre, width = chosen
         grey = window_to_uint8(values, centre - width / 2, centre + width / 2)
     else:
-        grey = _file_window_to_uint8(values, view)
-        if grey is None:
-            grey = _min_max_to_uint8(values)
+        from_file = _file_window_to_uint8(values, view)
+        grey = from_file if from_file is not None else min_max_to_uint8(values)
     if photometric == "MONOCHROME1":
         grey = 255 - grey  # MONOCHROME1 stores dense as dark; invert after windowing so bright = dense
     return Image.fromarray(grey).convert("RGB")
@@ -329,7 +309,8 @@ class CTVolume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(slices, rows, cols)."""
-        return tuple(self.hu.shape)  # type: ignore[return-value]
+        slices, rows, cols = self.hu.shape
+        return int(slices), int(rows), int(cols)
 
     def __len__(self) -> int:
         return int(self.hu.shape[0])
@@ -504,7 +485,8 @@ def sample_slice_indices(count: int, max_slices: int = MAX_SLICES) -> list[int]:
     return [int(i) for i in np.unique(np.rint(np.linspace(0, count - 1, max_slices)).astype(int))]
 
 
-def _as_volume(volume: CTVolume | np.ndarray, name: str = "volume") -> np.ndarray:
+def as_volume(volume: CTVolume | np.ndarray, name: str = "volume") -> np.ndarray:
+    """The (slices, rows, cols) values of a CTVolume or array, checked."""
     values = volume.hu if isinstance(volume, CTVolume) else np.asarray(volume)
     if values.ndim != 3 or 0 in values.shape:
         raise ImageError(f"The {name} has shape {values.shape}; give a CTVolume or a (slices, rows, cols) array.")
@@ -523,21 +505,17 @@ def ct_windows(volume: CTVolume | np.ndarray, max_slices: int = MAX_SLICES) -> l
     if isinstance(volume, CTVolume) and volume.modality and volume.modality.upper() != "CT":
         warnings.warn(f"ct_windows expects CT in HU but this series is {volume.modality}; "
                       "use mh.mri_windows for MR.", stacklevel=2)
-    values = _as_volume(volume)
+    values = as_volume(volume)
     return [Image.fromarray(ct_rgb(values[i])) for i in sample_slice_indices(values.shape[0], max_slices)]
 
 
 def mri_windows(volume: CTVolume | np.ndarray, max_slices: int = MAX_SLICES) -> list[Image.Image]:
     """Up to max_slices sampled slices, min-max normalised over the whole volume into all three channels."""
-    values = _as_volume(volume).astype(np.float64)
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    images = []
-    for i in sample_slice_indices(values.shape[0], max_slices):
-        grey = window_to_uint8(np.nan_to_num(values[i], nan=low), low, high) if high > low \
-            else np.zeros(values.shape[1:], dtype=np.uint8)
-        images.append(Image.fromarray(grey).convert("RGB"))
-    return images
+    values = as_volume(volume).astype(np.float64)
+    indices = sample_slice_indices(values.shape[0], max_slices)
+    # One range for the whole volume (not per slice), so slices keep their relative brightness.
+    grey = min_max_to_uint8(values)
+    return [Image.fromarray(grey[i]).convert("RGB") for i in indices]
 
 
 def slice_labels(indices: Sequence[int] | int) -> list[str]:
@@ -548,100 +526,23 @@ def slice_labels(indices: Sequence[int] | int) -> list[str]:
     return [f"SLICE {number}" for number in range(1, count + 1)]
 
 
-# ---------------------------------------------------------------------------------------------
-# Showing slices
-# ---------------------------------------------------------------------------------------------
+def render_slice(volume: CTVolume | np.ndarray, index: int, view: str = "ct") -> Image.Image:
+    """One slice of a volume as RGB: 'ct' (three-window), a preset name, or 'minmax'."""
+    values = as_volume(volume)
+    hu = values[index]
+    if view == "ct":
+        return Image.fromarray(ct_rgb(hu))
+    if view == "minmax":
+        return Image.fromarray(min_max_to_uint8(values[index])).convert("RGB")
+    centre, width = _resolve_window(view, "the slice")  # type: ignore[misc]
+    return Image.fromarray(window_to_uint8(hu, centre - width / 2, centre + width / 2)).convert("RGB")
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one fixed-size default font
-        return ImageFont.load_default()
-
-
-def _draw_label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Any,
-                colour: tuple[int, int, int] = (255, 255, 255)) -> None:
-    """Text on a black box so it stays readable over any image."""
-    left, top, right, bottom = draw.textbbox(xy, text, font=font)
-    draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=(0, 0, 0))
-    draw.text(xy, text, fill=colour, font=font)
-
-
-def montage(images: Sequence[Image.Image], columns: int | None = None, *, labels: Sequence[str] | None = None,
-            tile: int = 160) -> Image.Image:
-    """A grid of images (each fitted into a tile x tile square) with its slice number drawn on each."""
-    if not images:
-        raise ImageError("montage needs at least one image.")
-    columns = columns or math.ceil(math.sqrt(len(images)))
-    rows = math.ceil(len(images) / columns)
-    labels = list(labels) if labels is not None else [str(n) for n in range(1, len(images) + 1)]
-    sheet = Image.new("RGB", (columns * tile, rows * tile), (0, 0, 0))
-    draw = ImageDraw.Draw(sheet)
-    font = _font(max(10, tile // 10))
-    for position, image in enumerate(images):
-        thumb = image.convert("RGB")
-        thumb.thumbnail((tile, tile))
-        x, y = (position % columns) * tile, (position // columns) * tile
-        sheet.paste(thumb, (x + (tile - thumb.width) // 2, y + (tile - thumb.height) // 2))
-        if position < len(labels) and labels[position]:
-            _draw_label(draw, (x + 3, y + 3), labels[position], font)
-    return sheet
-
-
-def _browser_views(modality: str) -> list[tuple[str, str]]:
+def browser_views(modality: str) -> list[tuple[str, str]]:
+    """The (label, view) choices a slice browser offers for a series of this modality, best first."""
     views = [("MedGemma CT (R wide, G soft tissue, B brain)", "ct")]
     views += [(f"{key.replace('_', ' ')} ({int(c)}/{int(w)})", key) for key, (c, w) in WINDOW_PRESETS.items()]
     views.append(("min-max", "minmax"))
     if modality.upper() not in ("", "CT"):
         views.insert(0, views.pop())  # MR and others have no HU: min-max first
     return views
-
-
-def render_slice(volume: CTVolume | np.ndarray, index: int, view: str = "ct") -> Image.Image:
-    """One slice of a volume as RGB: 'ct' (three-window), a preset name, or 'minmax'."""
-    values = _as_volume(volume)
-    hu = values[index]
-    if view == "ct":
-        return Image.fromarray(ct_rgb(hu))
-    if view == "minmax":
-        return Image.fromarray(_min_max_to_uint8(values[index].astype(np.float64))).convert("RGB")
-    centre, width = _resolve_window(view, "the slice")  # type: ignore[misc]
-    return Image.fromarray(window_to_uint8(hu, centre - width / 2, centre + width / 2)).convert("RGB")
-
-
-def _browser_widget(volume: CTVolume | np.ndarray) -> Any:
-    import ipywidgets as widgets
-
-    values = _as_volume(volume)
-    modality = volume.modality if isinstance(volume, CTVolume) else ""
-    views = _browser_views(modality)
-    slider = widgets.IntSlider(value=values.shape[0] // 2, min=0, max=values.shape[0] - 1, description="slice",
-                               continuous_update=False)
-    dropdown = widgets.Dropdown(options=views, value=views[0][1], description="window")
-    picture = widgets.Image(format="png")
-
-    def update(_change: Any = None) -> None:
-        buffer = io.BytesIO()
-        render_slice(values, slider.value, dropdown.value).save(buffer, format="PNG")
-        picture.value = buffer.getvalue()
-
-    slider.observe(update, names="value")
-    dropdown.observe(update, names="value")
-    update()
-    return widgets.VBox([widgets.HBox([slider, dropdown]), picture])
-
-
-def slice_browser(volume: CTVolume | np.ndarray) -> Any:
-    """A slice slider and window menu in Jupyter; elsewhere, a montage of the sampled slices."""
-    from .render import in_notebook
-
-    if in_notebook():
-        try:
-            return _browser_widget(volume)
-        except ImportError:
-            pass  # no ipywidgets: the static montage below still shows the series
-    values = _as_volume(volume)
-    indices = sample_slice_indices(values.shape[0], 36)  # a readable grid, not all 85
-    views = [render_slice(values, i, "ct") for i in indices]
-    return montage(views, labels=[str(i + 1) for i in indices])

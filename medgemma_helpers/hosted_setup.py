@@ -44,8 +44,8 @@ def _packaging() -> tuple[Any, Any]:
         from packaging.requirements import Requirement
         from packaging.version import Version
     except ImportError:  # a bare environment: pip carries packaging
-        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
-        from pip._vendor.packaging.version import Version  # type: ignore[no-redef]
+        from pip._vendor.packaging.requirements import Requirement  # type: ignore[assignment]
+        from pip._vendor.packaging.version import Version  # type: ignore[assignment]
     return Requirement, Version
 
 

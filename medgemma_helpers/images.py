@@ -1,12 +1,15 @@
-"""Image input: any path, URL, PIL image or array becomes a checked 8-bit RGB PIL image."""
+"""Image input: any path, URL, PIL image, array or DICOM file becomes a checked 8-bit RGB PIL image; and the one
+place that decides how an image is prepared for MedGemma (`model_image`).
+
+Layer: image input, top. May import: errors, pixels, dicom.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import io
 import os
-import tempfile
+import re
 import urllib.error
 import urllib.request
 import warnings
@@ -14,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from .dicom import read_dicom_image
 from .errors import ImageError
+from .pixels import MAX_PIXELS, from_array, pad_square, to_rgb8
 
-# Pillow's own bomb guard is a warning up to 2x this and an error beyond; we refuse at the limit.
-# 100 megapixels is far above any radiograph (a 43 x 43 cm detector at 100 um is ~18 MP).
-MAX_PIXELS = 100_000_000
 MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 30
 DICOM_SUFFIXES = (".dcm", ".dicom")
@@ -50,54 +52,6 @@ def _is_dicom_file(path: Path) -> bool:
         return False
 
 
-def to_rgb8(image: Image.Image, name: str = "image") -> Image.Image:
-    """Any PIL mode (grey, 16-bit, float, palette, RGBA, CMYK, LA) to 8-bit RGB."""
-    image = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # 16-bit and float greyscale: stretch the used range to 0-255 rather than clip at 255.
-        return Image.fromarray(_stretch_to_uint8(np.asarray(image), name)).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Transparent pixels become black, like the zero padding radiographs get.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def _stretch_to_uint8(values: np.ndarray, name: str) -> np.ndarray:
-    values = values.astype(np.float64)
-    if values.ndim == 3 and values.shape[-1] == 1:
-        values = values[..., 0]
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        raise ImageError(f"Image {name} holds no finite pixel values; check the file or array.")
-    low, high = float(finite.min()), float(finite.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint8)
-    scaled = (np.nan_to_num(values, nan=low) - low) / (high - low) * 255.0
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-
-
-def from_array(array: np.ndarray, name: str = "array") -> Image.Image:
-    """A numpy array (H x W, H x W x 1/3/4; uint8, uint16, int or float) as 8-bit RGB."""
-    if array.ndim not in (2, 3) or array.size == 0:
-        raise ImageError(f"Image {name} has shape {array.shape}; give an H x W or H x W x C array.")
-    if array.ndim == 3 and array.shape[-1] not in (1, 3, 4):
-        raise ImageError(f"Image {name} has {array.shape[-1]} channels; give 1, 3 or 4 channels last.")
-    if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise ImageError(f"Image {name} has {array.shape[0]} x {array.shape[1]} pixels, over the "
-                         f"{MAX_PIXELS:,} limit; downscale it first.")
-    if array.dtype == np.uint8:
-        data = array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
-    elif array.dtype == bool:
-        data = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.number):
-        data = _stretch_to_uint8(array, name)
-    else:
-        raise ImageError(f"Image {name} has dtype {array.dtype}; give a numeric array.")
-    return to_rgb8(Image.fromarray(np.ascontiguousarray(data)), name)
-
-
 def _decoded_rgb8(stream: Any, name: str) -> Image.Image:
     """Open, decode and convert to 8-bit RGB; a damaged file fails as an ImageError naming it."""
     image = _open_stream(stream, name)
@@ -121,7 +75,9 @@ def _open_stream(stream: Any, name: str) -> Image.Image:
                     raise ImageError(f"Image {name} is {width} x {height} pixels, over the {MAX_PIXELS:,} pixel "
                                      "limit (a possible decompression bomb); downscale it before loading.")
                 opened.load()  # decode now, so a truncated file fails here and not later
-                return opened.copy() if opened.mode != "P" else opened.convert("RGBA" if "transparency" in opened.info else "RGB")
+                if opened.mode != "P":
+                    return opened.copy()
+                return opened.convert("RGBA" if "transparency" in opened.info else "RGB")
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -149,7 +105,8 @@ def download(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, timeout: float = 
     except ImageError:
         raise
     except urllib.error.HTTPError as error:
-        raise ImageError(f"Download of {url} failed with HTTP {error.code}; check the address or use a local copy.") from None
+        raise ImageError(f"Download of {url} failed with HTTP {error.code}; check the address or use a local "
+                         "copy.") from None
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         raise ImageError(f"Download of {url} failed ({reason}); check the network, or set MEDGEMMA_IMAGE_MIRROR "
@@ -159,37 +116,23 @@ def download(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, timeout: float = 
     return data
 
 
-def sha256_of(path: Path) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# How MedGemma gets an image, by what the image is: the one place this is decided. Google's chest X-ray
+# notebooks centre a film on a black square before the processor resizes it to 896 x 896, and the model's boxes
+# (localisation) are relative to that square; other images go as they are. CT and MRI volumes are prepared
+# slice by slice in dicom.ct_windows and dicom.mri_windows, as Google's CT notebook does.
+_SQUARE_PADDED = re.compile(r"\b(?:chest|thorax|thoracic|radiograph|radiography|x-?ray|cxr|plain film)\b",
+                            re.IGNORECASE)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename, so no partial file is ever seen."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def pads_to_square(modality: str) -> bool:
+    """True for a chest radiograph (by its modality's words): MedGemma gets it padded to a centred square."""
+    return bool(_SQUARE_PADDED.search(modality or ""))
 
 
-def pad_square(image: Image.Image) -> Image.Image:
-    """Centre the image on a black square, as Google's chest X-ray notebooks do before the processor."""
-    width, height = image.size
-    side = max(width, height)
-    if width == height:
-        return image
-    canvas = Image.new(image.mode, (side, side), 0)
-    canvas.paste(image, ((side - width) // 2, (side - height) // 2))
-    return canvas
+def model_image(image: Any, *, modality: str) -> Image.Image:
+    """The image as MedGemma is sent it: loaded as 8-bit RGB and, for a chest radiograph, padded to a square."""
+    picture = image if isinstance(image, Image.Image) and image.mode == "RGB" else load_image(image)
+    return pad_square(picture) if pads_to_square(modality) else picture
 
 
 def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any) -> Image.Image:
@@ -200,7 +143,8 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
     if isinstance(source, Image.Image):
         width, height = source.size
         if width * height == 0 or width * height > MAX_PIXELS:
-            raise ImageError(f"Image {name} is {width} x {height} pixels; give an image with 1 to {MAX_PIXELS:,} pixels.")
+            raise ImageError(f"Image {name} is {width} x {height} pixels; give an image with 1 to {MAX_PIXELS:,} "
+                             "pixels.")
         try:
             image = to_rgb8(source, name)
         except (OSError, SyntaxError, ValueError) as error:  # a lazily opened, truncated file fails here
@@ -224,9 +168,7 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
         if path.stat().st_size == 0:
             raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
         if _is_dicom_file(path):
-            from .dicom import read_dicom_image  # pydicom is needed only for DICOM input
-
-            image = read_dicom_image(path, **dicom_options)
+            image = read_dicom_image(path, **dicom_options)  # pydicom is imported only for DICOM input
         else:
             _refuse_dicom_options(dicom_options, name)
             with path.open("rb") as handle:

@@ -1,57 +1,35 @@
-"""Loading MedGemma 1.5 4B (or a local copy) once per kernel, in the right precision for the hardware."""
+"""Loading MedGemma 1.5 4B (or a local copy) once per kernel, in the right precision for the hardware; and the
+default model: the one loaded, connected (MEDGEMMA_ENDPOINT) or replayed from a pack (MEDGEMMA_PACK) last.
+
+Layer: model access, top. May import: errors, access, auth, local, remote, pack.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .auth import ACCESS_STEPS, DEFAULT_MODEL_ID, current_token, hub_offline, is_local_model
-from .errors import AccessError, InputError, MedGemmaError
-
-MODEL_ID_ENV = "MEDGEMMA_MODEL_ID"
-ENDPOINT_ENV = "MEDGEMMA_ENDPOINT"
-OUT_OF_MEMORY_ADVICE = (
-    "Options: lower max_new_tokens; send fewer images (or fewer CT slices: ct_windows(volume, max_slices=40)); "
-    "restart the runtime to free memory held by other models; on CUDA, load in 4-bit with "
-    "mh.load_model(quantize='4bit') (needs bitsandbytes); or use a GPU with more memory (L4, A100)."
+from . import access
+from .auth import (
+    ACCESS_STEPS,
+    DEFAULT_MODEL_ID,
+    MODEL_ID_ENV,
+    RETRY_IN_NOTEBOOK,
+    current_token,
+    default_model_id,
+    hub_offline,
+    is_local_model,
+    looks_like_folder,
 )
-
-
-@dataclass(eq=False)
-class MedGemma:
-    """A loaded model and its processor, with where and how it was loaded."""
-
-    model: Any = field(repr=False)
-    processor: Any = field(repr=False)
-    model_id: str
-    device: str
-    dtype: torch.dtype
-    load_seconds: float
-
-    @property
-    def name(self) -> str:
-        """The model id, or the folder name for a local copy."""
-        return Path(self.model_id).name if is_local_model(self.model_id) else self.model_id
-
-
-# Loaded models and server connections (mh.connect), oldest first: the last one is the default model.
-_loaded: dict[tuple, Any] = {}
-
-
-def remember(key: tuple, model: Any) -> None:
-    """Keep a model (or a connection) under key, as the most recent one."""
-    _loaded.pop(key, None)
-    _loaded[key] = model
-
-
-def default_model_id() -> str:
-    """MEDGEMMA_MODEL_ID when set (hub id or local folder), else the hub id of MedGemma 1.5 4B."""
-    return os.environ.get(MODEL_ID_ENV, "").strip() or DEFAULT_MODEL_ID
+from .errors import AccessError, InputError, MedGemmaError
+from .local import OUT_OF_MEMORY_ADVICE, MedGemma
+from .pack import PACK_ENV, use_pack
+from .remote import API_KEY_ENV, ENDPOINT_ENV, connect, connection_key
 
 
 def _resolve_device(device: str | None) -> str:
@@ -90,7 +68,8 @@ def _precision_note(device: str, dtype: torch.dtype) -> str | None:
             return (f"Note: {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) emulates "
                     "bfloat16: answers are correct but slower than on an L4 or A100.")
     if device == "cpu":
-        return "Note: running on the CPU; MedGemma 4B takes minutes per answer there. A GPU (a T4 is enough) is much faster."
+        return ("Note: running on the CPU; MedGemma 4B takes minutes per answer there. A GPU (a T4 is enough) is "
+                "much faster.")
     return None
 
 
@@ -163,16 +142,15 @@ def _quantization_config(quantize: str | None, device: str) -> Any:
 def _error_chain(error: BaseException) -> list[BaseException]:
     """The error and its causes: transformers wraps the Hub's errors in an OSError."""
     chain: list[BaseException] = []
-    while error is not None and error not in chain:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
+    link: BaseException | None = error
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
     return chain
 
 
 def _saved_by(folder: Path) -> str | None:
     """The transformers version a local model folder was saved with (its config.json records it), if any."""
-    import json
-
     try:
         saved = json.loads((folder / "config.json").read_text()).get("transformers_version")
     except (OSError, ValueError, AttributeError):
@@ -214,10 +192,12 @@ def _loading_error(model_id: str, error: Exception) -> MedGemmaError:
     statuses = {getattr(getattr(e, "response", None), "status_code", None) for e in chain}
     text = " ".join(str(e) for e in chain)
     if any(isinstance(e, GatedRepoError) for e in chain) or statuses & {401, 403} or "gated repo" in text:
-        return AccessError(f"Hugging Face refused access to {model_id} (gated model). " + ACCESS_STEPS)
+        return AccessError(f"Hugging Face refused access to {model_id} (gated model). " + ACCESS_STEPS
+                           + RETRY_IN_NOTEBOOK)
     if any(isinstance(e, RepositoryNotFoundError) for e in chain) or 404 in statuses:
         return AccessError(f"Model {model_id} was not found on Hugging Face, or your token cannot see it. Check "
-                           f"the id (default {DEFAULT_MODEL_ID}) or give a local folder. " + ACCESS_STEPS)
+                           f"the id (default {DEFAULT_MODEL_ID}) or give a local folder. " + ACCESS_STEPS
+                           + RETRY_IN_NOTEBOOK)
     if any(isinstance(e, LocalEntryNotFoundError) for e in chain) or (hub_offline() and isinstance(error, OSError)):
         return AccessError(f"Model {model_id} is not in the local cache and the Hub cannot be reached "
                            "(HF_HUB_OFFLINE is set, or there is no network). Connect once to download it, unset "
@@ -226,12 +206,15 @@ def _loading_error(model_id: str, error: Exception) -> MedGemmaError:
 
 
 def load_model(model_id: str | None = None, *, device: str | None = None, dtype: Any = None,
-               quantize: str | None = None) -> MedGemma:
+               quantize: str | None = None) -> Any:
     """Load MedGemma (hub id or local folder) once per kernel in bfloat16; later calls return the same object.
 
-    With MEDGEMMA_ENDPOINT set and no model_id, returns mh.connect() to that server instead (MEDGEMMA_API_KEY,
-    and MEDGEMMA_MODEL_ID as the served name unless it is a local folder): every notebook uses the server unedited.
+    With MEDGEMMA_PACK set and no model_id, returns mh.use_pack() of that class pack; with MEDGEMMA_ENDPOINT set,
+    mh.connect() to that server (MEDGEMMA_API_KEY, and MEDGEMMA_MODEL_ID as the served name unless it is a local
+    folder): every notebook uses the pack or the server unedited.
     """
+    if model_id is None and os.environ.get(PACK_ENV, "").strip():
+        return use_pack()  # a class pack: the recorded reads, no GPU, token or network needed
     if model_id is None and os.environ.get(ENDPOINT_ENV, "").strip():
         return _served_model()
     model_id = (model_id or default_model_id()).strip()
@@ -243,9 +226,9 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     same_model = str(Path(model_id).expanduser().resolve()) if is_local_model(model_id) else model_id
     same_device = f"cuda:{torch.cuda.current_device()}" if device == "cuda" else device
     key = (same_model, same_device, str(dtype), quantize)
-    if key in _loaded:
-        remember(key, _loaded[key])  # loading it again makes it the default model again
-        return _loaded[key]
+    already = access.held(key)  # loading it again makes it the default model again
+    if already is not None:
+        return already
 
     local = is_local_model(model_id)
     if local:
@@ -253,8 +236,9 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
         if not (folder / "config.json").is_file():
             raise MedGemmaError(f"Folder {model_id} holds no config.json; point at the folder that holds the "
                                 "model's config.json, *.safetensors and processor files.")
-    elif model_id.startswith(("/", "./", "../", "~")):
-        raise MedGemmaError(f"Model folder {model_id} does not exist; check the path, or leave model_id out "
+    elif looks_like_folder(model_id):
+        source = f" (from {MODEL_ID_ENV})" if model_id == os.environ.get(MODEL_ID_ENV, "").strip() else ""
+        raise MedGemmaError(f"Model folder {model_id}{source} does not exist; check the path, or leave it out "
                             f"to use {DEFAULT_MODEL_ID}.")
     token = None if local else current_token()
 
@@ -290,7 +274,7 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     seconds = time.perf_counter() - started
     loaded = MedGemma(model=model, processor=processor, model_id=model_id, device=device,
                       dtype=dtype, load_seconds=seconds)
-    remember(key, loaded)
+    access.remember(key, loaded)
     params = sum(p.numel() for p in model.parameters())
     size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
     print(f"Loaded {loaded.name} ({size} parameters) on {device} in "
@@ -303,32 +287,23 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
 
 def _served_model() -> Any:
     """The connection to MEDGEMMA_ENDPOINT, made once per kernel like a loaded model."""
-    from .remote import API_KEY_ENV, connect, connection_key
-
     endpoint = os.environ[ENDPOINT_ENV].strip()
     api_key = os.environ.get(API_KEY_ENV, "").strip() or None
     name = os.environ.get(MODEL_ID_ENV, "").strip() or None
-    if name and (is_local_model(name) or name.startswith(("/", "./", "../", "~"))):
+    if name and (is_local_model(name) or looks_like_folder(name)):
         name = None  # a local folder is this machine's copy, not a name the server knows
-    key = connection_key(endpoint, name, api_key)
-    if key in _loaded:
-        remember(key, _loaded[key])
-        return _loaded[key]
-    return connect(endpoint, model=name, api_key=api_key)
+    connected = access.held(connection_key(endpoint, name, api_key))
+    return connected if connected is not None else connect(endpoint, model=name, api_key=api_key)
 
 
-def default_model() -> MedGemma:
-    """The model loaded last in this kernel, or load_model() with the defaults if none is loaded yet."""
-    if _loaded:
-        return next(reversed(_loaded.values()))
-    return load_model()
+def default_model() -> Any:
+    """The model loaded, connected or replayed last in this kernel, or load_model() with the defaults if none is."""
+    model = access.latest()
+    return model if model is not None else load_model()
 
 
 def clear_model_cache() -> None:
-    """Forget every loaded model and its remembered answers (frees memory once no notebook variable holds it)."""
-    from .walkthrough import forget_answers
-
-    _loaded.clear()
-    forget_answers()
+    """Forget every loaded model (frees its memory once no notebook variable holds it; its answers go with it)."""
+    access.forget()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

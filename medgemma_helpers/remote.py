@@ -2,35 +2,55 @@
 
 One GPU serves a whole class: each notebook sends the same typed messages it would give the local model, as
 OpenAI chat completions (images as PNG data URLs, greedy, streamed over server-sent events), and gets the
-same `Findings` back, with the thinking trace split off the same way.
+same raw text back (a separately sent reasoning trace is put back between MedGemma's own markers), so the
+same Findings come out of asking.py.
 
-HTTP client: httpx. It is already installed with huggingface_hub (no new dependency), is thread-safe (one
-client serves analyze_many's concurrent requests), streams line by line, and has separate connect and read
-timeouts, which is what tells "server down" apart from "server busy". The `openai` package would add
-pydantic models, retries that hide a dead server for a minute, and its own error classes to translate, and
-it needs an API key even where a classroom server has none. The API key is sent only as a request header,
-never stored in the client, printed, logged or put in an error message.
+Why httpx by hand rather than huggingface_hub's InferenceClient. InferenceClient (huggingface_hub 2.4.0) speaks
+the protocol: base_url, stream_options, temperature 0 and image data URLs go through (inference/_client.py:898-918),
+and unknown delta fields such as reasoning_content are kept (_generated/types/base.py:138-144). Tried against
+tests/test_remote.py it loses on things users need. (1) Every request goes through the Hub's shared session,
+whose request hook refuses all traffic while HF_HUB_OFFLINE is set (utils/_http.py:293-296): an offline
+classroom cannot reach its own server, and the offline suite failed 22 of 23. (2) With no api_key it sends the
+user's saved Hugging Face token to the class server (_providers/hf_inference.py:32 `api_key or get_token()`,
+made a header by _providers/_common.py:206). (3) The key sits in a plain attribute (_client.py:199 `self.token`),
+which vars() shows. (4) One timeout, typed as a float (_client.py:174), covers connecting and reading, and both
+become the same InferenceTimeoutError (_client.py:276-278), while a stall mid-stream escapes as a raw
+httpx2.ReadTimeout. Without hand-written workarounds a dead server cannot be told from a busy one.
+(5) A stream cut before its finish event ends silently (inference/_common.py:311-317), so a truncated answer
+looks complete. A malformed event raises a bare json.JSONDecodeError (_common.py:343) and a refused connection a
+bare httpx2.ConnectError; neither names the server. (6) Redirects are followed (utils/_http.py:347) and a 3xx is
+never raised (:868-869), so a 307 sends the prompt and images to another address. (7) close() only closes its own
+exit stack (_client.py:237-238). The connections belong to a process-wide client that "you should not close"
+(utils/_http.py:409). (8) It has no /v1/models call. Its transport errors changed from requests (huggingface_hub
+0.x) to httpx (1.x) to httpx2 (2.x), all within the range requirements.txt allows. Wrapped to keep (2)-(5), it
+saved 17 of 132 lines. It still failed (6) and (7), and (1) needs a process-wide patch. httpx is a declared
+requirement (huggingface_hub 2.x no longer brings it). It is thread-safe (one client serves complete_many's
+concurrent requests), streams line by line and has separate connect and read timeouts. The key lives only in a
+slot-only holder, is sent only as a request header and is scrubbed from every error message.
+
+Layer: model access. May import: errors, secret, access.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from PIL import Image, ImageChops
 
+from . import access
+from .access import THOUGHT_END, THOUGHT_START, Completion, Messages
 from .errors import AccessError, InputError, MedGemmaError
-from .generate import (DEFAULT_MAX_NEW_TOKENS, THOUGHT_END, THOUGHT_START, Findings, _as_image_list, _CallbackView,
-                       _check_request, _LiveView, build_messages, split_thinking)
-from .model import ENDPOINT_ENV
+from .secret import Secret
 
+ENDPOINT_ENV = "MEDGEMMA_ENDPOINT"
 API_KEY_ENV = "MEDGEMMA_API_KEY"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server: a classroom server is near, so longer means it is down
 READ_TIMEOUT = 600.0  # seconds of silence allowed while the server generates (a busy server queues requests)
@@ -38,23 +58,6 @@ DEFAULT_CONCURRENCY = 8
 SERVE_ADVICE = ("Check that the server is running and the address is right (for example "
                 "`vllm serve google/medgemma-1.5-4b-it` listens on http://<server>:8000), or unset "
                 f"{ENDPOINT_ENV} to run the model in this notebook instead.")
-
-
-class _Key:
-    """Holds the API key; its repr never shows it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<API key>"
-
-    __str__ = __repr__
 
 
 def _normalise_url(base_url: Any) -> tuple[str, str]:
@@ -97,11 +100,11 @@ def _png_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def openai_messages(messages: Messages) -> list[dict[str, Any]]:
     """build_messages' typed parts as OpenAI chat messages: image parts become image_url data URLs, in order."""
-    converted = []
+    converted: list[dict[str, Any]] = []
     for message in messages:
-        parts = []
+        parts: list[dict[str, Any]] = []
         for part in message["content"]:
             if part["type"] == "image":
                 parts.append({"type": "image_url", "image_url": {"url": _png_data_url(part["image"])}})
@@ -145,7 +148,7 @@ class RemoteMedGemma:
         import httpx
 
         self.base_url, self.url = _normalise_url(base_url)
-        self._key = _Key(api_key) if api_key else None
+        self._key = Secret(api_key, "the API key") if api_key else None
         self.timeout = float(timeout)
         self._httpx = httpx
         # No default headers: the key is added per request, so the client object never holds it.
@@ -164,7 +167,7 @@ class RemoteMedGemma:
     @property
     def fingerprint(self) -> str:
         """A short digest of the API key (for telling connections apart without keeping the key in a cache key)."""
-        return hashlib.sha256(self._key.reveal().encode()).hexdigest()[:16] if self._key else ""
+        return self._key.fingerprint() if self._key else ""
 
     def __repr__(self) -> str:
         key = "set" if self._key else "none"
@@ -174,14 +177,10 @@ class RemoteMedGemma:
 
     def close(self) -> None:
         """Close the HTTP connections; the connection stops being the default model."""
-        from . import model as model_module
-
         self._client.close()
-        for key, value in list(model_module._loaded.items()):
-            if value is self:
-                del model_module._loaded[key]
+        access.forget(self)
 
-    def __enter__(self) -> "RemoteMedGemma":
+    def __enter__(self) -> RemoteMedGemma:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -196,7 +195,7 @@ class RemoteMedGemma:
         return headers
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key.reveal(), "***") if self._key else text
+        return self._key.scrub(text) if self._key else text
 
     def _error(self, error_type: type[MedGemmaError], message: str) -> MedGemmaError:
         return error_type(self._scrub(message))
@@ -282,7 +281,7 @@ class RemoteMedGemma:
 
     # ------------------------------------------------------------ asking
 
-    def _payload(self, messages: list[dict[str, Any]], max_new_tokens: int, stream: bool) -> dict[str, Any]:
+    def _payload(self, messages: Messages, max_new_tokens: int, stream: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model_id, "messages": openai_messages(messages),
                                    "max_tokens": max_new_tokens, "temperature": 0.0, "stream": stream}
         if stream:  # vLLM and OpenAI send token counts at the end of a stream only when asked
@@ -293,8 +292,8 @@ class RemoteMedGemma:
         return self._error(MedGemmaError, f"The MedGemma server at {self.url} sent a malformed answer ({what}); "
                                           "is it an OpenAI-compatible server? Try again; the server's log says more.")
 
-    def _read_stream(self, response: Any, view: Any) -> tuple[str, dict[str, Any] | None, int]:
-        """Follow the server-sent events, updating the view; returns (raw text, usage, chunks with text)."""
+    def _read_stream(self, response: Any, on_text: Callable[[str], None]) -> tuple[str, dict[str, Any] | None, int]:
+        """Follow the server-sent events, passing on the growing raw text; returns (raw text, usage, text chunks)."""
         content, reasoning = "", ""
         usage, pieces, finished = None, 0, False
         for line in response.iter_lines():
@@ -334,16 +333,17 @@ class RemoteMedGemma:
                 content += text
                 pieces += bool(text or thought)
                 finished = finished or bool(choice.get("finish_reason"))
-            view.update(_raw_text(content, reasoning, closed=bool(content)))
+            on_text(_raw_text(content, reasoning, closed=bool(content)))
         if not finished:
             raise self._error(MedGemmaError, f"The answer from the MedGemma server at {self.url} stopped before it "
                                              "was complete (no finish event): the server may have restarted. "
                                              "Try again.")
         return _raw_text(content, reasoning, closed=True), usage, pieces
 
-    def _complete(self, payload: dict[str, Any], view: Any) -> tuple[str, dict[str, Any] | None, int]:
+    def _complete(self, payload: dict[str, Any], on_text: Callable[[str], None] | None
+                  ) -> tuple[str, dict[str, Any] | None, int]:
         path = "/chat/completions"
-        if view is None:
+        if on_text is None:
             response = self._request("POST", path, json=payload)
             try:
                 body = response.json()
@@ -360,53 +360,38 @@ class RemoteMedGemma:
                 if response.status_code >= 300:
                     response.read()
                     raise self._status_error(response, path)
-                return self._read_stream(response, view)
+                return self._read_stream(response, on_text)
         except self._httpx.HTTPError as error:
             raise self._transport_error(error, path) from None
 
-    def analyze(self, images: Any, prompt: str, *, system: str | None = None,
-                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True,
-                image_labels: list[str] | None = None, on_text: Callable[[str], None] | None = None,
-                intro: str | None = None) -> Findings:
-        """Ask the served MedGemma, exactly as mh.analyze asks a loaded one (greedy; streamed by default)."""
-        _check_request(prompt, max_new_tokens)
-        image_list = _as_image_list(images)
-        messages = build_messages(image_list, prompt, system, image_labels, intro)
-        payload = self._payload(messages, max_new_tokens, stream)
-        view = (_CallbackView(on_text) if on_text is not None else _LiveView()) if stream else None
-        started = time.perf_counter()
-        raw, usage, pieces = self._complete(payload, view)
-        seconds = time.perf_counter() - started
-        if view is not None:
-            view.update(raw, final=True)
-        answer, thinking = split_thinking(raw)
+    def complete(self, messages: Messages, *, max_new_tokens: int,
+                 on_text: Callable[[str], None] | None = None) -> Completion:
+        """Ask the served MedGemma, greedily; streamed (on_text gets the growing raw text) when on_text is given."""
+        payload = self._payload(messages, max_new_tokens, on_text is not None)
+        raw, usage, pieces = self._complete(payload, on_text)
         usage = usage if isinstance(usage, dict) else {}
-        return Findings(text=answer, thinking=thinking, prompt=prompt, model_name=self.name,
-                        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                        # Without usage, a streamed answer's events approximate its tokens (one token each).
-                        new_tokens=int(usage.get("completion_tokens") or pieces),
-                        seconds=seconds, image_count=len(image_list), max_new_tokens=max_new_tokens)
+        return Completion(raw, int(usage.get("prompt_tokens") or 0),
+                          # Without usage, a streamed answer's events approximate its tokens (one token each).
+                          int(usage.get("completion_tokens") or pieces))
 
-    def analyze_many(self, requests: Iterable[Any], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                     concurrency: int = DEFAULT_CONCURRENCY) -> list[Findings]:
-        """Send several requests at once (the server batches them); answers come back in the order given.
+    def complete_many(self, conversations: list[Messages], *, max_new_tokens: int,
+                      batch_size: int) -> list[Completion]:
+        """Send batch_size requests at once (the server batches them); answers come back in the order given.
 
-        Each Findings.seconds is that request's own time on the wire, so they overlap and add up to more than
+        Each Completion's seconds is that request's own time on the wire, so they overlap and add up to more than
         the wall time of the whole call.
         """
-        from .batch import as_request
-
-        items = [as_request(request, index) for index, request in enumerate(requests)]
-        if not items:
+        if not conversations:
             return []
 
-        def ask(item: Any) -> Findings:
-            return self.analyze(item.images, item.prompt, system=item.system, max_new_tokens=max_new_tokens,
-                                stream=False, image_labels=item.image_labels, intro=item.intro)
+        def ask(messages: Messages) -> Completion:
+            started = time.perf_counter()
+            done = self.complete(messages, max_new_tokens=max_new_tokens)
+            return Completion(done.raw, done.prompt_tokens, done.new_tokens, time.perf_counter() - started)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(items))),
+        with ThreadPoolExecutor(max_workers=max(1, min(batch_size, len(conversations))),
                                 thread_name_prefix="medgemma-remote") as pool:
-            return list(pool.map(ask, items))
+            return list(pool.map(ask, conversations))
 
 
 def _raw_text(content: str, reasoning: str, closed: bool) -> str:
@@ -423,8 +408,6 @@ def connect(base_url: str | None = None, *, model: str | None = None, api_key: s
     base_url defaults to MEDGEMMA_ENDPOINT and api_key to MEDGEMMA_API_KEY; with model=None the server's only model
     is used. The connection becomes the default model for calls that pass no model=.
     """
-    from . import model as model_module
-
     if base_url is None:
         base_url = os.environ.get(ENDPOINT_ENV, "").strip() or None
         if base_url is None:
@@ -461,7 +444,7 @@ def connect(base_url: str | None = None, *, model: str | None = None, api_key: s
             remote.close()
             raise MedGemmaError(f"The server at {remote.url} does not serve the model {remote.model_id!r}; it serves: "
                                 f"{', '.join(served) or 'none'}. Pass mh.connect(url, model=...) with one of these.")
-    model_module.remember(remote_key(remote.url, remote.model_id if model else None, remote.fingerprint), remote)
+    access.remember(remote_key(remote.url, remote.model_id if model else None, remote.fingerprint), remote)
     print(f"Connected to {remote.name} at {remote.url}.")
     return remote
 
@@ -473,5 +456,5 @@ def remote_key(url: str, model: str | None, fingerprint: str) -> tuple[str, ...]
 
 def connection_key(base_url: str, model: str | None, api_key: str | None) -> tuple[str, ...]:
     """remote_key for connect(base_url, model=model, api_key=api_key), without connecting."""
-    fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:16] if api_key else ""
+    fingerprint = Secret(api_key, "the API key").fingerprint() if api_key else ""
     return remote_key(_normalise_url(base_url)[1], model, fingerprint)

@@ -12,15 +12,18 @@ MEDGEMMA_SHOW_ALL=1), and for a teacher preparing a lecture who passes `show_eve
 Each case has one session: the notebook's one model read (the request the Ask cell made last, or the
 case's own question when the quiz reveals first), the resident's committed read, and the outputs waiting
 for the reveal.
+
+Layer: teaching flow, bottom. May import: render.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .render import in_notebook
 

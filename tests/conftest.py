@@ -31,6 +31,7 @@ for _path in (str(PROJECT_ROOT), str(TESTS_DIR)):
 torch.set_num_threads(1)
 
 import medgemma_helpers as mh  # noqa: E402
+from medgemma_helpers.local import MedGemma  # noqa: E402
 from tiny_medgemma import build_tiny_medgemma  # noqa: E402
 
 def shared_images_dir() -> Path | None:
@@ -48,7 +49,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tiny_model_dir: Path) -> mh.MedGemma:
+def tiny_model(tiny_model_dir: Path) -> MedGemma:
     """The stand-in loaded through mh.load_model, as a notebook would."""
     return mh.load_model(str(tiny_model_dir), device="cpu")
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medgemma_helpers import boxes
-from medgemma_helpers.boxes import Box, BoxParseWarning, parse_boxes
-from medgemma_helpers.images import pad_square
+from medgemma_helpers import localisation as boxes
+from medgemma_helpers.localisation import Box, BoxParseWarning, parse_boxes
+from medgemma_helpers.pixels import pad_square
 
 
 def model_answer(items: list[dict], *, reasoning: str = "The heart lies left of midline.") -> str:

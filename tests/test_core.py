@@ -7,17 +7,20 @@ from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import medgemma_helpers as mh
-from medgemma_helpers.generate import decode_answer, prepare_inputs
+from medgemma_helpers.asking import build_messages
+from medgemma_helpers.local import MedGemma
+from medgemma_helpers.local import decode_answer, prepare_inputs
 from medgemma_helpers.model import _dtype_keyword
-from medgemma_helpers.render import findings_html, markdown_to_safe_html
+from medgemma_helpers.asking import findings_html
+from medgemma_helpers.render import markdown_to_safe_html
 from tiny_medgemma import TOKENS_PER_IMAGE
 
 PROMPT = "Describe this chest X-ray."
 SYSTEM = "You are an expert radiologist."
 
 
-def _prompt_text(model: mh.MedGemma, images: list[Image.Image], system: str | None = SYSTEM) -> tuple[str, list[int]]:
-    inputs = prepare_inputs(model, mh.build_messages(images, PROMPT, system))
+def _prompt_text(model: MedGemma, images: list[Image.Image], system: str | None = SYSTEM) -> tuple[str, list[int]]:
+    inputs = prepare_inputs(model, build_messages(images, PROMPT, system))
     ids = inputs["input_ids"][0].tolist()
     return model.processor.tokenizer.decode(ids), ids
 
@@ -43,7 +46,7 @@ def test_each_image_gets_its_own_block_in_order(tiny_model, two_xrays):
 
 
 def test_labels_follow_their_images(tiny_model, two_xrays):
-    messages = mh.build_messages(list(two_xrays), PROMPT, image_labels=["PRIOR", "CURRENT"])
+    messages = build_messages(list(two_xrays), PROMPT, image_labels=["PRIOR", "CURRENT"])
     text = tiny_model.processor.tokenizer.decode(prepare_inputs(tiny_model, messages)["input_ids"][0])
     first_block, second_block = text.index("<start_of_image>"), text.rindex("<start_of_image>")
     assert first_block < text.index("PRIOR") < second_block < text.index("CURRENT") < text.index(PROMPT)

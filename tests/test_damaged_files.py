@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
 import medgemma_helpers as mh
+from medgemma_helpers import demo_data
 from conftest import _generated_xray, shared_images_dir
 
 SECONDS_ALLOWED = 5.0  # not a speed target: a damaged file must fail (or load) at once, never hang
@@ -57,7 +58,7 @@ def _sources(folder: Path) -> Sources:
         path = get_testdata_file(name, download=False)  # bundled with pydicom: no network
         if path is not None:
             found[name] = Path(path).read_bytes()
-    series = mh.write_demo_ct_series(folder / "demo-ct", slices=1, size=48)
+    series = demo_data.write_demo_ct_series(folder / "demo-ct", slices=1, size=48)
     found["demo_ct_slice.dcm"] = (series / "slice_001.dcm").read_bytes()
     buffer = io.BytesIO()
     _generated_xray(3, (120, 96)).save(buffer, format="PNG")
@@ -151,7 +152,7 @@ def test_a_series_with_a_damaged_slice_loads_or_fails_as_a_named_image_error(sou
 
     folder = workdir / "series"
     shutil.rmtree(folder, ignore_errors=True)
-    mh.write_demo_ct_series(folder, slices=3, size=32)
+    demo_data.write_demo_ct_series(folder, slices=3, size=32)
     victim = sorted(folder.iterdir())[which]
     victim.write_bytes(damaged(victim.read_bytes(), damage, list(sources.values())))
     started = time.perf_counter()

@@ -23,7 +23,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from medgemma_helpers import dicom
+from medgemma_helpers import dicom, figures
 from medgemma_helpers.errors import ImageError
 from medgemma_helpers.images import load_image
 
@@ -380,10 +380,10 @@ def test_pydicom_ct_small_loads_through_load_image():
 def test_montage_and_browser_fallback():
     hu = np.linspace(-1000, 1000, 5 * 8 * 8, dtype=np.float32).reshape(5, 8, 8)
     images = dicom.ct_windows(hu)
-    sheet = dicom.montage(images, columns=3, tile=40)
+    sheet = figures.montage(images, columns=3, tile=40)
     assert sheet.size == (120, 80) and sheet.mode == "RGB"
     # No IPython kernel in a test run: the browser falls back to a static montage.
-    assert isinstance(dicom.slice_browser(hu), Image.Image)
+    assert isinstance(figures.slice_browser(hu), Image.Image)
     assert dicom.render_slice(hu, 2, "lung").size == (8, 8)
 
 
@@ -392,7 +392,7 @@ def test_browser_widget_builds_and_redraws():
     hu = np.linspace(-1000, 1000, 3 * 4 * 4, dtype=np.float32).reshape(3, 4, 4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ipywidgets may warn that no kernel is connected
-        box = dicom._browser_widget(hu)
+        box = figures._browser_widget(hu, "CT")
     slider, dropdown = box.children[0].children
     picture = box.children[1]
     first = bytes(picture.value)

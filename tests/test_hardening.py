@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 import medgemma_helpers as mh
+from medgemma_helpers import demo_data
 from medgemma_helpers import notebooks
 from conftest import PROJECT_ROOT
 
@@ -75,8 +76,8 @@ def _bad_inputs(tmp: Path, site: str) -> list[tuple[str, object, type, str]]:
     """(what, call, expected error type, a word the message must hold)."""
     (tmp / "empty-folder").mkdir(exist_ok=True)
     (tmp / "mixed").mkdir(exist_ok=True)
-    mixed_a = mh.write_demo_ct_series(tmp / "mixed-a", slices=2, size=16)
-    mixed_b = mh.write_demo_ct_series(tmp / "mixed-b", slices=2, size=16)
+    mixed_a = demo_data.write_demo_ct_series(tmp / "mixed-a", slices=2, size=16)
+    mixed_b = demo_data.write_demo_ct_series(tmp / "mixed-b", slices=2, size=16)
     for source in (mixed_a, mixed_b):
         for path in source.iterdir():
             shutil.copy(path, tmp / "mixed" / f"{source.name}-{path.name}")
@@ -148,7 +149,7 @@ def test_script_in_case_text_is_escaped(with_cases, monkeypatch):
     case = mh.load_case("01")
     import dataclasses
 
-    from medgemma_helpers.walkthrough import CaseView, answer_key_html
+    from medgemma_helpers.case_view import CaseView, answer_key_html
 
     hostile = dataclasses.replace(case, history="<script>alert(1)</script> cough", title="<img src=x onerror=1>")
     markup = CaseView(hostile, None)._repr_html_() + answer_key_html(hostile)
@@ -194,7 +195,7 @@ def test_token_never_leaks_from_helper_output_or_an_executed_notebook(tiny_model
     try:
         for name, value in case_environment.items():
             os.environ[name] = value
-        first = notebooks.case_notebooks()[0]
+        first = notebooks.case_notebooks()[1]  # case 01
         (outcome,) = notebooks.execute_notebooks(tmp_path, [first], timeout=300)
     finally:
         os.environ.pop("HF_TOKEN", None)

@@ -17,6 +17,7 @@ import torch
 from transformers import AutoModelForImageTextToText
 
 import medgemma_helpers as mh
+from medgemma_helpers import access
 from medgemma_helpers import model as model_module
 
 # What accelerate's device_map="auto" writes on a GPU too small for the model: the vision tower and the first
@@ -31,7 +32,7 @@ def own_folder(tiny_model_dir, tmp_path, monkeypatch) -> Path:
     """A copy of the tiny model in a folder of its own (a fresh load, not the cached one); forgotten afterwards."""
     folder = tmp_path / "tiny-copy"
     shutil.copytree(tiny_model_dir, folder)
-    monkeypatch.setattr(model_module, "_loaded", dict(model_module._loaded))  # this test's loads stay its own
+    monkeypatch.setattr(access, "_held", dict(access._held))  # this test's loads stay its own
     return folder
 
 

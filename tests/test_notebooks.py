@@ -19,11 +19,11 @@ def _committed() -> list[Path]:
     return notebooks.case_notebooks()
 
 
-def test_one_notebook_per_case_then_the_skills_all_with_one_skeleton():
+def test_the_quick_start_one_notebook_per_case_the_skills_and_the_review_all_with_one_skeleton():
     paths = _committed()
     case_names = [notebooks.notebook_name(case) for case in mh.list_cases()]
-    assert [path.name for path in paths][:6] == case_names
-    assert [path.name[:2] for path in paths] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
+    assert [path.name for path in paths][1:7] == case_names
+    assert [path.name[:2] for path in paths] == [f"{number:02d}" for number in range(11)]
     for path in paths:
         assert notebooks.skeleton_problems(json.loads(path.read_text())) == [], path.name
 
@@ -81,13 +81,19 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
     model = mh.load_model(str(tiny_model_dir), device="cpu")
     results = notebooks.execute_notebooks(tmp_path, _committed(), timeout=600)
     assert [result["error"] for result in results] == [None] * len(results)
-    for result in results[6:]:  # the skill notebooks: CT montage, boxes drawn, pair shown
-        executed = nbformat.read(result["executed"], as_version=4)
-        assert any("image/png" in output.get("data", {}) for output in _outputs_of(executed)), result["notebook"]
+    by_number = {result["notebook"][:2]: result for result in results}
+    for number in ("07", "08", "09"):  # the skills: CT montage, boxes drawn, pair shown
+        executed = nbformat.read(by_number[number]["executed"], as_version=4)
+        assert any("image/png" in output.get("data", {}) for output in _outputs_of(executed)), number
         assert "not a diagnostic tool" in _all_text(executed)
-    for result in results[:6]:
+    review = _all_text(nbformat.read(by_number["10"]["executed"], as_version=4))
+    assert "mh-class-review" in review and "data:image/png;base64," in review and "12 residents" in review
+    assert "MedGemma (the model)" in review and "rows written to class_review.csv" in review
+    quick_start = _all_text(nbformat.read(by_number["00"]["executed"], as_version=4))
+    assert "Plain transformers and mh.analyze give the same answer: True" in quick_start
+    for case in mh.list_cases():
+        result = by_number[case.id]
         executed = nbformat.read(result["executed"], as_version=4)
-        case = mh.load_case(result["notebook"][:2])
         text = _all_text(executed)
         assert html.escape(case.history, quote=True) in text
         assert "not a diagnostic tool" in text

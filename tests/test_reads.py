@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import medgemma_helpers as mh
-from medgemma_helpers import generate, walkthrough
+from medgemma_helpers import asking, reports, walkthrough
 
 # Written for this test in the shape of MedGemma 1.5's markdown reads: headings of its own choosing.
 MEDGEMMA_STYLE = """Here is my read.
@@ -37,8 +37,8 @@ The heart is enlarged: see above.
 
 
 def test_real_headings_land_in_their_sections_and_unknown_ones_stand_alone():
-    report = mh.parse_report(MEDGEMMA_STYLE)
-    assert list(report)[:len(mh.REPORT_SECTIONS)] == list(mh.REPORT_SECTIONS)
+    report = reports.parse_report(MEDGEMMA_STYLE)
+    assert list(report)[:len(reports.REPORT_SECTIONS)] == list(reports.REPORT_SECTIONS)
     assert report["Heart and mediastinum"] == ("The heart size appears mildly enlarged. "
                                                "The mediastinal contours are normal.")
     assert report["Lungs and pleura"] == "Patchy opacity in the lower zone. Small right effusion."
@@ -54,8 +54,8 @@ def test_real_headings_land_in_their_sections_and_unknown_ones_stand_alone():
 
 
 def test_unknown_headings_are_shown_and_escaped_in_the_report_table():
-    report = mh.parse_report("**Lungs:** Clear.\n**Disclaimer:** <script>alert(1)</script>")
-    markup = mh.teaching.report_html(report)
+    report = reports.parse_report("**Lungs:** Clear.\n**Disclaimer:** <script>alert(1)</script>")
+    markup = reports.report_html(report)
     assert "Disclaimer" in markup and "<script>" not in markup and "&lt;script&gt;" in markup
 
 
@@ -68,7 +68,7 @@ def _cut_off(raw: str, budget: int) -> mh.Findings:
 def test_a_trace_cut_off_by_the_budget_says_so_and_how_to_give_more_room(capsys):
     findings = _cut_off("<unused94>thought\nThe heart looks large; the costophrenic angles", 1024)
     assert findings.still_thinking and findings.text == ""
-    page = mh.render.findings_html(findings)
+    page = mh.asking.findings_html(findings)
     assert "still thinking" in page and "max_new_tokens=" in page and "(empty answer)" not in page
     assert "The heart looks large" in page  # the reasoning so far stays readable in the trace
     mh.show_findings(findings)  # a terminal gets the same advice
@@ -76,7 +76,7 @@ def test_a_trace_cut_off_by_the_budget_says_so_and_how_to_give_more_room(capsys)
     assert "still thinking when it reached its limit of 1024 new tokens" in printed
     assert int(re.search(r"max_new_tokens=(\d+)", printed).group(1)) > 1024
     finished = _cut_off("<unused94>thought\nreasoning<unused95>Normal chest.", 1024)
-    assert not finished.still_thinking and "still thinking" not in mh.render.findings_html(finished)
+    assert not finished.still_thinking and "still thinking" not in mh.asking.findings_html(finished)
 
 
 def test_a_question_without_an_image_gets_room_to_think(tiny_model, monkeypatch):
@@ -92,6 +92,6 @@ def test_a_question_without_an_image_gets_room_to_think(tiny_model, monkeypatch)
     monkeypatch.setattr(walkthrough, "DEFAULT_MAX_NEW_TOKENS", 5)
     mh.run_case("06", tiny_model, stream=False, prompt="What is the most likely diagnosis? (room test)")
     assert asked == [9]
-    assert generate.thinking_likely("You are an expert radiologist.", 1) is False
-    assert generate.thinking_likely("SYSTEM_INSTRUCTION: think silently if needed.", 1) is True
-    assert generate.thinking_likely(None, 0) is True
+    assert asking.thinking_likely("You are an expert radiologist.", 1) is False
+    assert asking.thinking_likely("SYSTEM_INSTRUCTION: think silently if needed.", 1) is True
+    assert asking.thinking_likely(None, 0) is True

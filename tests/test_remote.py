@@ -16,13 +16,20 @@ import pytest
 from PIL import Image
 
 import medgemma_helpers as mh
+from medgemma_helpers import access
+from medgemma_helpers.pixels import pad_square
 from medgemma_helpers import model as model_module
 from medgemma_helpers import walkthrough
-from medgemma_helpers.batch import Request, analyze_many
+from medgemma_helpers.asking import Request, analyze_many
 from medgemma_helpers.remote import RemoteMedGemma, connect
 from served import TransformersServe, free_port, serve_unavailable_reason
 
 PROMPT = "Describe this chest X-ray."
+
+
+def _ask(model, *args, **kwargs):
+    """mh.analyze with this model, as a notebook asks it."""
+    return mh.analyze(*args, model=model, **kwargs)
 SYSTEM = "You are an expert radiologist."
 SECRET = "sk-test-7f3a9c1e-do-not-print"
 
@@ -64,7 +71,7 @@ def test_connect_uses_the_servers_only_model_and_hides_the_key(served, tiny_mode
         assert model_module.default_model() is connection  # calls without model= now use the server
     finally:
         connection.close()
-    assert connection not in model_module._loaded.values()
+    assert connection not in access._held.values()
 
 
 def test_a_case_runs_through_the_server_as_it_does_locally(remote, with_cases, tiny_model):
@@ -140,7 +147,7 @@ def test_unknown_model_names_the_url_and_what_is_served(served, tiny_model_dir, 
     unchecked = RemoteMedGemma(served.url, "google/medgemma-27b-it")
     try:
         with pytest.raises(mh.MedGemmaError) as asked:
-            unchecked.analyze(two_xrays[0], PROMPT, max_new_tokens=4, stream=False)
+            _ask(unchecked, two_xrays[0], PROMPT, max_new_tokens=4, stream=False)
         assert "does not serve the model 'google/medgemma-27b-it'" in str(asked.value)
         assert str(tiny_model_dir) in str(asked.value) and served.url in str(asked.value)
     finally:
@@ -267,7 +274,7 @@ def test_a_server_that_needs_a_key_says_so(fake):
         connect(fake.url)
     right = connect(fake.url, api_key="the-right-key")
     try:
-        assert right.analyze(None, "Hello?", stream=False).text == "Cardiomegaly. No effusion."
+        assert _ask(right, None, "Hello?", stream=False).text == "Cardiomegaly. No effusion."
     finally:
         right.close()
 
@@ -276,7 +283,7 @@ def test_the_request_carries_the_same_messages_as_a_local_call(fake, two_xrays):
     connection = connect(fake.url)
     try:
         seen: list[str] = []
-        findings = connection.analyze(list(two_xrays), PROMPT, system=SYSTEM, max_new_tokens=77,
+        findings = _ask(connection, list(two_xrays), PROMPT, system=SYSTEM, max_new_tokens=77,
                                       image_labels=["PRIOR", "CURRENT"], on_text=seen.append)
     finally:
         connection.close()
@@ -302,12 +309,12 @@ def test_the_request_carries_the_same_messages_as_a_local_call(fake, two_xrays):
 def test_a_separately_sent_thinking_trace_and_token_counts(fake):
     fake.behaviour["chat"] = "reasoning"
     with connect(fake.url) as connection:
-        findings = connection.analyze(None, "Big heart?", on_text=lambda text: None)
+        findings = _ask(connection, None, "Big heart?", on_text=lambda text: None)
     assert findings.text == "Cardiomegaly." and findings.thinking == "Look at the heart."
     assert findings.prompt_tokens == 300 and findings.new_tokens == 9
     with connect(fake.url) as connection:
         fake.behaviour["chat"] = "ok"
-        plain = connection.analyze(None, "Big heart?", stream=False)
+        plain = _ask(connection, None, "Big heart?", stream=False)
     assert plain.prompt_tokens == 321 and plain.new_tokens == 7 and plain.thinking == "The heart is large."
 
 
@@ -323,7 +330,7 @@ def test_server_failures_are_clear_errors_naming_the_url(fake, chat, words):
     fake.behaviour["chat"] = chat
     try:
         with pytest.raises(mh.MedGemmaError) as failed:
-            connection.analyze(None, "Hello?", on_text=lambda text: None)
+            _ask(connection, None, "Hello?", on_text=lambda text: None)
     finally:
         connection.close()
     assert words in str(failed.value) and fake.url in str(failed.value) and SECRET not in str(failed.value)
@@ -335,7 +342,7 @@ def test_a_server_that_stops_answering_times_out(fake):
     started = time.perf_counter()
     try:
         with pytest.raises(mh.MedGemmaError, match="stopped answering") as late:
-            connection.analyze(None, "Hello?", stream=False)
+            _ask(connection, None, "Hello?", stream=False)
     finally:
         connection.close()
     assert time.perf_counter() - started < 1.9 and fake.url in str(late.value)
@@ -348,7 +355,7 @@ def test_several_served_models_must_be_chosen(fake):
     assert "google/medgemma-1.5-4b-it, google/medgemma-27b-it" in str(ambiguous.value)
     with connect(fake.url, model="google/medgemma-27b-it") as chosen:
         assert chosen.name == "google/medgemma-27b-it"
-        chosen.analyze(None, "Hello?", stream=False)
+        _ask(chosen, None, "Hello?", stream=False)
     assert fake.bodies[-1]["model"] == "google/medgemma-27b-it"
 
 
@@ -391,7 +398,7 @@ def _sent_prompt(body: dict) -> str:
 def _assert_padded_film(tiny_model, sent: Image.Image, film: Image.Image) -> None:
     """The served model gets the film padded to a centred square: the same pixels, so the same pixel_values."""
     assert film.width != film.height
-    padded = mh.pad_square(film)
+    padded = pad_square(film)
     assert np.array_equal(np.asarray(sent), np.asarray(padded)), "the server did not get the padded film"
     processor = tiny_model.processor.image_processor
     assert np.array_equal(processor([sent], return_tensors="np")["pixel_values"],

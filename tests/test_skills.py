@@ -8,14 +8,16 @@ import torch
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers.generate import prepare_inputs
-from medgemma_helpers.skills import CT_INTRO
+from medgemma_helpers import comparison, demo_data, localisation
+from medgemma_helpers.asking import build_messages
+from medgemma_helpers.ct_volume import CT_INTRO
+from medgemma_helpers.local import prepare_inputs
 from tiny_medgemma import TOKENS_PER_IMAGE
 
 
 @pytest.fixture(scope="module")
 def phantom(tmp_path_factory):
-    return mh.load_ct_series(mh.write_demo_ct_series(tmp_path_factory.mktemp("phantom"), slices=12, size=64))
+    return mh.load_ct_series(demo_data.write_demo_ct_series(tmp_path_factory.mktemp("phantom"), slices=12, size=64))
 
 
 def test_demo_series_has_the_hounsfield_units_it_promises(phantom):
@@ -27,7 +29,7 @@ def test_demo_series_has_the_hounsfield_units_it_promises(phantom):
 
 
 def _decoded_prompt(model, images, prompt, labels=None, intro=None) -> tuple[str, dict]:
-    inputs = prepare_inputs(model, mh.build_messages(images, prompt, None, labels, intro))
+    inputs = prepare_inputs(model, build_messages(images, prompt, None, labels, intro))
     return model.processor.tokenizer.decode(inputs["input_ids"][0]), inputs
 
 
@@ -59,7 +61,7 @@ def test_volume_read_runs_end_to_end(tiny_model, phantom):
 
 def test_two_image_prompt_sends_prior_then_current(tiny_model, two_xrays):
     prior, current = (mh.load_image(image, pad_to_square=True) for image in two_xrays)
-    text, inputs = _decoded_prompt(tiny_model, [prior, current], mh.COMPARISON_PROMPT)
+    text, inputs = _decoded_prompt(tiny_model, [prior, current], comparison.COMPARISON_PROMPT)
     assert text.count("<start_of_image>") == 2 and text.rindex("<end_of_image>") < text.index("The first image")
     alone = tiny_model.processor.image_processor([prior, current], return_tensors="pt")["pixel_values"]
     assert torch.equal(inputs["pixel_values"].float(), alone.to(inputs["pixel_values"].dtype).float())
@@ -73,10 +75,10 @@ def test_comparison_end_to_end_and_change_table(tiny_model, two_xrays):
     answer = ("<unused94>thinking<unused95>Summary.\n\n| Finding | Change | Details |\n|---|---|---|\n"
               "| Right pleural effusion | **New** | large, with meniscus |\n| Left lung | unchanged | clear |\n"
               "| Heart size | worse | <script>x</script> |\n| Not a row | maybe | ignored |")
-    parsed = mh.parse_changes(answer)
+    parsed = comparison.parse_changes(answer)
     assert [(c.finding, c.change) for c in parsed] == [
         ("Right pleural effusion", "new"), ("Left lung", "stable"), ("Heart size", "worsened")]
-    markup = mh.skills.changes_html(parsed)
+    markup = comparison.changes_html(parsed)
     assert "<script>" not in markup and "&lt;script&gt;" in markup
 
 
@@ -92,7 +94,7 @@ def test_boxes_from_a_padded_square_land_on_the_original_film():
     answer = '```json\n[{"box_2d": [250, 100, 750, 500], "label": "right lung"}]\n```'
     (box,) = mh.parse_boxes(answer, film)
     assert (box.label, box.x0, box.y0, box.x1, box.y1) == ("right lung", 30, 25, 150, 175)
-    drawn = mh.draw_boxes(film, [box])
+    drawn = localisation.draw_boxes(film, [box])
     assert drawn.size == film.size and np.asarray(drawn).any() and not np.asarray(film).any()
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import medgemma_helpers as mh
-from medgemma_helpers import generate
+from medgemma_helpers.local import MedGemma
+from medgemma_helpers import asking
 
 PROMPT = "Describe this chest X-ray."
 STEP_SECONDS = 0.01
@@ -27,7 +28,7 @@ STEP_SECONDS = 0.01
 class StepSpy:
     """Counts forward passes of the real model (one per generated token), optionally interrupting at a step."""
 
-    def __init__(self, medgemma: mh.MedGemma, interrupt_at: int | None = None) -> None:
+    def __init__(self, medgemma: MedGemma, interrupt_at: int | None = None) -> None:
         self.steps = 0
         self.interrupt_at = interrupt_at
         self.interrupted_at: int | None = None
@@ -102,7 +103,7 @@ def test_the_notebook_view_updates_while_generation_runs(tiny_model, two_xrays, 
         updates.append((spy.steps, shown.data))
         return Handle()
 
-    monkeypatch.setattr(generate, "in_notebook", lambda: True)  # as in a Jupyter kernel
+    monkeypatch.setattr(asking, "in_notebook", lambda: True)  # as in a Jupyter kernel
     monkeypatch.setattr(IPython.display, "display", display)
     findings = mh.analyze(two_xrays[0], PROMPT, model=tiny_model, max_new_tokens=48)
     first_word = findings.text.split()[0]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers import teaching, walkthrough
+from medgemma_helpers import quizzes as teaching, reports, walkthrough
 from medgemma_helpers.render import markdown_to_safe_html
 
 RESIDENT_READ = "No pneumothorax. <b>No</b> pleural effusion. Heart size normal; possible consolidation."
@@ -40,7 +40,7 @@ def test_reveal_button_shows_both_reads_side_by_side_with_concordance(case01, ti
 
 
 def test_rerunning_the_quiz_cell_starts_afresh(case01, tiny_model, monkeypatch):
-    monkeypatch.setattr(teaching, "in_notebook", lambda: True)
+    monkeypatch.setattr(teaching, "in_notebook", lambda: True)  # the quiz builds its widgets as in a kernel
     first = mh.quiz(case01, tiny_model, max_new_tokens=8)
     first.textarea.value = "draft"
     second = mh.quiz(case01, tiny_model, max_new_tokens=8)
@@ -76,8 +76,8 @@ Bones: No fracture.
 
 
 def test_structured_read_sections_are_parsed():
-    report = mh.parse_report(REPORT)
-    assert list(report) == list(mh.REPORT_SECTIONS)
+    report = reports.parse_report(REPORT)
+    assert list(report) == list(reports.REPORT_SECTIONS)
     assert report["Airway"] == "Trachea midline."
     assert report["Lungs and pleura"] == "Clear lungs. No effusion."
     assert report["Heart and mediastinum"] == "Normal size."
@@ -85,14 +85,14 @@ def test_structured_read_sections_are_parsed():
     assert report["Lines and devices"] == ""  # not reported
     assert report["Impression"] == "Normal chest radiograph."
     assert "checking" not in " ".join(report.values())
-    markup = teaching.report_html(report)
+    markup = reports.report_html(report)
     assert "not reported" in markup and "Trachea midline." in markup
 
 
 def test_structured_prompt_asks_for_every_heading(case01):
     prompt = mh.structured_prompt(case01)
     assert prompt.startswith(case01.question)
-    assert all(f"{section}:" in prompt for section in mh.REPORT_SECTIONS)
+    assert all(f"{section}:" in prompt for section in reports.REPORT_SECTIONS)
 
 
 def test_handout_is_self_contained_and_escapes_model_text(case01, tmp_path):

@@ -1,6 +1,6 @@
 """What the model actually receives: a spy around the real model's generate records the pixel_values of every
 path that sends a chest film, and they must be the processor's own output for the film padded to a centred
-square (mh.pad_square), as Google's chest X-ray notebooks prepare it. The films are non-square, so a path that
+square (pad_square), as Google's chest X-ray notebooks prepare it. The films are non-square, so a path that
 forgot to pad sends something else. Localisation is checked the other way round: a scripted box answer, fed
 through the real decoding and streaming path, must land on the right pixels of a non-square film.
 """
@@ -14,8 +14,10 @@ import torch
 from PIL import Image
 
 import medgemma_helpers as mh
+from medgemma_helpers.local import MedGemma
+from medgemma_helpers.pixels import pad_square
 from medgemma_helpers import walkthrough
-from medgemma_helpers.batch import Request, analyze_many
+from medgemma_helpers.asking import Request, analyze_many
 from conftest import _generated_xray
 
 CHEST_CASES = ("01", "02", "03", "04", "05")
@@ -24,7 +26,7 @@ CHEST_CASES = ("01", "02", "03", "04", "05")
 class GenerateSpy:
     """Wraps the real model's generate: records each call's pixel_values, then generates as before."""
 
-    def __init__(self, medgemma: mh.MedGemma, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, medgemma: MedGemma, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[dict[str, Any]] = []
         real = medgemma.model.generate
 
@@ -36,17 +38,17 @@ class GenerateSpy:
         monkeypatch.setattr(medgemma.model, "generate", spy)
 
 
-def processor_pixels(medgemma: mh.MedGemma, images: list[Image.Image]) -> torch.Tensor:
+def processor_pixels(medgemma: MedGemma, images: list[Image.Image]) -> torch.Tensor:
     """The processor's own pixel_values for these images, in the model's precision (as prepare_inputs sends)."""
     values = medgemma.processor.image_processor(images, return_tensors="pt")["pixel_values"]
     return values.to(medgemma.model.dtype)
 
 
-def assert_padded_film_sent(medgemma: mh.MedGemma, sent: torch.Tensor, films: list[Image.Image]) -> None:
+def assert_padded_film_sent(medgemma: MedGemma, sent: torch.Tensor, films: list[Image.Image]) -> None:
     """sent must equal the processor's output for each film padded to a centred square, and not the unpadded one."""
     for film in films:
         assert film.width != film.height, "the test needs non-square films"
-    expected = processor_pixels(medgemma, [mh.pad_square(film) for film in films])
+    expected = processor_pixels(medgemma, [pad_square(film) for film in films])
     unpadded = processor_pixels(medgemma, films)
     assert sent.shape == expected.shape
     assert not torch.equal(expected, unpadded)  # padding changes what the model sees: the check can fail
@@ -91,7 +93,7 @@ def test_all_cases_run_sends_every_chest_film_padded_in_one_batch(tiny_model, wi
 
 
 def test_a_batch_sends_each_requests_images_in_order(tiny_model, monkeypatch):
-    films = [mh.pad_square(mh.load_image(_generated_xray(seed, size)))
+    films = [pad_square(mh.load_image(_generated_xray(seed, size)))
              for seed, size in ((3, (320, 240)), (4, (240, 320)), (5, (300, 200)))]
     requests = [Request(films[0], "Describe."), Request(None, "Text only?"),
                 Request([films[1], films[2]], "Compare.", image_labels=["PRIOR", "CURRENT"])]
@@ -103,7 +105,7 @@ def test_a_batch_sends_each_requests_images_in_order(tiny_model, monkeypatch):
 
 
 def test_a_batch_split_after_running_out_of_memory_still_sends_each_film(tiny_model, monkeypatch):
-    films = [mh.pad_square(mh.load_image(_generated_xray(seed, (320, 240)))) for seed in (8, 9, 10)]
+    films = [pad_square(mh.load_image(_generated_xray(seed, (320, 240)))) for seed in (8, 9, 10)]
     real = tiny_model.model.generate
     sent: list[torch.Tensor] = []
 
@@ -131,7 +133,7 @@ BOX_ANSWER = ('Reasoning: the lungs fill the chest.\nFinal Answer: ```json\n'
 class ScriptedGenerate:
     """Stands in for the network only: returns the prompt plus scripted answer ids, streamed as generate does."""
 
-    def __init__(self, medgemma: mh.MedGemma, answer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, medgemma: MedGemma, answer: str, monkeypatch: pytest.MonkeyPatch) -> None:
         self.answer_ids = medgemma.processor.tokenizer(answer, add_special_tokens=False, return_tensors="pt")[
             "input_ids"]
         self.calls: list[dict[str, Any]] = []

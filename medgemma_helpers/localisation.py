@@ -1,9 +1,10 @@
-"""Localisation: ask MedGemma 1.5 for boxes, read its answer back into original-image pixels, draw them.
+"""Anatomy localisation: ask MedGemma 1.5 for boxes, read them back onto the original film, and draw them.
 
-MedGemma 1.5 answers with ```json [{"box_2d": [y0, x0, y1, x1], "label": ...}] ``` where the
-coordinates are 0-1000 of the square image it was given. The prompt and the format follow Google's
-chest X-ray anatomy localisation notebook (github.com/Google-Health/medgemma,
-notebooks/cxr_anatomy_localization_with_hugging_face.ipynb).
+MedGemma 1.5 answers a localisation prompt with boxes `[y0, x0, y1, x1]` normalised to 0-1000 over the (square)
+image it was given, in a ```json block of {"box_2d": ..., "label": ...} items. The film is padded to a centred
+square first (images.model_image), so the boxes map back through that padding onto the original pixels.
+
+Layer: skills. May import: errors, render, images, figures, asking.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import json
 import math
 import re
 import warnings
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from .asking import DEFAULT_MAX_NEW_TOKENS, Findings, analyze, split_thinking
+from .figures import font
+from .images import load_image, model_image, pads_to_square
+from .render import in_notebook
 
 # Google's wording, kept as is (including "normalize ... the range") because it is the prompt the
 # model was shown to work with; literal braces are doubled for str.format. Fill in {structures}.
@@ -39,7 +45,11 @@ LOCALISATION_PROMPT = (
     "Answer:"
 )
 
+
+# The structures notebook 08 asks about (a class pack records it: the notebook and the pack share it).
+NOTEBOOK_STRUCTURES = "right lung, left lung and heart"
 SCALE = 1000  # box_2d coordinates run 0..1000 across the model's (square) input image
+
 
 ImageOrSize = Image.Image | tuple[int, int]
 
@@ -92,11 +102,9 @@ def to_box_2d(box: Box, image: ImageOrSize, *, padded: bool = True) -> list[floa
     return [(box.y0 + oy) / sy, (box.x0 + ox) / sx, (box.y1 + oy) / sy, (box.x1 + ox) / sx]
 
 
-# ---------------------------------------------------------------------------------------------
-# Parsing the model's answer
-# ---------------------------------------------------------------------------------------------
-
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.DOTALL)  # a missing closing fence: up to the end
+
+
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
 
 
@@ -151,8 +159,6 @@ def parse_boxes(text: str, image: ImageOrSize, *, padded: bool = True) -> list[B
     box_2d items is used. padded=True undoes the centred square padding of images.pad_square.
     """
     width, height = _size(image)
-    from .generate import split_thinking  # the one place MedGemma's thinking trace is removed
-
     answer = split_thinking(text or "")[0]
     items: list[Any] | None = None
     bad_blocks = 0
@@ -179,10 +185,11 @@ def parse_boxes(text: str, image: ImageOrSize, *, padded: bool = True) -> list[B
     for number, item in enumerate(items, 1):
         coordinates = item.get("box_2d") if isinstance(item, dict) else None
         values = [_number(v) for v in coordinates] if isinstance(coordinates, (list, tuple)) else []
-        if len(values) != 4 or None in values:
+        numbers = [v for v in values if v is not None]
+        if len(values) != 4 or len(numbers) != 4:
             skipped.append(f"item {number}: box_2d is not four numbers ({coordinates!r})")
             continue
-        y0, x0, y1, x1 = (min(max(v, 0.0), SCALE) for v in values)  # type: ignore[type-var]
+        y0, x0, y1, x1 = (min(max(v, 0.0), SCALE) for v in numbers)
         # Reversed corners are a slip in ordering, not a different box: sort each pair.
         y0, y1 = sorted((y0, y1))
         x0, x1 = sorted((x0, x1))
@@ -199,10 +206,6 @@ def parse_boxes(text: str, image: ImageOrSize, *, padded: bool = True) -> list[B
     return boxes
 
 
-# ---------------------------------------------------------------------------------------------
-# Drawing
-# ---------------------------------------------------------------------------------------------
-
 # Colour-blind-safe (Okabe-Ito) colours, bright enough to see on a grey radiograph.
 COLOURS = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
            (204, 121, 167), (255, 255, 255)]
@@ -214,20 +217,47 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     short_side = min(canvas.size)
     line = max(2, round(short_side / 300))
-    try:
-        font: Any = ImageFont.load_default(size=max(12, short_side // 40))
-    except TypeError:  # Pillow < 10.1: one fixed-size default font
-        font = ImageFont.load_default()
+    typeface = font(max(12, short_side // 40))
     for number, box in enumerate(boxes):
         colour = COLOURS[number % len(COLOURS)]
         draw.rectangle((box.x0, box.y0, box.x1, box.y1), outline=colour, width=line)
         if not box.label:
             continue
-        left, top, right, bottom = draw.textbbox((0, 0), box.label, font=font)
+        left, top, right, bottom = draw.textbbox((0, 0), box.label, font=typeface)
         text_height = bottom - top + 4
         # Above the box when there is room, else just inside its top edge.
         y = box.y0 - text_height - line if box.y0 - text_height - line >= 0 else box.y0 + line
         x = min(max(box.x0, 0), max(canvas.width - (right - left) - 4, 0))
         draw.rectangle((x, y, x + right - left + 4, y + text_height), fill=colour)
-        draw.text((x + 2 - left, y + 2 - top), box.label, fill=(0, 0, 0), font=font)
+        draw.text((x + 2 - left, y + 2 - top), box.label, fill=(0, 0, 0), font=typeface)
     return canvas
+
+
+def localize(image: Any, structures: str, *, model: Any = None, modality: str = "chest radiograph",
+             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True) -> tuple[Findings, list[Box]]:
+    """Ask for boxes around structures (e.g. "right lung, left lung, heart"); boxes in the original image's pixels.
+
+    The image goes to the model prepared for its modality (a chest film padded to a square), and the boxes come
+    back through the same preparation, so they land on the original film.
+    """
+    original = load_image(image)
+    findings = analyze(model_image(original, modality=modality), LOCALISATION_PROMPT.format(structures=structures),
+                       model=model, max_new_tokens=max_new_tokens, stream=stream)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BoxParseWarning)
+        boxes = parse_boxes(findings.text, original, padded=pads_to_square(modality))
+    for warning in caught:
+        print(f"Note: {warning.message}")
+    return findings, boxes
+
+
+def show_boxes(image: Any, boxes: list[Box]) -> None:
+    """Show the image with the boxes and their labels drawn on it (mh.draw_boxes returns the image instead)."""
+    if not boxes:
+        print("No boxes to draw: the film is shown as it is.")
+    drawn = draw_boxes(load_image(image), boxes)
+    if in_notebook():
+        from IPython.display import display
+
+        drawn.thumbnail((900, 900))  # boxes are drawn at full resolution, shown at a screen's size
+        display(drawn)

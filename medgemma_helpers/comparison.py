@@ -1,0 +1,94 @@
+"""Prior versus current: two studies of one patient in one prompt (prior first), and the change table back.
+
+Layer: skills. May import: errors, render, images, figures, asking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from .asking import DEFAULT_MAX_NEW_TOKENS, Findings, analyze, split_thinking
+from .figures import side_by_side
+from .images import load_image, model_image
+from .render import esc, in_notebook, show_html
+
+COMPARISON_PROMPT = (
+    "The first image is the prior chest X-ray and the second image is the current chest X-ray of the same patient. "
+    "Provide a comparison of these two images and include details from the image which students should take note "
+    "of when reading longitudinal CXR. End with a Markdown table with the columns Finding | Change | Details, where "
+    "Change is one of improved, stable, worsened, new or resolved."
+)
+
+
+CHANGE_WORDS = ("improved", "stable", "worsened", "new", "resolved")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of a prior-versus-current change table."""
+
+    finding: str
+    change: str  # one of CHANGE_WORDS
+    details: str
+
+
+def parse_changes(text: str) -> list[Change]:
+    """The change table from a comparison answer (Markdown table rows whose change is a known word)."""
+    changes = []
+    for line in split_thinking(text or "")[0].splitlines():
+        cells = [cell.strip(" *_`") for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or set(line.strip()) <= set("|-: "):
+            continue
+        word = cells[1].lower()
+        normalised = {"unchanged": "stable", "worse": "worsened", "better": "improved", "progressed": "worsened",
+                      "increased": "worsened", "decreased": "improved"}.get(word, word)
+        if normalised in CHANGE_WORDS and cells[0]:
+            changes.append(Change(cells[0], normalised, cells[2] if len(cells) > 2 else ""))
+    return changes
+
+
+_CHANGE_COLOURS = {"improved": "#d4edda", "resolved": "#d4edda", "stable": "#e2e3e5", "worsened": "#f8d7da",
+                   "new": "#f8d7da"}
+
+
+def changes_html(changes: list[Change]) -> str:
+    """The change table as colour-coded HTML (every cell escaped)."""
+    if not changes:
+        return "<p><i>The answer holds no change table (improved / stable / worsened).</i></p>"
+    rows = "".join(f"<tr style='background:{_CHANGE_COLOURS[c.change]};color:#222'><td>{esc(c.finding)}</td>"
+                   f"<td>{esc(c.change)}</td><td>{esc(c.details)}</td></tr>" for c in changes)
+    return f"<table class='mh-changes'><tr><th>Finding</th><th>Change</th><th>Details</th></tr>{rows}</table>"
+
+
+def compare_studies(prior: Any, current: Any, prompt: str = COMPARISON_PROMPT, *, model: Any = None,
+                    modality: str = "chest radiograph", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                    stream: bool = True) -> tuple[Findings, list[Change]]:
+    """Prior first, then current, then the question; returns the answer and its change table.
+
+    Both studies go to the model prepared for their modality (chest films padded to a square).
+    """
+    images = [model_image(prior, modality=modality), model_image(current, modality=modality)]
+    findings = analyze(images, prompt, model=model, max_new_tokens=max_new_tokens, stream=stream)
+    changes = parse_changes(findings.text)
+    show_html(changes_html(changes), "\n".join(f"{c.finding}: {c.change} {c.details}" for c in changes)
+              or "(no change table in the answer)")
+    return findings, changes
+
+
+def pair_image(prior: Any, current: Any, *, labels: tuple[str, str] = ("Prior", "Current")) -> Image.Image:
+    """The two studies side by side, labelled, as one image."""
+    return side_by_side(load_image(prior), load_image(current), labels)
+
+
+def show_pair(prior: Any, current: Any, *, labels: tuple[str, str] = ("Prior", "Current")) -> None:
+    """Show the two studies side by side, labelled (in a terminal, print their sizes)."""
+    canvas = pair_image(prior, current, labels=labels)
+    if in_notebook():
+        from IPython.display import display
+
+        display(canvas)
+    else:
+        print(f"{labels[0]} and {labels[1]} side by side: {canvas.width} x {canvas.height} pixels.")

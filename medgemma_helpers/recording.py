@@ -1,0 +1,65 @@
+"""Recording a class pack: the notebooks' questions asked once of a live MedGemma, every request as sent.
+
+The recorder stands in for the model while the same functions the notebooks call run (run_case, localize,
+compare_studies, analyze_volume), so each recorded request is exactly what a notebook sends at replay.
+
+Layer: apps. May import anything below it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM, analyze
+from .case_view import case_image
+from .cases import Case, list_cases, load_case
+from .comparison import compare_studies
+from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
+from .demo_data import write_demo_ct_series
+from .dicom import load_ct_series
+from .images import model_image
+from .localisation import NOTEBOOK_STRUCTURES, localize
+from .model import default_model
+from .pack import RecordingMedGemma, write_pack
+from .reports import structured_prompt
+from .walkthrough import run_case
+
+
+def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, model: Any = None) -> Path:
+    """Ask the live model every question the notebooks ask (or only these cases'), and write the class pack.
+
+    Per case: its question, and for a case with an image the structured-read prompt too; with no cases given,
+    also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
+    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well.
+    """
+    recorder = RecordingMedGemma(model if model is not None else default_model())
+    chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
+    asked = 0
+    for case in chosen:
+        requests: list[tuple[str, str | None]] = [(f"case {case.id}: its question", None)]
+        if case.image is not None:
+            requests.append((f"case {case.id}: the structured read", structured_prompt(case)))
+        for label, prompt in requests:
+            asked += 1
+            print(f"[{asked}] {label}", flush=True)
+            recorder.label = label
+            run_case(case, recorder, prompt=prompt, stream=False, show_prompt=False)
+    if cases is None:
+        print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
+        recorder.label = "notebook 00: the quick start"
+        analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
+                system=QUICK_START_SYSTEM, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS, stream=False)
+        recorder.label = "notebook 08: localisation"
+        localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
+        recorder.label = "notebook 09: prior versus current"
+        compare_studies(case_image("01"), case_image("03"), model=recorder, stream=False)
+        recorder.label = "notebook 07: the CT phantom"
+        with tempfile.TemporaryDirectory() as folder:
+            analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
+                           stream=False)
+    written = write_pack(path, recorder)
+    print(f"Wrote {len(recorder.entries)} recorded answers to {written}. Hand it to the class: with "
+          f"MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs without a GPU, token or network.")
+    return written
