@@ -192,8 +192,9 @@ def served_vs_local(folder: Path, image: Any, repeats: int, max_new_tokens: int,
         remote_s, remote_answer = median_seconds(lambda: ask(remote, False), repeats)
         remote_stream_s, streamed = median_seconds(lambda: ask(remote, True), repeats)
         requests = six_case_requests(image)
-        sequential_s, _ = median_seconds(lambda: [remote.analyze(r.images, r.prompt, system=r.system, stream=False,
-                                                                 max_new_tokens=max_new_tokens) for r in requests], 1)
+        sequential_s, _ = median_seconds(lambda: [mh.analyze(r.images, r.prompt, system=r.system, model=remote,
+                                                             stream=False, max_new_tokens=max_new_tokens)
+                                                  for r in requests], 1)
         concurrent_s, _ = median_seconds(lambda: mh_analyze_many(requests, model=remote, max_new_tokens=max_new_tokens,
                                                                   batch_size=6), 1)
         remote.close()
