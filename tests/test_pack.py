@@ -14,7 +14,7 @@ import pytest
 import medgemma_helpers as mh
 from medgemma_helpers import access
 from medgemma_helpers import pack as packs
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, _generated_xray
 
 TOKEN = "hf_" + "R" * 34  # a token-shaped secret in the recording's environment: it must never reach the pack
 
@@ -119,8 +119,8 @@ def test_a_replayed_answer_streams_and_serves_every_notebook_path(replaying, rec
     (lambda m: mh.run_case("03", m, prompt="Is there a pneumothorax?", max_new_tokens=64, stream=False),
      "the question differs"),
     (lambda m: mh.run_case("03", m, max_new_tokens=17, stream=False), "max_new_tokens is 17, but the pack recorded"),
-    (lambda m: mh.run_case("06", m, image=mh.case_image("01"), max_new_tokens=64, stream=False),
-     "its image is not one the pack"),
+    (lambda m: mh.run_case("06", m, image=_generated_xray(9, (120, 90)), max_new_tokens=64, stream=False),
+     "its image is not one the pack"),  # the resident's own image
     (lambda m: mh.analyze(None, "A question nobody recorded.", model=m, stream=False), "the question differs"),
 ])
 def test_a_request_the_pack_does_not_hold_is_refused_never_approximated(replaying, ask, says):

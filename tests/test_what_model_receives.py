@@ -168,3 +168,19 @@ def test_localize_maps_a_scripted_box_back_onto_a_non_square_film(tiny_model, mo
     (box,) = boxes
     assert box.label == "right lung"
     assert (box.x0, box.y0, box.x1, box.y1) == pytest.approx((x0 - left, y0 - top, x1 - left, y1 - top), abs=0.5)
+
+
+@pytest.mark.parametrize("live_kernel", [False, True])
+def test_the_quiz_sends_the_film_padded_to_a_centred_square(tiny_model, with_nonsquare_cases, fresh_answers,
+                                                            monkeypatch, live_kernel):
+    from medgemma_helpers import quizzes, reveal
+
+    # In a live kernel the quiz starts the read in the background worker (reveal.py); in a terminal on Reveal.
+    monkeypatch.setattr(reveal, "read_first_mode", lambda: live_kernel)
+    monkeypatch.setattr(quizzes, "in_notebook", lambda: False)  # no widgets: quiz.reveal("...") from code
+    spy = GenerateSpy(tiny_model, monkeypatch)
+    quiz = mh.quiz("02", tiny_model, max_new_tokens=4)
+    quiz.reveal("Right perihilar mass.")
+    (call,) = spy.calls
+    assert_padded_film_sent(tiny_model, call["pixel_values"], [mh.case_image("02")])
+    reveal.forget_sessions()
