@@ -568,10 +568,15 @@ def _backward_start(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     return start
 
 
+def _value_end(clause: str, value_start: int) -> int:
+    """The end of a label line's value: its first phrase, up to a comma."""
+    comma = clause.find(",", value_start)
+    return comma if comma >= 0 else len(clause)
+
+
 def _label_status(clause: str, value_start: int, cues: list[_Cue]) -> str:
     """'Pleural effusion: none' - the first cue in the value's first phrase decides; none means present."""
-    comma = clause.find(",", value_start)
-    value_end = comma if comma >= 0 else len(clause)
+    value_end = _value_end(clause, value_start)
     found = [(c.start, _kind(c.kind)) for c in cues if value_start <= c.start < value_end and c.kind != "pseudo"]
     found += [(m.start(), "absent") for m in _LABEL_ABSENT.finditer(clause, value_start, value_end)]
     return min(found)[1] if found else "present"
@@ -589,7 +594,13 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
         # "Pleural effusion: none" is a label line, but "No effusion - small pneumothorax" is not
         label = _LABEL_SEPARATOR.match(clause, mention.end)
         if label and not any(c.end <= mention.start for c in cues):
-            result[mention] = _label_status(clause, label.end(), cues)
+            # ... unless the value names another finding: "Mild cardiomegaly - no effusion" describes the
+            # effusion, and the label's own finding stands as stated
+            value_end = _value_end(clause, label.end())
+            if any(m.finding != mention.finding and label.end() <= m.start < value_end for m in mentions):
+                result[mention] = "present"
+            else:
+                result[mention] = _label_status(clause, label.end(), cues)
             continue
         forward = [c for c in cues if c.direction == "forward" and c.end <= mention.start
                    and mention.start < _forward_end(clause, c, mentions)]

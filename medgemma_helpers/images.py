@@ -147,6 +147,8 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
                              "pixels.")
         try:
             image = to_rgb8(source, name)
+        except ImageError:
+            raise  # already names the image and says what to do
         except (OSError, SyntaxError, ValueError) as error:  # a lazily opened, truncated file fails here
             raise ImageError(f"Image {name} could not be decoded ({error}); load the file again.") from None
     elif isinstance(source, np.ndarray):

@@ -227,8 +227,10 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
         text_height = bottom - top + 4
         # Above the box when there is room, else just inside its top edge.
         y = box.y0 - text_height - line if box.y0 - text_height - line >= 0 else box.y0 + line
-        x = min(max(box.x0, 0), max(canvas.width - (right - left) - 4, 0))
-        draw.rectangle((x, y, x + right - left + 4, y + text_height), fill=colour)
+        strip_width = right - left + 4
+        # The strip's rectangle includes its right column, so it ends on the film's last column at most.
+        x = min(max(box.x0, 0), max(canvas.width - strip_width - 1, 0))
+        draw.rectangle((x, y, x + strip_width, y + text_height), fill=colour)
         draw.text((x + 2 - left, y + 2 - top), box.label, fill=(0, 0, 0), font=typeface)
     return canvas
 

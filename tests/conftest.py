@@ -151,3 +151,15 @@ def with_nonsquare_cases(nonsquare_case_files: dict[str, str], monkeypatch: pyte
     for name, value in nonsquare_case_files.items():
         monkeypatch.setenv(name, value)
     return nonsquare_case_files
+
+
+@pytest.fixture(autouse=True)
+def _fresh_concordance_patterns():
+    """Every test builds the concordance patterns it uses, so a test depends on how they are built.
+
+    (They are cached across calls in normal use; without this, only the first test to check a finding would
+    exercise the pattern code, and mutation testing would map the rest to nothing.)
+    """
+    from medgemma_helpers.concordance import _patterns_of
+
+    _patterns_of.cache_clear()

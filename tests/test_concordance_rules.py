@@ -7,6 +7,8 @@ wordings come from the checker's built-in chest knowledge, keyed on the finding'
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from medgemma_helpers.cases import ReferenceFinding
@@ -230,3 +232,161 @@ def test_case_01_credits_a_correct_normal_read_as_agreeing():
     checks = mh.check_findings(read, mh.load_case("01"))
     assert [c.finding for c in checks if not c.agrees] == []
     assert mh.concordance_score(checks) == (6, 6)
+
+
+# 7. A term matches both spellings and its plural (or singular), as whole words, without built-in knowledge.
+SPELLINGS_AND_PLURALS = [
+    ("oedema", "Mild edema."), ("edema", "Mild oedema."), ("haemorrhage", "Small hemorrhage."),
+    ("hemorrhage", "Small haemorrhage."), ("dyspnoea", "Dyspnea on exertion."), ("tumour", "A tumor."),
+    ("tumor", "A tumour."), ("oesophagus", "The esophagus is dilated."), ("esophagus", "Dilated oesophagus."),
+    ("anaemia", "Anemia."), ("opacification", "Opacification."), ("lesion visualised", "Lesion visualized."),
+    ("lesion visualized", "Lesion visualised."), ("opacity", "Two opacities."), ("opacities", "One opacity."),
+    ("pneumothorax", "Bilateral pneumothoraces."), ("apex", "Both apices."), ("cervix", "Cervices."),
+    ("bronchus", "Dilated bronchi."), ("hilum", "Both hila."), ("atelectasis", "Atelectases."),
+    ("mass", "Several masses."), ("abscess", "Two abscesses."), ("branch", "Vessel branches."),
+    ("fibroid", "Multiple fibroids."), ("fibroids", "A fibroid."), ("effusions", "An effusion."),
+    ("box", "Boxes."), ("ribs", "One rib."), ("air-space opacity", "Airspace opacity."),
+    ("air space opacity", "Air-space opacities."),
+    ("HIV/AIDS", "Known HIV / AIDS."),
+]
+
+
+@pytest.mark.parametrize("term, text", SPELLINGS_AND_PLURALS)
+def test_a_term_matches_other_spellings_and_numbers(term, text):
+    assert statuses(text, [one(term)]) == {term: "present"}
+
+
+NOT_THE_SAME_WORD = [
+    ("haemorrhage", "Hemorrhagic."), ("mass", "Massive."), ("rib", "Ribbon."), ("PE", "PEs."), ("PE", "Pelvis."),
+    ("opacity", "Opacitys."), ("nodule", "Nodular."), ("effusion", "Effusional."), ("apex", "Apexed."),
+    ("pleural effusion", "Pleurals effusion."), ("hila", "Hilum."),
+]
+
+
+@pytest.mark.parametrize("term, text", NOT_THE_SAME_WORD)
+def test_a_term_does_not_match_another_word(term, text):
+    assert statuses(text, [one(term)]) == {}
+
+
+def test_a_term_with_a_verb_can_be_denied_inside_itself():
+    heart = one("heart is enlarged")
+    assert statuses("The heart is enlarged.", [heart]) == {"heart is enlarged": "present"}
+    assert statuses("The heart is not enlarged.", [heart]) == {"heart is enlarged": "absent"}
+    assert statuses("The heart is no longer enlarged.", [heart]) == {"heart is enlarged": "absent"}
+
+
+# 8. Where a denial's reach stops, and where a list carries it on.
+SCOPE = [
+    # a list after a comma carries the denial to its "nor" or "/" ...
+    ("No consolidation, large effusion nor pneumothorax.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("No consolidation, large effusion / pneumothorax.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    # ... but a described phrase after the comma, with no "or", is a statement of its own
+    ("No consolidation, large effusion.", {"consolidation": "absent", "pleural effusion": "present"}),
+    ("No consolidation, small effusion is present.", {"consolidation": "absent", "pleural effusion": "present"}),
+    # "and" then a finding with its own verb starts a new clause; "and" in a list does not
+    ("No effusion and pneumothorax is present.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("No effusion and pneumothorax or consolidation is seen.",
+     {"pleural effusion": "absent", "pneumothorax": "absent", "consolidation": "absent"}),
+    ("No effusion and pneumothorax, consolidation or nodule is seen.",
+     {"pleural effusion": "absent", "pneumothorax": "absent", "consolidation": "absent", "nodule": "absent"}),
+    ("No pneumothorax, and cardiomegaly is seen.", {"pneumothorax": "absent", "cardiomegaly": "present"}),
+    # a denial written after its findings reaches back only to a dash, a colon or a comma that ends no list
+    ("Mild cardiomegaly - effusion and pneumothorax are not seen.",
+     {"cardiomegaly": "present", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("Cardiomegaly, small effusion, pneumothorax absent.",
+     {"cardiomegaly": "present", "pleural effusion": "present", "pneumothorax": "absent"}),
+    ("Small effusion, now resolved.", {"pleural effusion": "absent"}),
+    # label lines: the value's first phrase decides, and a value that names another finding describes that one
+    ("Pleural effusion: small, not loculated, right-sided.", {"pleural effusion": "present"}),
+    ("Pleural effusion: small, no pneumothorax.", {"pleural effusion": "present", "pneumothorax": "absent"}),
+    ("Pleural effusion: no change since the prior study.", {"pleural effusion": "present"}),
+    ("Pleural effusion: small, none on the left.", {"pleural effusion": "present"}),
+    ("Mild cardiomegaly - no effusion.", {"cardiomegaly": "present", "pleural effusion": "absent"}),
+    ("Cardiomegaly: effusion is not seen.", {"cardiomegaly": "present", "pleural effusion": "absent"}),
+    ("Pleural effusion: no pleural effusion.", {"pleural effusion": "absent"}),
+    # a clause with no finding of its own that asserts one ("... but present on the right")
+    ("No effusion on the left, but present on the right.", {"pleural effusion": "present"}),
+    ("No effusion on the left, but the heart is normal.", {"pleural effusion": "absent", "cardiomegaly": "absent"}),
+    # words that make another finding of the key word, however the compound is written
+    ("Lower-extremity oedema.", {}), ("Lower extremity edema.", {}), ("Soft tissue oedema.", {}),
+    ("Fat free mass is reduced.", {}), ("Fat-free mass is reduced.", {}),
+    # built-in phrasings allow a hyphen or more than one space between their words
+    ("The heart  size is normal.", {"cardiomegaly": "absent"}), ("Heart-size is normal.", {"cardiomegaly": "absent"}),
+    ("The costophrenic  angles are sharp.", {"pleural effusion": "absent"}),
+]
+
+
+@pytest.mark.parametrize("text, expected", SCOPE, ids=[text for text, _ in SCOPE])
+def test_scope(text, expected):
+    assert statuses(text) == expected
+
+
+@pytest.mark.parametrize("name", ["pulmonary oedema", "Pulmonary Edema", "PULMONARY-OEDEMA", "pulmonary  edema"])
+def test_built_in_knowledge_finds_the_finding_however_its_name_is_written(name):
+    finding = ReferenceFinding(name, (), "absent")
+    assert statuses("Perihilar haziness with Kerley B lines.", [finding]) == {name: "present"}
+
+
+# 9. Sentences: the evidence quoted to the reader is the whole sentence, and a denial never crosses one.
+SENTENCES = [
+    ("No effusion! Cardiomegaly.", {"pleural effusion": ("absent", "No effusion!"),
+                                    "cardiomegaly": ("present", "Cardiomegaly.")}),
+    ("Small effusion, e.g. on the left. No pneumothorax.",
+     {"pleural effusion": ("present", "Small effusion, e.g. on the left."),
+      "pneumothorax": ("absent", "No pneumothorax.")}),
+    ("Known C. difficile infection with no effusion. Cardiomegaly.",
+     {"pleural effusion": ("absent", "Known C. difficile infection with no effusion."),
+      "cardiomegaly": ("present", "Cardiomegaly.")}),
+    ("Impression: 1. No effusion. 2. Cardiomegaly.",
+     {"pleural effusion": ("absent", "Impression: 1. No effusion."), "cardiomegaly": ("present", "Cardiomegaly.")}),
+    ("| Finding | Status |\n|---|---|\n| Pleural effusion | none |\n| Cardiomegaly | present |",
+     {"pleural effusion": ("absent", "Pleural effusion : none"), "cardiomegaly": ("present", "Cardiomegaly : present")}),
+]
+
+
+@pytest.mark.parametrize("text, expected", SENTENCES, ids=[text[:40] for text, _ in SENTENCES])
+def test_sentences_and_their_evidence(text, expected):
+    found = {c.finding: (c.status, c.evidence) for c in check_findings(text, list(KEY)) if c.status != "not_mentioned"}
+    assert found == expected
+
+
+# 10. What the reader sees: the table, its verdicts and its evidence, all escaped.
+def test_the_table_shows_each_verdict_with_its_evidence():
+    key = [ReferenceFinding("pleural effusion", ("effusion",), "present"),
+           ReferenceFinding("pneumothorax", (), "absent"),
+           ReferenceFinding("cardiomegaly", (), "absent"),
+           ReferenceFinding("rib fracture", ("fracture",), "absent", pertinent=False),
+           ReferenceFinding("lung mass", ("mass",), "present")]
+    checks = check_findings("Small <b>effusion</b>. Large pneumothorax. Possible mass.", key)
+    table = concordance_table_html(checks, title="Your read vs the key")
+    assert table.startswith('<div class="mh-concordance">')
+    assert "<h4 style=\"margin:0.4em 0\">Your read vs the key</h4>" in table
+    headers = re.findall(r"<th\s[^>]*>(.*?)</th>", table)
+    assert headers == ["Finding", "Answer key", "The read says", "Verdict", "Evidence (quoted from the read)"]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table)[1:]]
+    assert rows == [
+        ["pleural effusion", "present", "present", "✓ agrees", "<i>Small &lt;b&gt;effusion&lt;/b&gt;.</i>"],
+        ["pneumothorax", "absent", "present", "✗ disagrees", "<i>Large pneumothorax.</i>"],
+        ["cardiomegaly", "absent", "not mentioned", "? not mentioned", "<i>—</i>"],
+        ["rib fracture", "absent (not pertinent)", "not mentioned", "– not scored (not a pertinent negative)",
+         "<i>—</i>"],
+        ["lung mass", "present", "uncertain", "? uncertain", "<i>Possible mass.</i>"],
+    ]
+    assert "<b>Score: 1 / 4</b> findings agree with the answer key (uncertain and not mentioned count as not agreeing; an absent finding that is not a pertinent " \
+           "negative counts only when the read mentions it). Checked by keyword rules: read the evidence " \
+           "column.</p></div>" in table
+
+
+def test_a_users_own_image_is_scored_only_on_what_that_modality_shows():
+    key = [ReferenceFinding("fibroid", (), "present"),
+           ReferenceFinding("uterine mass on ultrasound", ("mass",), "present", shown_on=("ultrasound",))]
+    assert [c.finding for c in check_findings("A mass.", key)] == ["fibroid"]  # the case as written
+    assert [c.finding for c in check_findings("A mass.", key, image_modality="US")] == ["uterine mass on ultrasound"]
+    assert check_findings("A mass.", key, image_modality="MRI") == []
+
+
+def test_a_read_that_is_not_text_is_refused_by_type():
+    with pytest.raises(TypeError, match=r"check_findings needs the read's text \(a str or Findings\), not int\."):
+        check_findings(42, [PNEUMOTHORAX])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -154,6 +155,49 @@ def test_show_findings_in_terminal_prints_text_and_disclaimer(capsys):
     mh.show_findings(findings)
     out = capsys.readouterr().out
     assert "Normal study." in out and "not a diagnostic tool" in out
+
+
+def test_show_findings_in_terminal_says_how_long_the_trace_was_and_what_to_do_when_cut_off(capsys):
+    from medgemma_helpers.asking import DISCLAIMER
+
+    answered = mh.Findings(text="Normal study.", thinking="Heart: fine.", prompt=PROMPT, model_name="m",
+                           prompt_tokens=1, new_tokens=1, seconds=1.0)
+    mh.show_findings(answered)
+    assert capsys.readouterr().out == f"Normal study.\n\n[thinking trace: 12 characters]\n\n{DISCLAIMER}\n"
+    cut_off = mh.Findings(text="", thinking="Looking at the", prompt=PROMPT, model_name="m", prompt_tokens=1,
+                          new_tokens=4000, seconds=1.0, max_new_tokens=4000)
+    mh.show_findings(cut_off)
+    out = capsys.readouterr().out
+    assert out.startswith("MedGemma was still thinking when it reached its limit of 4000 new tokens, so it wrote no "
+                          "answer")
+    assert "max_new_tokens=8000" in out  # twice the room it had
+    assert out.endswith("MEDGEMMA_MAX_NEW_TOKENS before starting Jupyter.\n\n\n[thinking trace: 14 characters]"
+                        f"\n\n{DISCLAIMER}\n")
+
+
+def test_advice_for_a_cut_off_answer_stays_within_the_limit():
+    from medgemma_helpers.asking import MAX_NEW_TOKENS_LIMIT, THINKING_MAX_NEW_TOKENS, still_thinking_advice
+
+    def advice(room_given: int) -> str:
+        return still_thinking_advice(mh.Findings(text="", thinking="...", prompt=PROMPT, model_name="m",
+                                                 prompt_tokens=1, new_tokens=1, seconds=1.0,
+                                                 max_new_tokens=room_given))
+
+    assert "reached its token limit," in advice(0)  # the room is not known
+    assert f"max_new_tokens={max(20, THINKING_MAX_NEW_TOKENS)}," in advice(10)
+    assert f"max_new_tokens={MAX_NEW_TOKENS_LIMIT}," in advice(6000)
+
+
+@pytest.mark.parametrize("setting, expected", [(None, 1024), ("256", 256), (" 64 ", 64), ("1", 1), ("8192", 8192),
+                                               ("0", 1024), ("8193", 1024), ("-5", 1024), ("lots", 1024)])
+def test_the_default_answer_length_follows_the_environment(monkeypatch, setting, expected):
+    from medgemma_helpers.asking import _default_max_new_tokens
+
+    if setting is None:
+        monkeypatch.delenv("MEDGEMMA_MAX_NEW_TOKENS", raising=False)
+    else:
+        monkeypatch.setenv("MEDGEMMA_MAX_NEW_TOKENS", setting)
+    assert _default_max_new_tokens() == expected
 
 
 def test_bad_requests_are_clear_errors(tiny_model, two_xrays):

@@ -115,3 +115,81 @@ def test_wrong_inputs_raise_image_error(source):
 def test_dicom_options_on_a_png_are_refused(tmp_path):
     with pytest.raises(mh.ImageError, match="DICOM"):
         mh.load_image(_save(Image.new("L", (5, 5)), tmp_path / "a.png"), window="lung")
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros(5), r"Image a ndarray object has shape \(5,\); give an H x W or H x W x C array\."),
+    (np.zeros((0, 5)), r"Image a ndarray object has shape \(0, 5\); give an H x W"),
+    (np.zeros((2, 2, 2, 2)), r"Image a ndarray object has shape \(2, 2, 2, 2\)"),
+    (np.zeros((4, 6, 2)), r"Image a ndarray object has 2 channels; give 1, 3 or 4 channels last\."),
+    (np.zeros((4, 6, 7)), r"Image a ndarray object has 7 channels"),
+    (np.full((4, 4), np.nan), r"Image a ndarray object holds no finite pixel values; check the file or array\."),
+    (np.full((4, 4, 1), np.inf), r"Image a ndarray object holds no finite pixel values"),
+    (np.array([["a", "b"]]), r"Image a ndarray object has dtype <U1; give a numeric array\."),
+    (np.broadcast_to(np.uint8(0), (20_000, 5_001)), r"Image a ndarray object has 20000 x 5001 pixels, over the "
+                                                    r"100,000,000 limit; downscale it first\."),
+])
+def test_a_refused_array_is_told_what_is_wrong(array, message):
+    with pytest.raises(mh.ImageError, match=message):
+        mh.load_image(array)
+
+
+def test_single_channel_and_boolean_arrays_read_as_grey():
+    ramp = np.arange(12, dtype=np.float32).reshape(3, 4)
+    as_grey = np.asarray(mh.load_image(ramp))
+    assert np.array_equal(np.asarray(mh.load_image(ramp[..., None])), as_grey)  # H x W x 1 = H x W
+    assert as_grey[0, 0].tolist() == [0, 0, 0] and as_grey[-1, -1].tolist() == [255, 255, 255]
+    eight_bit = np.arange(12, dtype=np.uint8).reshape(3, 4, 1) * 20
+    assert np.array_equal(np.asarray(mh.load_image(eight_bit))[..., 0], eight_bit[..., 0])  # kept, not stretched
+    mask = np.array([[True, False], [False, True]])
+    assert np.asarray(mh.load_image(mask))[..., 1].tolist() == [[255, 0], [0, 255]]
+    assert mh.load_image(np.ones((1, 1), dtype=np.uint8)).size == (1, 1)  # one pixel is still an image
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I;16L", "I;16N", "I", "F"])
+def test_16_bit_and_float_images_are_stretched_not_clipped(mode):
+    ramp = np.linspace(0, 4000, 64).reshape(8, 8)
+    if mode == "F":
+        image = Image.fromarray(ramp.astype(np.float32), mode="F")
+    elif mode == "I":
+        image = Image.fromarray(ramp.astype(np.int32), mode="I")
+    else:
+        dtype = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}[mode]
+        image = Image.frombytes(mode, (8, 8), ramp.astype(dtype).tobytes())
+    grey = np.asarray(mh.load_image(image))[..., 0]
+    assert grey.min() == 0 and grey.max() == 255  # the used range fills 0-255
+    assert np.all(np.diff(grey.ravel().astype(int)) >= 0) and len(np.unique(grey)) > 32  # an even ramp, not clipped
+
+
+def test_non_finite_values_take_the_ends_of_the_range():
+    values = np.array([[np.nan, -np.inf, 100.0], [200.0, 300.0, np.inf]])
+    grey = np.asarray(mh.load_image(values))[..., 0]
+    assert grey.tolist() == [[0, 0, 0], [128, 255, 255]]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "PA", "P"])
+def test_transparent_pixels_become_black_like_the_padding(mode):
+    rgba = Image.new("RGBA", (2, 1), (255, 255, 255, 255))
+    rgba.putpixel((1, 0), (255, 255, 255, 0))
+    if mode == "P":
+        image = Image.new("P", (2, 1), 1)
+        image.putpalette([0, 0, 0, 255, 255, 255, 200, 200, 200])
+        image.putpixel((1, 0), 2)
+        image.info["transparency"] = 2
+    elif mode == "PA":
+        image = rgba.convert("PA")
+    else:
+        image = rgba.convert(mode)
+    assert np.asarray(mh.load_image(image)).tolist() == [[[255, 255, 255], [0, 0, 0]]]
+
+
+def test_colour_and_one_column_arrays_keep_their_pixels():
+    colour = np.array([[[10, 20, 30], [200, 100, 50]]], dtype=np.uint8)
+    assert np.array_equal(np.asarray(mh.load_image(colour)), colour)
+    column = np.linspace(0.0, 1.0, 5).reshape(5, 1)
+    assert np.asarray(mh.load_image(column))[:, 0, 0].tolist() == [0, 64, 128, 191, 255]
+
+
+def test_a_float_image_with_no_finite_pixel_is_refused_by_name():
+    with pytest.raises(mh.ImageError, match=r"^Image a Image object holds no finite pixel values"):
+        mh.load_image(Image.fromarray(np.full((4, 4), np.nan, dtype=np.float32), mode="F"))

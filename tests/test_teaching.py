@@ -184,3 +184,210 @@ def test_handout_into_a_new_folder_named_with_a_slash(with_cases, tmp_path, monk
     path = mh.export_handout("06", None, "handouts/")
     assert path == Path("handouts") / "06_uterine-fibroid_handout.html" and path.is_file()
     assert mh.check_findings("Uterine fibroids are likely.", "06")[0].status == "present"  # a case id works too
+
+
+# ---------------------------------------------------------------- one model read per notebook (reveal.CaseSession)
+
+
+def _session_in_a_live_kernel(monkeypatch: pytest.MonkeyPatch, case_id: str = "t1"):
+    from medgemma_helpers import reveal
+
+    monkeypatch.setattr(reveal, "in_notebook", lambda: True)
+    monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)
+    return reveal.CaseSession(case_id)
+
+
+def test_asking_again_for_the_same_read_reuses_it_and_a_new_request_replaces_it(monkeypatch):
+    session = _session_in_a_live_kernel(monkeypatch)
+    renders: list[str] = []
+    session.on_new_read = lambda: renders.append("re-render")
+    calls: list[str] = []
+
+    def work(label):
+        def run(progress):
+            calls.append(label)
+            progress("x" * len(label))
+            return label
+        return run
+
+    first = session.ask(("01", "prompt A"), work("first read"))
+    assert first.result(timeout=10) == "first read" and renders == []  # the first read is not a change
+    assert session.progress == [len("first read")]  # characters written so far, for the progress line
+    assert session.ask(("01", "prompt A"), work("never run")) is first
+    second = session.ask(("01", "prompt B"), work("edited prompt"))
+    assert second is not first and second.result(timeout=10) == "edited prompt"
+    assert calls == ["first read", "edited prompt"] and renders == ["re-render"]  # the quiz shows the new read
+
+
+def test_a_failed_read_is_asked_for_again(monkeypatch):
+    session = _session_in_a_live_kernel(monkeypatch)
+
+    def fail(progress):
+        raise RuntimeError("out of memory")
+
+    failed = session.ask(("01", "p"), fail)
+    with pytest.raises(RuntimeError):
+        failed.result(timeout=10)
+    retry = session.ask(("01", "p"), lambda progress: "answer")
+    assert retry is not failed and retry.result(timeout=10) == "answer"
+
+
+def test_progress_starts_from_nothing_for_each_new_read(monkeypatch):
+    import threading
+
+    session = _session_in_a_live_kernel(monkeypatch)
+    session.ask(("01", "a"), lambda progress: progress("twelve chars")).result(timeout=10)
+    assert session.progress == [12]
+    release = threading.Event()
+    pending = session.ask(("01", "b"), lambda progress: release.wait(10))
+    assert session.progress == [0]  # nothing of the new read written yet
+    release.set()
+    pending.result(timeout=10)
+
+
+def test_reads_run_one_at_a_time_in_the_background(monkeypatch):
+    import threading
+
+    # Two reads at once would need twice the GPU memory: the second waits for the first.
+    first_session = _session_in_a_live_kernel(monkeypatch, "t1")
+    second_session = _session_in_a_live_kernel(monkeypatch, "t2")
+    release, order = threading.Event(), []
+
+    def slow(progress):
+        order.append("first starts")
+        release.wait(10)
+        order.append("first ends")
+
+    first = first_session.ask(("01", "p"), slow)
+    second = second_session.ask(("02", "p"), lambda progress: order.append("second starts"))
+    assert not second.done()
+    release.set()
+    first.result(timeout=10), second.result(timeout=10)
+    assert order == ["first starts", "first ends", "second starts"]
+
+
+def test_outputs_wait_for_the_reveal_only_while_hidden(monkeypatch):
+    from medgemma_helpers import reveal
+
+    session = _session_in_a_live_kernel(monkeypatch)
+    shown: list[str] = []
+    session.when_revealed(lambda: shown.append("model read"))
+    session.when_revealed(lambda: shown.append("answer key"))
+    assert shown == []  # hidden until the resident commits a read
+    session.reveal("  ")
+    assert shown == ["model read", "answer key"] and session.read is None  # a blank read counts as skipped
+    session.when_revealed(lambda: shown.append("later output"))
+    assert shown[-1] == "later output"
+    monkeypatch.setattr(reveal, "in_notebook", lambda: False)  # a terminal or the headless run: nothing hides
+    outside = reveal.CaseSession("t3")
+    outside.when_revealed(lambda: shown.append("at once"))
+    assert shown[-1] == "at once"
+
+
+def test_a_placeholder_is_a_replaceable_notice(monkeypatch):
+    from medgemma_helpers import reveal
+
+    shown: list[tuple] = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects, **options: shown.append((objects, options)))
+    reveal.placeholder("MedGemma's read appears after you commit yours.")
+    ((objects, options),) = shown
+    (html,) = objects
+    assert "MedGemma's read appears after you commit yours." in html.data and "mh-hidden" in html.data
+    assert options == {"display_id": True}  # a handle, so the reveal can replace the notice in place
+
+
+def _findings(text: str) -> mh.Findings:
+    return mh.Findings(text=text, thinking="", prompt="p", model_name="stand-in", prompt_tokens=1, new_tokens=1,
+                       seconds=1.0)
+
+
+def test_the_answer_key_outside_a_notebook_prints_both_reads_against_the_key(case01, capsys):
+    from medgemma_helpers import reveal
+    from medgemma_helpers.case_view import answer_key_text
+
+    reveal.forget_sessions()
+    model_read = _findings("No pneumothorax. Heart size is within normal limits.")
+    checks = mh.show_answer_key("01", model_read, "There is a right pneumothorax.")
+    out = capsys.readouterr().out
+    assert out.index("Your read:") < out.index("MedGemma:") < out.index(answer_key_text(case01))
+    your_part, model_part = out.split("MedGemma:")[0], out.split("MedGemma:")[1]
+    assert "pneumothorax: said present, key absent" in your_part
+    assert "pneumothorax: said absent, key absent" in model_part
+    assert [c.finding for c in checks] == [c.finding for c in mh.check_findings(model_read.text, case01)]
+    assert {c.finding: c.status for c in checks}["pneumothorax"] == "absent"  # the model's read is scored
+    assert mh.show_answer_key(case01) == [] and "Your read:" not in capsys.readouterr().out  # key alone
+
+
+def test_the_answer_key_uses_the_notebooks_one_read_and_the_committed_read(case01, capsys):
+    from concurrent.futures import Future
+
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()
+    state = reveal.session("01")
+    latest = Future()
+    latest.set_result(_findings("There is a large right pneumothorax."))
+    state.future, state.read = latest, "Heart size is normal."
+    # An older answer passed in is replaced by the Ask cell's latest read; the quiz's read is used when none given.
+    checks = mh.show_answer_key("01", _findings("No pneumothorax."))
+    out = capsys.readouterr().out
+    assert {c.finding: c.status for c in checks}["pneumothorax"] == "present"
+    assert "Your read:" in out and "cardiomegaly: said absent" in out.split("MedGemma:")[0]
+    failed = Future()
+    failed.set_exception(RuntimeError("out of memory"))
+    state.future = failed  # a failed read is not shown: the answer given here is
+    checks = mh.show_answer_key("01", _findings("No pneumothorax."), "   ")
+    assert {c.finding: c.status for c in checks}["pneumothorax"] == "absent"
+    assert "Your read:" in capsys.readouterr().out  # a blank read here falls back to the committed one
+    reveal.forget_sessions()
+
+
+def test_the_answer_key_waits_for_the_reveal_in_a_live_kernel(case01, monkeypatch, capsys):
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()
+    monkeypatch.setattr(reveal, "in_notebook", lambda: True)
+    monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)
+    updates: list[str] = []
+
+    class Handle:
+        def update(self, html):
+            updates.append(html.data)
+
+    notices: list[str] = []
+    monkeypatch.setattr(reveal, "placeholder", lambda notice: notices.append(notice) or Handle())
+    assert mh.show_answer_key("01", _findings("No pneumothorax.")) == []
+    assert notices == [reveal.HIDDEN_KEY] and updates == [] and capsys.readouterr().out == ""
+    reveal.session("01").reveal("<b>Right</b> pneumothorax.")
+    (filled,) = updates
+    assert case01.answer_key.findings[0].name in filled and "&lt;b&gt;Right&lt;/b&gt;" in filled and "<b>Right</b>" not in filled
+    reveal.forget_sessions()
+
+
+def test_an_answer_given_in_the_cell_becomes_the_notebooks_read(monkeypatch):
+    from concurrent.futures import Future
+
+    session = _session_in_a_live_kernel(monkeypatch)
+    renders: list[str] = []
+    session.on_new_read = lambda: renders.append("re-render")
+    session.record(("01", "a"), "first answer")
+    assert session.future.result() == "first answer" and renders == []  # the first read is not a change
+    kept = session.future
+    session.record(("01", "a"), "the same request again")
+    assert session.future is kept  # a finished read of the same request is kept
+    session.record(("01", "b"), "edited prompt")
+    assert session.future.result() == "edited prompt" and renders == ["re-render"]
+    failed: Future = Future()
+    failed.set_exception(RuntimeError("out of memory"))
+    session.future = failed
+    session.record(("01", "b"), "answered after all")
+    assert session.future.result() == "answered after all" and renders == ["re-render"]  # same request: no change
+
+
+def test_each_case_has_its_own_session():
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()
+    assert reveal.session("01") is reveal.session("01") and reveal.session("01") is not reveal.session("02")
+    assert reveal.session("02").case_id == "02"
+    reveal.forget_sessions()

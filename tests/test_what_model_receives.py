@@ -170,6 +170,19 @@ def test_localize_maps_a_scripted_box_back_onto_a_non_square_film(tiny_model, mo
     assert (box.x0, box.y0, box.x1, box.y1) == pytest.approx((x0 - left, y0 - top, x1 - left, y1 - top), abs=0.5)
 
 
+def test_localize_on_an_unpadded_modality_scales_each_axis(tiny_model, monkeypatch, capsys):
+    # A CT slice is sent as it is (no square padding), so its boxes are read back without padding offsets.
+    film = mh.load_image(_generated_xray(12, (300, 200)))
+    scripted = ScriptedGenerate(tiny_model, BOX_ANSWER, monkeypatch)
+    _, boxes = mh.localize(film, "liver", model=tiny_model, modality="abdominal CT slice", max_new_tokens=64,
+                           stream=False)
+    capsys.readouterr()
+    (call,) = scripted.calls
+    assert torch.equal(call["pixel_values"], processor_pixels(tiny_model, [film]))
+    (box,) = boxes
+    assert (box.x0, box.y0, box.x1, box.y1) == pytest.approx((0.3 * 300, 0.25 * 200, 0.7 * 300, 0.75 * 200))
+
+
 @pytest.mark.parametrize("live_kernel", [False, True])
 def test_the_quiz_sends_the_film_padded_to_a_centred_square(tiny_model, with_nonsquare_cases, fresh_answers,
                                                             monkeypatch, live_kernel):
