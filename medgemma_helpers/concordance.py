@@ -12,7 +12,8 @@ points are where radiology sentences really end a scope: a clause boundary (";",
 "which", "who", "secondary to" ...), a verb after the cue's noun phrase ("no effusion is seen and a
 pneumothorax is present"), a comma that opens a new described phrase ("no pneumothorax, small left
 effusion") unless the list goes on to an "or" ("no consolidation, large effusion, or pneumothorax"),
-a colon, a dash, or the end of a parenthesis the cue stands in. A hedge on a reasoning noun runs through
+a colon, a dash, or a ")" that closes no parenthesis opened inside the scope: the end of the one the cue
+stands in, or a list number ("1) no effusion 2) small pneumothorax"). A hedge on a reasoning noun runs through
 its verb ("a possible cause of this is pneumonia, tumour or heart failure": all three hedged); an
 opinion verb's negation runs to the clause end ("I do not believe the patient is having an infarct").
 
@@ -229,6 +230,7 @@ _ARTICLES = frozenset("a an the there this these".split())
 _LINKING_ADVERBS = frozenset("been now since also completely entirely largely".split())
 # Words that assert, in a clause with no finding of its own: "absent on the left but present on the right".
 _AFFIRMING = frozenset("present seen noted identified visible evident demonstrated persists remains".split())
+_DASHES = ("-", "–", "—")
 _TOKEN = re.compile(r"\s[-–—]\s|[A-Za-z0-9]+(?:['’][A-Za-z]+)?|[,:()/]")
 
 
@@ -261,12 +263,13 @@ def _protected(line: str, patterns: Sequence[Sequence[re.Pattern[str]]]) -> list
     return [(m.start(), m.end()) for terms in patterns for p in terms for m in p.finditer(line)]
 
 
-def _ends_sentence(line: str, start: int, match: re.Match[str], protected: list[tuple[int, int]]) -> bool:
-    if any(a <= match.start() < b - 1 for a, b in protected):
+def _ends_sentence(line: str, match: re.Match[str], protected: list[tuple[int, int]]) -> bool:
+    """Does this run of . ! ? end a sentence (not an abbreviation, an initial, a list number or part of a term)?"""
+    if any(a < match.start() < b for a, b in protected):
         return False
     if match.group() != ".":
         return True
-    word = re.search(r"([A-Za-z0-9.]+)$", line[start:match.start()])
+    word = re.search(r"([A-Za-z0-9.]+)$", line[:match.start()])
     if not word:
         return True
     token = word.group(1).lower()
@@ -276,7 +279,7 @@ def _ends_sentence(line: str, start: int, match: re.Match[str], protected: list[
     if len(token) == 1 and token.isalpha() and following.islower():  # an initial: "C. diff"
         return False
     # a list number after a colon or at the start of the line ("CHEST: 1. ...") opens an item, ends nothing
-    return not (token.isdigit() and len(token) <= 2 and re.search(r"(?:^|:)\s*\d{1,2}$", line[:match.start()]))
+    return not re.search(r"(?:^|:)\s*\d{1,2}$", line[:match.start()])
 
 
 def _sentences(text: str, patterns: Sequence[Sequence[re.Pattern[str]]] = ()) -> list[str]:
@@ -289,7 +292,7 @@ def _sentences(text: str, patterns: Sequence[Sequence[re.Pattern[str]]] = ()) ->
         protected = _protected(line, patterns)
         start = 0
         for match in re.finditer(r"[.!?]+(?=\s|$)", line):
-            if _ends_sentence(line, start, match, protected):
+            if _ends_sentence(line, match, protected):
                 sentences.append(line[start:match.end()])
                 start = match.end()
         sentences.append(line[start:])
@@ -459,8 +462,12 @@ def _cues(clause: str, mentions: list[_Mention]) -> list[_Cue]:
     return sorted(kept, key=lambda c: c.start)
 
 
+def _mention_at(pos: int, mentions: list[_Mention]) -> _Mention | None:
+    return next((m for m in mentions if m.start <= pos < m.end), None)
+
+
 def _in_mention(pos: int, mentions: list[_Mention]) -> bool:
-    return any(m.start <= pos < m.end for m in mentions)
+    return _mention_at(pos, mentions) is not None
 
 
 def _list_goes_on(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
@@ -469,7 +476,7 @@ def _list_goes_on(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
         word = token.group().strip().lower()
         if word in ("or", "nor", "/"):
             return True
-        if word in (":", "-", "–", "—") or (word in _VERBS and not _in_mention(token.start(), mentions)):
+        if word == ":" or word in _DASHES or (word in _VERBS and not _in_mention(token.start(), mentions)):
             return False
     return False
 
@@ -478,40 +485,40 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     """Where a forward cue's scope ends (the rules are in the module docstring)."""
     if cue.reach == "clause":
         return len(clause)
-    inside_parenthesis = clause.rfind("(", 0, cue.start) > clause.rfind(")", 0, cue.start)
     cause = _CAUSE.search(clause, cue.end) if cue.kind == "absent" else None
     limit = cause.start() if cause else len(clause)
-    tokens = list(_TOKEN.finditer(clause, cue.end))
-    content, as_list, reasoning, words = False, cue.reach == "list", False, 0
+    tokens = list(_TOKEN.finditer(clause, cue.end, limit))
+    content, as_list, reasoning, words, parentheses = False, cue.reach == "list", False, 0, 0
     for i, token in enumerate(tokens):
         word = token.group().strip().lower()
-        if token.start() >= limit:
-            return limit
-        if _in_mention(token.start(), mentions):
+        rest = tokens[i + 1:]
+        mention = _mention_at(token.start(), mentions)
+        if mention:
             if cue.reach == "adjacent":
-                return next(m.end for m in mentions if m.start <= token.start() < m.end)
+                return mention.end
             content = True  # a finding named in the scope is content, even "heart is enlarged"
             continue
         words += 1
         if cue.reach == "adjacent" and words > 3:
             return token.start()
-        if word in ("-", "–", "—") or (word == ")" and inside_parenthesis):
-            return token.start()
-        if word == ":":
-            if content:
+        if word == "(":
+            parentheses += 1
+        elif word == ")":
+            if not parentheses:  # "effusion (no pneumothorax) and ...", "1) no effusion 2) ..."
                 return token.start()
-            continue
+            parentheses -= 1
+        if word in _DASHES or (word == ":" and content):
+            return token.start()
         if word == ",":
-            following = tokens[i + 1].group().lower() if i + 1 < len(tokens) else ""
+            following = rest[0].group().lower() if rest else ""
             if following in _NEW_PHRASE and not as_list and (
-                    following in _ARTICLES or not _list_goes_on(tokens[i + 1:], mentions)):
+                    following in _ARTICLES or not _list_goes_on(rest, mentions)):
                 return token.start()
             continue
         if word in _VERBS and content:
-            following_start = tokens[i + 1].start() if i + 1 < len(tokens) else -1
-            if word in _PARTICIPLES and _in_mention(following_start, mentions):
+            if word in _PARTICIPLES and rest and _in_mention(rest[0].start(), mentions):
                 continue  # an adjective, not a verb: "no large effusion or visualized pneumothorax"
-            if reasoning and word in ("is", "are", "was", "were"):
+            if reasoning and word in _COPULAS:
                 as_list = True  # "a possible cause of this is pneumonia, tumour or heart failure"
                 continue
             if not as_list:
@@ -519,13 +526,13 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
         if word in ("include", "includes", "including") and reasoning:
             as_list = True
             continue
-        if word == "and" and content and not as_list and _opens_new_clause(tokens[i + 1:], mentions):
+        if word == "and" and content and not as_list and _opens_new_clause(rest, mentions):
             return token.start()
         if re.fullmatch(_REASONING, word):
             reasoning = True
-        if word not in _FUNCTION_WORDS:
+        if word[0].isalnum() and word not in _FUNCTION_WORDS:
             content = True
-    return len(clause)
+    return limit
 
 
 def _opens_new_clause(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
@@ -558,13 +565,14 @@ def _backward_start(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     for sep in re.finditer(r":|\s[-–—]\s", prefix):
         start = max(start, sep.end())
     comma = prefix.rfind(",")
-    between = prefix[comma + 1:] if comma >= 0 else ""
-    # "consolidation, effusion and pneumothorax are absent" is a list; "small effusion, pneumothorax
-    # absent" is two statements: only a conjunction after the last comma makes it a list. A comma with
-    # nothing after it but the cue's own verbs attaches the cue to what precedes: "obstruction, resolved".
-    if comma >= start and not re.search(r"\b(?:and|or|nor)\b|/", between, re.IGNORECASE) and \
-            not all(w in _FINITE_VERBS | _LINKING_ADVERBS for w in re.findall(r"[a-z]+", between.lower())):
-        start = comma + 1
+    if comma >= start:
+        # "consolidation, effusion and pneumothorax are absent" is a list; "small effusion, pneumothorax
+        # absent" is two statements: only a conjunction after the last comma makes it a list. A comma with
+        # nothing after it but the cue's own verbs attaches the cue to what precedes: "obstruction, resolved".
+        between = prefix[comma:].lower()
+        if not re.search(r"\b(?:and|or|nor)\b|/", between) and \
+                not all(w in _FINITE_VERBS | _LINKING_ADVERBS for w in re.findall(r"[a-z]+", between)):
+            start = comma + 1
     return start
 
 
@@ -574,9 +582,8 @@ def _value_end(clause: str, value_start: int) -> int:
     return comma if comma >= 0 else len(clause)
 
 
-def _label_status(clause: str, value_start: int, cues: list[_Cue]) -> str:
+def _label_status(clause: str, value_start: int, value_end: int, cues: list[_Cue]) -> str:
     """'Pleural effusion: none' - the first cue in the value's first phrase decides; none means present."""
-    value_end = _value_end(clause, value_start)
     found = [(c.start, _kind(c.kind)) for c in cues if value_start <= c.start < value_end and c.kind != "pseudo"]
     found += [(m.start(), "absent") for m in _LABEL_ABSENT.finditer(clause, value_start, value_end)]
     return min(found)[1] if found else "present"
@@ -600,7 +607,7 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
             if any(m.finding != mention.finding and label.end() <= m.start < value_end for m in mentions):
                 result[mention] = "present"
             else:
-                result[mention] = _label_status(clause, label.end(), cues)
+                result[mention] = _label_status(clause, label.end(), value_end, cues)
             continue
         forward = [c for c in cues if c.direction == "forward" and c.end <= mention.start
                    and mention.start < _forward_end(clause, c, mentions)]
@@ -608,12 +615,12 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
                     and _backward_start(clause, c, mentions) <= mention.start]
         kinds = set()
         if forward:
-            nearest = max(forward, key=lambda c: c.end)
+            nearest = forward[-1]  # cues come in order and never overlap one of the same direction
             negated = [c for c in forward if c.kind == "absent" and c.end <= nearest.start]
             # a negated hedge is a denial: "no findings to suggest pneumonia"
             kinds.add("absent" if nearest.kind == "suggest" and negated else _kind(nearest.kind))
         if backward:
-            kinds.add(_kind(min(backward, key=lambda c: c.start).kind))
+            kinds.add(_kind(backward[0].kind))  # the nearest
         kinds.discard("pseudo")
         if len(kinds) > 1:  # "evaluation for pneumothorax is negative": the other cue answers the question
             kinds.discard(_HYPOTHETICAL)
@@ -673,7 +680,7 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
                 per_finding.setdefault(m.finding, []).append((status, _evidence(sentence)))
             if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
                 for m in previous:  # "effusion absent on the left but present on the right"
-                    per_finding.setdefault(m.finding, []).append(("present", _evidence(sentence)))
+                    per_finding[m.finding].append(("present", _evidence(sentence)))
             previous = inside
     return per_finding
 

@@ -33,7 +33,13 @@ def _describe(source: Any) -> str:
     if isinstance(source, (str, os.PathLike)):
         text = str(source)
         return text if len(text) <= 200 else text[:200] + "..."
-    return f"a {type(source).__name__} object"
+    if isinstance(source, Image.Image):
+        return "given as a PIL image"
+    if isinstance(source, np.ndarray):
+        return "given as a numpy array"
+    if isinstance(source, (bytes, bytearray)):
+        return "given as bytes"
+    return f"given as a {type(source).__name__}"
 
 
 def _is_url(source: Any) -> bool:
@@ -75,9 +81,7 @@ def _open_stream(stream: Any, name: str) -> Image.Image:
                     raise ImageError(f"Image {name} is {width} x {height} pixels, over the {MAX_PIXELS:,} pixel "
                                      "limit (a possible decompression bomb); downscale it before loading.")
                 opened.load()  # decode now, so a truncated file fails here and not later
-                if opened.mode != "P":
-                    return opened.copy()
-                return opened.convert("RGBA" if "transparency" in opened.info else "RGB")
+                return opened.copy()  # to_rgb8 converts every mode, palettes with a transparent colour too
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -159,31 +163,38 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
             raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
         image = _decoded_rgb8(io.BytesIO(data), name)
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source).expanduser()
         if str(source).strip() == "":
             raise ImageError("Image path is empty; give a file path, URL, PIL image or numpy array.")
-        if not path.exists():
-            raise ImageError(f"Image {name} does not exist; check the path (working folder: {Path.cwd()}).")
-        if path.is_dir():
-            raise ImageError(f"Image {name} is a folder, not a file; give one image file "
-                             "(for a CT series folder use mh.load_ct_series).")
-        if path.stat().st_size == 0:
-            raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
-        if _is_dicom_file(path):
-            image = read_dicom_image(path, **dicom_options)  # pydicom is imported only for DICOM input
-        else:
-            _refuse_dicom_options(dicom_options, name)
-            with path.open("rb") as handle:
-                image = _decoded_rgb8(handle, name)
+        try:
+            image = _load_file(Path(source).expanduser(), name, dicom_options)
+        except OSError as error:  # a name too long for the file system, a file we may not read
+            raise ImageError(f"Image {name} could not be read ({error.strerror or error}); check the path and "
+                             "its permissions.") from None
     elif isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("Image given as bytes is empty (0 bytes); download or export it again.")
-        image = _decoded_rgb8(io.BytesIO(bytes(source)), "given as bytes")
+            raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
+        image = _decoded_rgb8(io.BytesIO(bytes(source)), name)
     else:
         raise ImageError(f"Image {name}: cannot load this type; give a file path, URL, PIL image or numpy array.")
     return pad_square(image) if pad_to_square else image
 
 
+def _load_file(path: Path, name: str, dicom_options: dict[str, Any]) -> Image.Image:
+    """A file on disk: DICOM by suffix or marker, anything else through Pillow."""
+    if not path.exists():
+        raise ImageError(f"Image {name} does not exist; check the path (working folder: {Path.cwd()}).")
+    if path.is_dir():
+        raise ImageError(f"Image {name} is a folder, not a file; give one image file "
+                         "(for a CT series folder use mh.load_ct_series).")
+    if path.stat().st_size == 0:
+        raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
+    if _is_dicom_file(path):
+        return read_dicom_image(path, **dicom_options)  # pydicom is imported only for DICOM input
+    _refuse_dicom_options(dicom_options, name)
+    with path.open("rb") as handle:
+        return _decoded_rgb8(handle, name)
+
+
 def _refuse_dicom_options(options: dict[str, Any], name: str) -> None:
     if options:
-        raise ImageError(f"Options {sorted(options)} apply to DICOM files only; remove them for {name}.")
+        raise ImageError(f"Image {name}: options {sorted(options)} apply to DICOM files only; remove them.")

@@ -64,6 +64,24 @@ def test_batch_is_left_padded_and_masked_whatever_the_tokenizer_says(tiny_model,
     assert inputs["pixel_values"].shape[0] == 1  # one image in the whole batch
 
 
+def test_the_batch_pads_with_the_tokenizers_own_pad_id(tiny_model, two_xrays):
+    """Gemma's pad id is 0, so a padding that ignored the tokenizer would go unnoticed: give it another one."""
+    tokenizer = tiny_model.processor.tokenizer
+    original = tokenizer.pad_token_id
+    tokenizer.pad_token_id = 7
+    try:
+        assert tokenizer.pad_token_id == 7
+        conversations = [build_messages([two_xrays[0]], PROMPT, SYSTEM), build_messages([], "Hi?")]
+        inputs = _padded_inputs(tiny_model, conversations)
+        short = prepare_inputs(tiny_model, conversations[1])["input_ids"].shape[1]
+    finally:
+        tokenizer.pad_token_id = original
+    padding = inputs["input_ids"].shape[1] - short
+    assert padding > 0
+    assert inputs["input_ids"][1, :padding].tolist() == [7] * padding
+    assert inputs["attention_mask"][1, :padding].tolist() == [0] * padding
+
+
 def test_bfloat16_batch_is_within_rounding_of_single_runs(tiny_model, two_xrays):
     conversations = [build_messages(*args) for args in (([two_xrays[0]], PROMPT, SYSTEM), ([], "Hi?"),
                                                         (list(two_xrays), "Compare the two films, please.", None))]
@@ -88,6 +106,8 @@ def test_batched_answers_equal_one_by_one_answers(tiny_model_f32, two_xrays):
     assert [b.prompt_tokens for b in batched] == [s.prompt_tokens for s in single]
     assert [b.new_tokens for b in batched] == [s.new_tokens for s in single] == [20] * 5
     assert [b.image_count for b in batched] == [1, 1, 0, 2, 1]
+    assert [b.prompt for b in batched] == [s.prompt for s in single] and PROMPT in batched[0].prompt  # its own question
+    assert all(b.max_new_tokens == 20 for b in batched)
 
 
 def test_small_batches_give_the_same_answers_in_order(tiny_model_f32, two_xrays):
@@ -123,6 +143,11 @@ def test_bad_requests_are_clear_errors(tiny_model, two_xrays):
             analyze_many(bad, model=tiny_model)
     with pytest.raises(mh.MedGemmaError, match="batch_size"):
         analyze_many([Request(None, PROMPT)], model=tiny_model, batch_size=0)
+    # the message names the bad request by its place in the list
+    with pytest.raises(mh.MedGemmaError, match=r"^Request 2 is a tuple; give mh\.Request\(images, prompt, system\)"):
+        analyze_many([Request(None, PROMPT), {"images": None, "prompt": PROMPT}, ("x", PROMPT)], model=tiny_model)
+    with pytest.raises(mh.MedGemmaError, match=r"^Request 1 has unknown keys \['image'\]"):
+        analyze_many([Request(None, PROMPT), {"image": None, "prompt": PROMPT}], model=tiny_model)
 
 
 # ---------------------------------------------------------------- a GPU that runs out of memory mid-batch

@@ -245,7 +245,7 @@ SPELLINGS_AND_PLURALS = [
     ("bronchus", "Dilated bronchi."), ("hilum", "Both hila."), ("atelectasis", "Atelectases."),
     ("mass", "Several masses."), ("abscess", "Two abscesses."), ("branch", "Vessel branches."),
     ("fibroid", "Multiple fibroids."), ("fibroids", "A fibroid."), ("effusions", "An effusion."),
-    ("box", "Boxes."), ("ribs", "One rib."), ("air-space opacity", "Airspace opacity."),
+    ("box", "Boxes."), ("abscesses", "An abscess."), ("branches", "A branch."), ("ribs", "One rib."), ("air-space opacity", "Airspace opacity."),
     ("air space opacity", "Air-space opacities."),
     ("HIV/AIDS", "Known HIV / AIDS."),
 ]
@@ -390,3 +390,141 @@ def test_a_users_own_image_is_scored_only_on_what_that_modality_shows():
 def test_a_read_that_is_not_text_is_refused_by_type():
     with pytest.raises(TypeError, match=r"check_findings needs the read's text \(a str or Findings\), not int\."):
         check_findings(42, [PNEUMOTHORAX])
+
+
+# 8. Where a cue's scope ends, one rule at a time (each sentence fails when its rule is taken out).
+SCOPE_ENDS = [
+    # a parenthesis the cue stands in ends at its ")"; one opened inside the scope does not
+    ("Small left pneumothorax (no effusion) with cardiomegaly.",
+     {"pneumothorax": "present", "pleural effusion": "absent", "cardiomegaly": "present"}),
+    ("(No effusion) Small right pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("No effusion (on either side) or pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("Small right pneumothorax (no effusion (on either side) or consolidation) with cardiomegaly.",
+     {"pneumothorax": "present", "pleural effusion": "absent", "consolidation": "absent", "cardiomegaly": "present"}),
+    ("Findings: 1) no effusion 2) small right pneumothorax.",
+     {"pleural effusion": "absent", "pneumothorax": "present"}),
+    # a dash of any length, and a colon after some content
+    ("No effusion - small right pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("No effusion – small right pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("No effusion — small right pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("No pneumothorax: small left effusion.", {"pneumothorax": "absent", "pleural effusion": "present"}),
+    ("Negative for: effusion, pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "absent"}),
+    # a cause ends a negation only after the cue
+    ("On the film taken because of the new line there is no pneumothorax.", {"pneumothorax": "absent"}),
+    ("Thoracentesis was not performed due to the small effusion - see the previous report.",
+     {"pleural effusion": "present"}),
+    # a backward cue reaches back to a colon or a dash, no further
+    ("Consolidation at the left base - effusion not seen.", {"consolidation": "present", "pleural effusion": "absent"}),
+    ("Consolidation at the left base: effusion not seen.", {"consolidation": "present", "pleural effusion": "absent"}),
+    # "resolved" reaches its own noun phrase only
+    ("Resolved right lower lobe consolidation.", {"consolidation": "absent"}),
+    ("Resolved consolidation with new effusion.", {"consolidation": "absent", "pleural effusion": "present"}),
+    ("Resolved postoperative changes at the left base with stable cardiomegaly.", {"cardiomegaly": "present"}),
+    # a verb after the cue's noun phrase ends it; a participle before a finding is an adjective
+    ("No pneumothorax is seen, cardiomegaly noted.", {"pneumothorax": "absent", "cardiomegaly": "present"}),
+    ("Pneumothorax is not seen, cardiomegaly noted.", {"pneumothorax": "absent", "cardiomegaly": "present"}),
+    ("No large effusion or visualized pneumothorax - mild cardiomegaly.",
+     {"pleural effusion": "absent", "pneumothorax": "absent", "cardiomegaly": "present"}),
+    # a bare "and" continues the list; a described phrase after it does not
+    ("No consolidation and basal effusion.", {"consolidation": "absent", "pleural effusion": "absent"}),
+    # a reasoning noun or a differential makes a list that runs past commas and articles
+    ("Possible causes include pneumonia, a mass, or pulmonary oedema.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "pulmonary oedema": "uncertain"}),
+    ("Possible causes are pneumonia, a mass and pulmonary oedema.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "pulmonary oedema": "uncertain"}),
+    ("A possible aetiology includes pneumonia, a mass or pulmonary oedema.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "pulmonary oedema": "uncertain"}),
+    ("Several possible causes, including pneumonia, a mass and pulmonary oedema.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "pulmonary oedema": "uncertain"}),
+    # ... and ends where any other scope would
+    ("Possible causes include pneumonia or pulmonary oedema - mild cardiomegaly.",
+     {"pneumonia": "uncertain", "pulmonary oedema": "uncertain", "cardiomegaly": "present"}),
+    ("A possible cause is pneumonia or pulmonary oedema - mild cardiomegaly.",
+     {"pneumonia": "uncertain", "pulmonary oedema": "uncertain", "cardiomegaly": "present"}),
+    ("The differential includes pneumonia, a mass and pulmonary oedema.",
+     {"pneumonia": "uncertain", "lung mass": "uncertain", "pulmonary oedema": "uncertain"}),
+    # two hedges are not a negation; a hedge and a denial of one mention commit to nothing
+    ("There are possible features to suggest pneumonia.", {"pneumonia": "uncertain"}),
+    ("A possible effusion is not seen.", {"pleural effusion": "uncertain"}),
+    # a clause after "but" keeps its own positions
+    ("Small effusion but a pneumothorax is not seen.", {"pleural effusion": "present", "pneumothorax": "absent"}),
+    ("Effusion absent on the left but not seen on the right either.", {"pleural effusion": "absent"}),
+    ("Effusion absent on the left but present on the right with no change in size.",
+     {"pleural effusion": "present"}),
+    # a clause word inside a finding's own name ends nothing, and a real one after it still does
+    ("She denies breathlessness while lying flat but reports cough.",
+     {"breathlessness while lying flat": "absent", "cough": "present"}),
+    # label lines: the value's first phrase, wherever the line starts and however the value is joined
+    ("On this film, pleural effusion: none.", {"pleural effusion": "absent"}),
+    ("Pneumothorax - none.", {"pneumothorax": "absent"}),
+    ("Mild cardiomegaly - effusion absent.", {"cardiomegaly": "present", "pleural effusion": "absent"}),
+    ("Cardiomegaly: mild, lungs clear.", {"cardiomegaly": "present"}),
+    # questions with and without an answer
+    ("Pleural effusion? Yes. Pneumothorax? No. Cardiomegaly?",
+     {"pleural effusion": "present", "pneumothorax": "absent", "cardiomegaly": "uncertain"}),
+    ("Pneumothorax? Present. Effusion? Negative.", {"pneumothorax": "present", "pleural effusion": "absent"}),
+    ("Consolidation? Positive.", {"consolidation": "present"}),
+    # sentences: a read typed in lower case or in capitals, abbreviations that end nothing
+    ("no effusion. small right pneumothorax.", {"pleural effusion": "absent", "pneumothorax": "present"}),
+    ("CONSOLIDATION, EFFUSION AND PNEUMOTHORAX ARE ABSENT.",
+     {"consolidation": "absent", "pleural effusion": "absent", "pneumothorax": "absent"}),
+    ("Small effusion vs. consolidation at the left base.",
+     {"pleural effusion": "uncertain", "consolidation": "uncertain"}),
+    ("Small effusion Vs. consolidation at the left base.",
+     {"pleural effusion": "uncertain", "consolidation": "uncertain"}),
+    ("A pneumothorax on the p.a. film is not seen.", {"pneumothorax": "absent"}),
+    # the longer of two overlapping terms wins
+    ("Consolidation with air bronchograms in the left lower lobe.",
+     {"consolidation with air bronchograms": "present"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SCOPE_ENDS,
+                         ids=lambda value: repr(value[:45]) if isinstance(value, str) else "")
+def test_scope_end(text: str, expected: dict[str, str]):
+    assert statuses(text, KEY + tuple(_extra(expected))) == expected
+
+
+def test_an_answered_question_quotes_question_and_answer_as_evidence():
+    checks = check_findings("Pleural effusion? Yes. No pneumothorax.", [EFFUSION, PNEUMOTHORAX])
+    assert [(c.status, c.evidence) for c in checks] == [
+        ("present", "Pleural effusion? Yes."), ("absent", "No pneumothorax.")]
+
+
+def test_evidence_is_quoted_without_list_markers():
+    checks = check_findings("- No pneumothorax.\n2. Small left effusion.", [PNEUMOTHORAX, EFFUSION])
+    assert [c.evidence for c in checks] == ["No pneumothorax.", "Small left effusion."]
+
+
+def test_a_case_may_be_named_by_id_or_slug():
+    import medgemma_helpers as mh
+
+    read = "Large right pleural effusion. No pneumothorax."
+    by_case = mh.check_findings(read, mh.load_case("03"))
+    assert mh.check_findings(read, "03") == by_case
+    assert mh.check_findings(read, mh.load_case("03").slug) == by_case
+
+
+def test_each_check_keeps_whether_its_finding_is_pertinent():
+    key = [PNEUMOTHORAX, ReferenceFinding("pulmonary oedema", (), "absent", pertinent=False)]
+    assert [c.pertinent for c in check_findings("No pneumothorax. No oedema.", key)] == [True, False]
+    assert [c.pertinent for c in check_findings("", key)] == [True, False]
+
+
+def test_a_check_refuses_an_unknown_status_and_names_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"^FindingCheck status 'maybe' must be one of present, absent, "
+                                         r"uncertain, not_mentioned\.$"):
+        FindingCheck("pneumothorax", "maybe")
+
+
+def test_an_empty_table_says_so_under_the_default_title():
+    table = concordance_table_html([])
+    assert '<h4 style="margin:0.4em 0">Model read vs answer key</h4>' in table
+    cell = "padding:4px 8px;border:1px solid #bbb;text-align:left;vertical-align:top"
+    assert f'<tbody><tr><td style="{cell}" colspan="5">No answer-key findings to compare.</td></tr></tbody>' in table
+    assert f'<tr><th style="{cell}">Finding</th><th style="{cell}">Answer key</th>' in table
+    assert "<b>Score: 0 / 0</b>" in table
+    two = concordance_table_html([FindingCheck("pneumothorax", "absent", "absent", "No pneumothorax."),
+                                  FindingCheck("a finding with no key", "present")])
+    assert '</td></tr><tr class="mh-' in two  # rows follow one another, nothing between them
+    assert f'<td style="{cell}">a finding with no key</td><td style="{cell}">—</td>' in two

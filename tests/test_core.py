@@ -65,13 +65,14 @@ def test_streamed_text_equals_non_streamed_text(tiny_model, two_xrays, capsys):
     plain = mh.analyze(two_xrays[0], PROMPT, system=SYSTEM, model=tiny_model, max_new_tokens=24, stream=False)
     assert streamed.text == plain.text != ""
     assert printed.strip() == plain.text  # the terminal saw the answer as it came
+    assert printed.endswith("\n")  # and the next output starts on a line of its own
     assert streamed.new_tokens == plain.new_tokens == 24
     assert streamed.prompt_tokens == plain.prompt_tokens > TOKENS_PER_IMAGE
 
 
 def test_findings_carry_counts_and_speed(tiny_model, two_xrays):
     findings = mh.analyze(two_xrays[1], PROMPT, model=tiny_model, max_new_tokens=10, stream=False)
-    assert findings.new_tokens == 10 and findings.image_count == 1
+    assert findings.new_tokens == 10 and findings.image_count == 1 and findings.max_new_tokens == 10
     assert findings.seconds > 0 and findings.tokens_per_second > 0
     assert findings.model_name == tiny_model.name
 
@@ -114,6 +115,8 @@ def test_split_thinking_cases():
     assert mh.split_thinking("No trace here.") == ("No trace here.", "")
     assert mh.split_thinking("<unused94>thought\nstill thinking") == ("", "still thinking")
     assert mh.split_thinking("  <unused94>a<unused95>\n\nB ") == ("B", "a")
+    # an answer whose opener was cut off, with a closer inside the trace: the answer follows the last closer
+    assert mh.split_thinking("weighing<unused95>and more<unused95>The answer.")[0] == "The answer."
 
 
 def test_model_cache_returns_the_same_object(tiny_model_dir, tiny_model):
@@ -236,3 +239,28 @@ def test_an_interrupted_stream_stops_its_generation_thread(tiny_model, two_xrays
     else:
         raise AssertionError("the interrupt did not reach the caller")
     assert threading.active_count() == before  # no generate call left running
+
+
+@pytest.mark.parametrize(("system", "image_count", "expected"), [
+    (None, 0, True), (None, 1, False), ("Think step by step before answering.", 1, True),
+    ("You are an expert radiologist. Be brief.", 2, False), ("THINKING is allowed.", 1, True),
+])
+def test_a_request_is_expected_to_reason_at_length_when_asked_or_without_an_image(system, image_count, expected):
+    from medgemma_helpers.asking import thinking_likely
+
+    assert thinking_likely(system, image_count) is expected
+
+
+def test_show_findings_in_a_notebook_displays_the_escaped_rendering(monkeypatch):
+    import IPython.display
+
+    from medgemma_helpers import render
+
+    shown: list[str] = []
+    monkeypatch.setattr(render, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda markup: shown.append(markup.data))
+    findings = mh.Findings(text="Small <script>x</script> effusion.", thinking="", prompt="p", model_name="m",
+                           prompt_tokens=1, new_tokens=1, seconds=1.0)
+    mh.show_findings(findings)
+    (markup,) = shown
+    assert "&lt;script&gt;" in markup and "<script>" not in markup and "not a diagnostic tool" in markup

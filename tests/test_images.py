@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import io
+import re
+import socket
 import struct
+import threading
 import zlib
 
 import numpy as np
@@ -118,15 +122,15 @@ def test_dicom_options_on_a_png_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("array, message", [
-    (np.zeros(5), r"Image a ndarray object has shape \(5,\); give an H x W or H x W x C array\."),
-    (np.zeros((0, 5)), r"Image a ndarray object has shape \(0, 5\); give an H x W"),
-    (np.zeros((2, 2, 2, 2)), r"Image a ndarray object has shape \(2, 2, 2, 2\)"),
-    (np.zeros((4, 6, 2)), r"Image a ndarray object has 2 channels; give 1, 3 or 4 channels last\."),
-    (np.zeros((4, 6, 7)), r"Image a ndarray object has 7 channels"),
-    (np.full((4, 4), np.nan), r"Image a ndarray object holds no finite pixel values; check the file or array\."),
-    (np.full((4, 4, 1), np.inf), r"Image a ndarray object holds no finite pixel values"),
-    (np.array([["a", "b"]]), r"Image a ndarray object has dtype <U1; give a numeric array\."),
-    (np.broadcast_to(np.uint8(0), (20_000, 5_001)), r"Image a ndarray object has 20000 x 5001 pixels, over the "
+    (np.zeros(5), r"Image given as a numpy array has shape \(5,\); give an H x W or H x W x C array\."),
+    (np.zeros((0, 5)), r"Image given as a numpy array has shape \(0, 5\); give an H x W"),
+    (np.zeros((2, 2, 2, 2)), r"Image given as a numpy array has shape \(2, 2, 2, 2\)"),
+    (np.zeros((4, 6, 2)), r"Image given as a numpy array has 2 channels; give 1, 3 or 4 channels last\."),
+    (np.zeros((4, 6, 7)), r"Image given as a numpy array has 7 channels"),
+    (np.full((4, 4), np.nan), r"Image given as a numpy array holds no finite pixel values; check the file or array\."),
+    (np.full((4, 4, 1), np.inf), r"Image given as a numpy array holds no finite pixel values"),
+    (np.array([["a", "b"]]), r"Image given as a numpy array has dtype <U1; give a numeric array\."),
+    (np.broadcast_to(np.uint8(0), (20_000, 5_001)), r"Image given as a numpy array has 20000 x 5001 pixels, over the "
                                                     r"100,000,000 limit; downscale it first\."),
 ])
 def test_a_refused_array_is_told_what_is_wrong(array, message):
@@ -191,5 +195,259 @@ def test_colour_and_one_column_arrays_keep_their_pixels():
 
 
 def test_a_float_image_with_no_finite_pixel_is_refused_by_name():
-    with pytest.raises(mh.ImageError, match=r"^Image a Image object holds no finite pixel values"):
+    with pytest.raises(mh.ImageError, match=r"^Image given as a PIL image holds no finite pixel values"):
         mh.load_image(Image.fromarray(np.full((4, 4), np.nan, dtype=np.float32), mode="F"))
+
+
+class _ImageSite(http.server.BaseHTTPRequestHandler):
+    """A film, an HTML page, an empty answer, a download cut short and a hang-up, as real hosts give them."""
+
+    film = b""
+    user_agents: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.user_agents.append(self.headers.get("User-Agent", ""))
+        if self.path == "/hangup.png":
+            self.close_connection = True
+            return
+        if self.path == "/missing.png":
+            self.send_error(404)
+            return
+        body, declared = {"/film.png": (self.film, len(self.film)), "/empty.png": (b"", 0),
+                          "/page.png": (b"<html>Sign in</html>", 20),
+                          "/cut.png": (self.film[:100], len(self.film)),
+                          "/one-mb.bin": (b"x" * 1024 * 1024, 1024 * 1024),
+                          "/over-one-mb.bin": (b"x" * (1024 * 1024 + 1), 1024 * 1024 + 1)}[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(declared))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture()
+def image_site():
+    _ImageSite.film = _png_bytes()
+    _ImageSite.user_agents = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ImageSite)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_image_url_gives_the_same_pixels_as_the_file(tmp_path, image_site):
+    from_url = mh.load_image(f"{image_site}/film.png")
+    from_file = mh.load_image(_write(tmp_path / "film.png", _png_bytes()))
+    assert np.array_equal(np.asarray(from_url), np.asarray(from_file))
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("/empty.png", r"^Image {url} is empty \(0 bytes\); download or export it again\.$"),
+    ("/page.png", r"^Image {url} is not a recognised image format \(PNG, JPEG, TIFF, BMP, WebP, or DICOM by \.dcm "
+                  r"suffix\); export it as PNG or JPEG\.$"),
+    ("/missing.png", r"^Download of {url} failed with HTTP 404; check the address or use a local copy\.$"),
+    ("/hangup.png", r"^Download of {url} failed \(Remote end closed connection without response\); check the "
+                    r"network, or set MEDGEMMA_IMAGE_MIRROR to a folder that holds the images\.$"),
+    ("/cut.png", r"^Download of {url} was interrupted \(100 of \d+ bytes\); nothing was saved\. Run it again\.$"),
+])
+def test_a_bad_download_is_refused_by_its_address(image_site, path, message):
+    url = image_site + path
+    with pytest.raises(mh.ImageError, match=message.format(url=re.escape(url))):
+        mh.load_image(url)
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_refused_connection_says_why():
+    port = _closed_port()
+    with pytest.raises(mh.ImageError, match=r"failed \(\[Errno \d+\] Connection refused\); check the network"):
+        mh.load_image(f"http://127.0.0.1:{port}/film.png")
+
+
+def test_image_bytes_load_like_the_file_and_fail_under_one_name(tmp_path):
+    from_bytes = mh.load_image(_png_bytes())
+    assert np.array_equal(np.asarray(from_bytes), np.asarray(mh.load_image(_write(tmp_path / "a.png", _png_bytes()))))
+    assert np.array_equal(np.asarray(mh.load_image(bytearray(_png_bytes()))), np.asarray(from_bytes))
+    with pytest.raises(mh.ImageError, match=r"^Image given as bytes is not a recognised image format \(PNG, JPEG, "
+                                            r"TIFF, BMP, WebP, or DICOM by \.dcm suffix\); export it as PNG or JPEG\.$"):
+        mh.load_image(b"<html>not an image</html>")
+    with pytest.raises(mh.ImageError, match=r"^Image given as bytes could not be decoded \([A-Z]\w*Error: .+\); the file may be "
+                                            r"truncated or corrupt\. Download or export it again\.$"):
+        mh.load_image(_png_bytes()[:300])
+    with pytest.raises(mh.ImageError, match=r"^Image given as bytes is empty \(0 bytes\)"):
+        mh.load_image(b"")
+
+
+def test_a_long_path_is_shortened_in_the_message(tmp_path):
+    path = str(tmp_path / ("x" * 300 + ".png"))
+    with pytest.raises(mh.ImageError) as caught:
+        mh.load_image(path)
+    # Python 3.11 cannot even ask whether so long a name exists; 3.12 says it does not
+    assert re.match(rf"^Image {re.escape(path[:200])}\.\.\. (could not be read \(File name too long\); check the "
+                    r"path and its permissions\.|does not exist; check the path)", str(caught.value))
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    from medgemma_helpers import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    path = _write(tmp_path / "film.png", _png_bytes())
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(path))} is 200 x 200 pixels, over the 100 pixel "
+                                            r"limit \(a possible decompression bomb\); downscale it before loading\.$"):
+        mh.load_image(path)
+
+
+def test_an_empty_pil_image_is_refused_with_the_allowed_range():
+    with pytest.raises(mh.ImageError, match=r"^Image given as a PIL image is 0 x 5 pixels; give an image with 1 to "
+                                            r"[\d,]+ pixels\.$"):
+        mh.load_image(Image.new("L", (0, 5)))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16"])
+def test_the_model_always_gets_rgb(mode):
+    from medgemma_helpers.images import model_image
+
+    picture = Image.new(mode, (30, 20), 200 if mode != "RGBA" else (200, 200, 200, 255))
+    sent = model_image(picture, modality="ultrasound")
+    assert sent.mode == "RGB" and sent.size == (30, 20)
+    assert model_image(picture, modality="chest X-ray").size == (30, 30)
+
+
+def test_downloads_say_who_asks_and_stop_at_the_size_cap(image_site):
+    from medgemma_helpers.images import download
+
+    assert len(download(f"{image_site}/one-mb.bin", max_bytes=1024 * 1024)) == 1024 * 1024
+    url = f"{image_site}/over-one-mb.bin"
+    with pytest.raises(mh.ImageError, match=rf"^Download of {re.escape(url)} is over 1 MB; refusing it\.$"):
+        download(url, max_bytes=1024 * 1024)
+    assert set(_ImageSite.user_agents) == {"medgemma-case-notebooks"}
+
+
+def test_a_silent_server_times_out_instead_of_hanging():
+    from medgemma_helpers.images import download
+
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/film.png"
+        outcome: list[BaseException] = []
+        worker = threading.Thread(target=lambda: outcome.append(pytest.raises(mh.ImageError, download, url,
+                                                                              timeout=0.5).value), daemon=True)
+        worker.start()
+        worker.join(20)  # a hang guard, not a speed target
+        assert not worker.is_alive(), "download ignored its timeout"
+    assert "timed out" in str(outcome[0])
+
+
+def test_an_https_address_is_fetched_not_looked_up_on_disk():
+    port = _closed_port()
+    with pytest.raises(mh.ImageError, match=rf"^Download of https://127\.0\.0\.1:{port}/film\.png failed"):
+        mh.load_image(f"https://127.0.0.1:{port}/film.png")
+    with pytest.raises(mh.ImageError, match=r"^Download of HTTPS://"):
+        mh.load_image(f"HTTPS://127.0.0.1:{port}/film.png")
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("   ", r"^Image path is empty; give a file path, URL, PIL image or numpy array\.$"),
+    ({"x": 1}, r"^Image given as a dict: cannot load this type; give a file path, URL, PIL image or numpy array\.$"),
+])
+def test_an_input_that_names_no_image_is_told_what_to_give(source, message):
+    with pytest.raises(mh.ImageError, match=message):
+        mh.load_image(source)
+
+
+def test_a_folder_is_pointed_to_the_series_loader(tmp_path):
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(tmp_path))} is a folder, not a file; give one "
+                                            r"image file \(for a CT series folder use mh\.load_ct_series\)\.$"):
+        mh.load_image(tmp_path)
+
+
+def test_a_one_byte_file_is_not_called_empty(tmp_path):
+    with pytest.raises(mh.ImageError, match="not a recognised image format"):
+        mh.load_image(_write(tmp_path / "one.png", b"x"))
+
+
+def test_a_path_of_200_characters_is_shown_whole(tmp_path):
+    folder = tmp_path / ("d" * 100)
+    folder.mkdir()
+    path = str(folder / "f.png")
+    path = path[:-4] + "f" * (200 - len(path)) + ".png"
+    assert len(path) == 200
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(path)} does not exist"):
+        mh.load_image(path)
+
+
+def test_dicom_options_are_refused_for_inputs_that_are_not_dicom(tmp_path):
+    png = _save(Image.new("L", (5, 5)), tmp_path / "a.png")
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(png))}: options \['window'\] apply to DICOM "
+                                            r"files only; remove them\.$"):
+        mh.load_image(png, window="lung")
+    with pytest.raises(mh.ImageError, match=r"^Image given as a numpy array: options \['frame', 'window'\] apply"):
+        mh.load_image(np.zeros((4, 4)), window="lung", frame=0)
+    with pytest.raises(mh.ImageError, match=r"^Image http://127\.0\.0\.1:9/a\.png: options \['window'\]"):
+        mh.load_image("http://127.0.0.1:9/a.png", window="lung")
+
+
+def test_dicom_options_reach_the_dicom_reader(tmp_path):
+    from medgemma_helpers import demo_data
+
+    series = demo_data.write_demo_ct_series(tmp_path / "ct", slices=1, size=32)
+    (dicom_file,) = series.iterdir()
+    lung, bone = mh.load_image(dicom_file, window="lung"), mh.load_image(dicom_file, window="bone")
+    assert not np.array_equal(np.asarray(lung), np.asarray(bone))
+
+
+def test_a_float_image_file_with_no_finite_pixel_is_refused_by_its_path(tmp_path):
+    path = _save(Image.fromarray(np.full((4, 4), np.nan, dtype=np.float32), mode="F"), tmp_path / "nan.tif")
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(path))} holds no finite pixel values"):
+        mh.load_image(path)
+
+
+def test_a_transparent_palette_colour_in_a_file_becomes_black(tmp_path):
+    image = Image.new("P", (2, 1), 1)
+    image.putpalette([0, 0, 0, 255, 255, 255, 200, 200, 200])
+    image.putpixel((1, 0), 2)
+    path = _save(image, tmp_path / "palette.png", transparency=2)
+    assert np.asarray(mh.load_image(path)).tolist() == [[[255, 255, 255], [0, 0, 0]]]
+
+
+def test_a_lazily_opened_truncated_file_is_refused_with_what_to_do(tmp_path):
+    opened = Image.open(_write(tmp_path / "cut.png", _png_bytes()[:300]))  # Pillow decodes only when asked
+    with pytest.raises(mh.ImageError, match=r"^Image given as a PIL image could not be decoded \(.+\); load the "
+                                            r"file again\.$"):
+        mh.load_image(opened)
+
+
+def test_the_pixel_limit_is_inclusive(tmp_path, monkeypatch):
+    from medgemma_helpers import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 200 * 200)
+    assert mh.load_image(_write(tmp_path / "film.png", _png_bytes())).size == (200, 200)
+    monkeypatch.setattr(images, "MAX_PIXELS", 110)
+    assert mh.load_image(Image.new("L", (10, 11))).size == (10, 11)
+    with pytest.raises(mh.ImageError, match=r"is 11 x 11 pixels; give an image with 1 to 110 pixels\.$"):
+        mh.load_image(Image.new("L", (11, 11)))
+
+
+def test_a_damaged_exif_block_is_refused_by_name_with_what_to_do():
+    picture = io.BytesIO()
+    Image.new("L", (8, 8)).save(picture, "PNG", exif=b"garbage")  # EXIF that is not a TIFF block
+    with pytest.raises(mh.ImageError, match=r"^Image given as bytes could not be converted \([A-Z]\w*Error: .+\); the "
+                                            r"file may be corrupt\. Download or export it again\.$"):
+        mh.load_image(picture.getvalue())
+
+
+def test_pillows_own_bomb_check_is_explained(tmp_path):
+    path = _png_header_only(tmp_path / "bomb.png", 30000, 30000)
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(path))} is too large to decode safely \(a possible "
+                                            r"decompression bomb\); downscale it before loading\.$"):
+        mh.load_image(path)

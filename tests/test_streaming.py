@@ -140,3 +140,26 @@ def test_a_failing_view_stops_generation_within_a_few_tokens(tiny_model, two_xra
     time.sleep(5 * STEP_SECONDS)
     assert at_failure and at_failure[0] < 30  # the text arrived early: the failure really was mid-stream
     assert spy.steps <= at_failure[0] + 3
+
+
+def test_the_notebook_view_says_when_medgemma_is_still_thinking(monkeypatch):
+    import IPython.display
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, markup: Any) -> None:
+            shown.append(markup.data)
+
+    monkeypatch.setattr(asking, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda markup, display_id=False: Handle())
+    view = asking._LiveView()
+    thinking = f"{asking.THOUGHT_START}Weighing the costophrenic angles"
+    answered = thinking + f"{asking.THOUGHT_END}Small <b>effusion</b>"
+    view.update(thinking)
+    view.update(answered)
+    view.update(answered, final=True)
+    assert shown[0] == "<div style='overflow-wrap:anywhere'><i>(thinking…)</i> </div>"
+    assert "(thinking…)" not in shown[1] and shown[1].endswith("<i>…</i></div>")
+    assert "&lt;b&gt;effusion&lt;/b&gt;" in shown[1] and "Weighing" not in shown[1]
+    assert shown[2] == shown[1].replace("<i>…</i>", "")  # the finished answer carries no "still writing" mark

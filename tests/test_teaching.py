@@ -13,6 +13,7 @@ from PIL import Image
 
 import medgemma_helpers as mh
 from medgemma_helpers import quizzes as teaching, reports, walkthrough
+from medgemma_helpers.case_view import answer_key_html, answer_key_text
 from medgemma_helpers.render import markdown_to_safe_html
 
 RESIDENT_READ = "No pneumothorax. <b>No</b> pleural effusion. Heart size normal; possible consolidation."
@@ -391,3 +392,116 @@ def test_each_case_has_its_own_session():
     assert reveal.session("01") is reveal.session("01") and reveal.session("01") is not reveal.session("02")
     assert reveal.session("02").case_id == "02"
     reveal.forget_sessions()
+
+
+def _live_kernel(monkeypatch: pytest.MonkeyPatch):
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()
+    monkeypatch.setattr(reveal, "in_notebook", lambda: True)
+    monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)
+    return reveal
+
+
+def test_the_quiz_reads_its_own_question_in_the_background_and_counts_progress(case01, tiny_model, monkeypatch):
+    reveal = _live_kernel(monkeypatch)
+    question = "Is there a pneumothorax on this film? Answer in one line."
+    quiz = teaching.Quiz(case01, tiny_model, prompt=question, max_new_tokens=6, use_widgets=False)
+    session = reveal.session("01")
+    assert quiz.session is session and session.future is not None
+    read = session.future.result(timeout=300)
+    assert question in read.prompt
+    assert session.key == walkthrough.case_request(case01, prompt=question, max_new_tokens=6).key(case01)
+    assert session.progress[0] == len(read.text) > 0  # streamed: the quiz's progress line counted it
+    assert quiz.reveal("No pneumothorax.").count("mh-concordance") == 2
+    assert quiz.findings is read  # the reveal shows the read made in the background, not a new one
+    reveal.forget_sessions()
+
+
+def test_the_quiz_uses_the_model_it_was_given(case01, tiny_model, monkeypatch, capsys):
+    from medgemma_helpers import access
+
+    def no_default_model():
+        raise AssertionError("the quiz fell back on the notebook's default model")
+
+    monkeypatch.setattr(access, "latest", lambda: None)  # no notebook-wide model to fall back on
+    monkeypatch.setattr(walkthrough, "default_model", no_default_model)
+    quiz = mh.quiz(case01, tiny_model, max_new_tokens=6)
+    assert capsys.readouterr().out == ("Write your own read first, then call quiz.reveal('your findings and "
+                                       "impression') to compare it with MedGemma's read and the answer key.\n")
+    quiz.reveal("No pneumothorax.")
+    assert quiz.findings is not None and quiz.findings.model_name == tiny_model.name
+
+
+def test_a_quiz_without_widgets_says_how_to_reveal_and_where_the_read_was_saved(case01, tiny_model, tmp_path,
+                                                                                monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    quiz = mh.quiz(case01, tiny_model, max_new_tokens=6)
+    assert quiz._repr_mimebundle_() == {"text/plain": "Quiz for case 01: call quiz.reveal('your read')"}
+    quiz.reveal("No pneumothorax.", alias="Resident A")
+    out = capsys.readouterr().out
+    assert re.search(r"^Saved your read as Resident A to .+ for the class review\.$", out, re.MULTILINE)
+
+
+def test_the_quiz_widgets_are_laid_out_for_reading(case01, tiny_model):
+    quiz = teaching.Quiz(case01, tiny_model, max_new_tokens=6, use_widgets=True)
+    assert quiz.findings is None and quiz.read == ""  # nothing read or revealed yet
+    assert quiz.textarea.layout.width == "100%" and quiz.textarea.layout.height == "120px"
+    assert quiz.alias_box.layout.width == "60%"
+    assert quiz.button.tooltip == "Commit your read, then see MedGemma's read and the answer key"
+    assert quiz.skip_button.tooltip == "Show MedGemma's read and the answer key without a read of your own"
+    quiz._show_progress("**Findings:** <b>so far</b>")
+    assert quiz.result.value.startswith("<p><i>MedGemma is reading…</i></p><div style='overflow-wrap:anywhere'>")
+    assert "&lt;b&gt;so far&lt;/b&gt;" in quiz.result.value
+
+
+def _table_rows(page: str, title: str) -> dict[str, list[str]]:
+    """The rows of the concordance table with this title: finding -> its cells."""
+    table = page.split(f">{title}</h4>")[1].split("</table>")[0]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table)[1:]]
+    return {cells[0]: cells[1:] for cells in rows}
+
+
+def test_the_comparison_scores_each_read_and_shows_the_key_only_when_asked(case01):
+    page = teaching.comparison_html(case01, _findings("Large right pneumothorax."), "No pneumothorax.")
+    assert _table_rows(page, "Your read vs the answer key")["pneumothorax"][1] == "absent"
+    assert _table_rows(page, "MedGemma vs the answer key")["pneumothorax"][1] == "present"
+    assert answer_key_html(case01) in page
+    assert "<blockquote style='overflow-wrap:anywhere'>No pneumothorax.<br>Heart normal.</blockquote>" in \
+        teaching.comparison_html(case01, None, "No pneumothorax.\nHeart normal.")
+    assert answer_key_html(case01) not in teaching.comparison_html(case01, None, "No pneumothorax.", with_key=False)
+
+
+def test_the_text_comparison_marks_unscored_findings_and_ends_with_the_key(with_cases):
+    case = mh.load_case("02")  # pneumothorax is not a pertinent negative there
+    text = teaching.comparison_text(case, None, "A right upper lobe mass.")
+    assert "  - pneumothorax: said not mentioned, key absent (not a pertinent negative: not scored)" in text
+    assert "  - lung mass: said present, key present\n" in text
+    assert text.endswith("\n\n" + answer_key_text(case))
+    skipped = teaching.comparison_text(case, _findings("A right upper lobe mass."), None)
+    assert "Your read" not in skipped and "MedGemma: " in skipped and "  - lung mass: said present" in skipped
+
+
+def test_a_read_of_ones_own_image_is_scored_on_what_that_image_can_show(with_cases, tiny_model, monkeypatch,
+                                                                       capsys):
+    case = mh.load_case("06")
+    quiz = teaching.Quiz(case, tiny_model, use_widgets=True)
+    quiz.session.image_modality = "ultrasound"
+    quiz.findings = _findings("A fibroid with edge shadowing.")
+    quiz.session.read = "A fibroid with edge shadowing."
+    scored = _table_rows(quiz._markup(), "Your read vs the answer key")
+    assert "edge shadowing" in scored and "T2 hypointense" not in scored
+    mh.show_answer_key(case, _findings("A fibroid with edge shadowing."), "A fibroid with edge shadowing.")
+    out = capsys.readouterr().out
+    assert "edge shadowing: said present" in out and "T2 hypointense" not in out.split("Answer key")[0]
+    quiz.close()
+
+
+def test_a_quiz_outside_a_notebook_asks_its_own_question_at_the_reveal(case01, tiny_model, capsys):
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()  # a fresh kernel: no read asked for yet (an earlier one would be the notebook's read)
+    question = "Describe the heart size only, in one line."
+    quiz = mh.quiz(case01, tiny_model, prompt=question, max_new_tokens=6)
+    quiz.reveal("Heart size normal.")
+    assert quiz.findings is not None and question in quiz.findings.prompt

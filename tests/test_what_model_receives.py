@@ -197,3 +197,15 @@ def test_the_quiz_sends_the_film_padded_to_a_centred_square(tiny_model, with_non
     (call,) = spy.calls
     assert_padded_film_sent(tiny_model, call["pixel_values"], [mh.case_image("02")])
     reveal.forget_sessions()
+
+
+def test_a_16_bit_pil_image_reaches_the_model_stretched_to_8_bits(tiny_model, monkeypatch):
+    """A PIL image that is not 8-bit RGB is converted as load_image converts it, not left to the processor."""
+    import numpy as np
+
+    levels = np.linspace(1000, 3000, 64 * 48).reshape(48, 64).astype(np.uint16)  # a detector's narrow range
+    film = Image.fromarray(levels)
+    assert film.mode == "I;16"
+    spy = GenerateSpy(tiny_model, monkeypatch)
+    mh.analyze(film, "Describe this image.", model=tiny_model, max_new_tokens=2, stream=False)
+    assert torch.equal(spy.calls[0]["pixel_values"], processor_pixels(tiny_model, [mh.load_image(film)]))
