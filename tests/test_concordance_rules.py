@@ -528,3 +528,16 @@ def test_an_empty_table_says_so_under_the_default_title():
                                   FindingCheck("a finding with no key", "present")])
     assert '</td></tr><tr class="mh-' in two  # rows follow one another, nothing between them
     assert f'<td style="{cell}">a finding with no key</td><td style="{cell}">—</td>' in two
+
+
+@pytest.mark.parametrize(("name", "keys"), [
+    ("Pulmonary Edema", ["pulmonary oedema"]),  # either spelling, any case
+    ("PLEURAL-EFFUSION", ["pleural effusion"]),  # a hyphen for a space
+    ("Widened-Mediastinum", ["widened mediastinum"]),
+    ("pericardial effusion with pneumothorax", ["pneumothorax"]),  # a lookalike skips one entry, not the rest
+    ("haemothorax", []),
+])
+def test_built_in_chest_knowledge_is_found_by_name(name, keys):
+    from medgemma_helpers.chest_findings import standard_findings_for
+
+    assert [entry.keys[0] for entry in standard_findings_for(name)] == keys
