@@ -158,10 +158,7 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
     elif isinstance(source, np.ndarray):
         image = from_array(source, name)
     elif _is_url(source):
-        data = download(source)
-        if not data:
-            raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
-        image = _decoded_rgb8(io.BytesIO(data), name)
+        image = _decoded_bytes(download(source), name)
     elif isinstance(source, (str, os.PathLike)):
         if str(source).strip() == "":
             raise ImageError("Image path is empty; give a file path, URL, PIL image or numpy array.")
@@ -171,12 +168,17 @@ def load_image(source: Any, *, pad_to_square: bool = False, **dicom_options: Any
             raise ImageError(f"Image {name} could not be read ({error.strerror or error}); check the path and "
                              "its permissions.") from None
     elif isinstance(source, (bytes, bytearray)):
-        if not source:
-            raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
-        image = _decoded_rgb8(io.BytesIO(bytes(source)), name)
+        image = _decoded_bytes(bytes(source), name)
     else:
         raise ImageError(f"Image {name}: cannot load this type; give a file path, URL, PIL image or numpy array.")
     return pad_square(image) if pad_to_square else image
+
+
+def _decoded_bytes(data: bytes, name: str) -> Image.Image:
+    """Downloaded or given bytes: refused when empty, else decoded like a file."""
+    if not data:
+        raise ImageError(f"Image {name} is empty (0 bytes); download or export it again.")
+    return _decoded_rgb8(io.BytesIO(data), name)
 
 
 def _load_file(path: Path, name: str, dicom_options: dict[str, Any]) -> Image.Image:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Callable
@@ -33,6 +34,13 @@ torch.set_num_threads(1)
 import medgemma_helpers as mh  # noqa: E402
 from medgemma_helpers.local import MedGemma  # noqa: E402
 from tiny_medgemma import build_tiny_medgemma  # noqa: E402
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 def shared_images_dir() -> Path | None:
     """The folder of real case images that MEDGEMMA_IMAGE_MIRROR names, or None (a fresh clone: generated images)."""

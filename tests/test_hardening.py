@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import string
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from PIL import Image
 import medgemma_helpers as mh
 from medgemma_helpers import demo_data
 from medgemma_helpers import notebooks
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, closed_port
 
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 HANG_GUARD_SECONDS = 5  # not a speed target: a bad input must fail at once, not wait on a network timeout
@@ -32,12 +31,6 @@ HANG_GUARD_SECONDS = 5  # not a speed target: a bad input must fail at once, not
 
 def _fake_token() -> str:
     return "hf_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(34))
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Site(http.server.BaseHTTPRequestHandler):
@@ -90,7 +83,7 @@ def _bad_inputs(tmp: Path, site: str) -> list[tuple[str, object, type, str]]:
         ("image: HTML saved as .png", lambda: mh.load_image(html_png),
          mh.ImageError, "not a recognised"),
         ("image: wrong type", lambda: mh.load_image({"x": 1}), mh.ImageError, "cannot load"),
-        ("image URL: refused", lambda: mh.load_image(f"http://127.0.0.1:{_closed_port()}/x.png"), mh.ImageError,
+        ("image URL: refused", lambda: mh.load_image(f"http://127.0.0.1:{closed_port()}/x.png"), mh.ImageError,
          "failed"),
         ("image URL: 404", lambda: mh.load_image(f"{site}/missing.png"), mh.ImageError, "404"),
         ("image URL: an HTML page", lambda: mh.load_image(f"{site}/xray.png"), mh.ImageError, "not a recognised"),
@@ -126,7 +119,7 @@ def _bad_inputs(tmp: Path, site: str) -> list[tuple[str, object, type, str]]:
         ("server address: bad port", lambda: mh.connect("http://teacher:s3cret@server:port"), mh.InputError,
          "valid port"),
         ("server address: not http", lambda: mh.connect("ftp://server"), mh.InputError, "http"),
-        ("server address: refused", lambda: mh.connect(f"http://127.0.0.1:{_closed_port()}"), mh.AccessError,
+        ("server address: refused", lambda: mh.connect(f"http://127.0.0.1:{closed_port()}"), mh.AccessError,
          "127.0.0.1"),
     ]
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import medgemma_helpers as mh
+from conftest import closed_port
 
 
 def _save(image: Image.Image, path, **options):
@@ -260,15 +261,8 @@ def test_a_bad_download_is_refused_by_its_address(image_site, path, message):
         mh.load_image(url)
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_refused_connection_says_why():
-    port = _closed_port()
+    port = closed_port()
     with pytest.raises(mh.ImageError, match=r"failed \(\[Errno \d+\] Connection refused\); check the network"):
         mh.load_image(f"http://127.0.0.1:{port}/film.png")
 
@@ -349,7 +343,7 @@ def test_a_silent_server_times_out_instead_of_hanging():
 
 
 def test_an_https_address_is_fetched_not_looked_up_on_disk():
-    port = _closed_port()
+    port = closed_port()
     with pytest.raises(mh.ImageError, match=rf"^Download of https://127\.0\.0\.1:{port}/film\.png failed"):
         mh.load_image(f"https://127.0.0.1:{port}/film.png")
     with pytest.raises(mh.ImageError, match=r"^Download of HTTPS://"):

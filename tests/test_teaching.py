@@ -190,12 +190,17 @@ def test_handout_into_a_new_folder_named_with_a_slash(with_cases, tmp_path, monk
 # ---------------------------------------------------------------- one model read per notebook (reveal.CaseSession)
 
 
-def _session_in_a_live_kernel(monkeypatch: pytest.MonkeyPatch, case_id: str = "t1"):
+def _live_kernel(monkeypatch: pytest.MonkeyPatch):
+    """Run as in a live notebook kernel, with read first on; returns the reveal module."""
     from medgemma_helpers import reveal
 
     monkeypatch.setattr(reveal, "in_notebook", lambda: True)
     monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)
-    return reveal.CaseSession(case_id)
+    return reveal
+
+
+def _session_in_a_live_kernel(monkeypatch: pytest.MonkeyPatch, case_id: str = "t1"):
+    return _live_kernel(monkeypatch).CaseSession(case_id)
 
 
 def test_asking_again_for_the_same_read_reuses_it_and_a_new_request_replaces_it(monkeypatch):
@@ -394,17 +399,9 @@ def test_each_case_has_its_own_session():
     reveal.forget_sessions()
 
 
-def _live_kernel(monkeypatch: pytest.MonkeyPatch):
-    from medgemma_helpers import reveal
-
-    reveal.forget_sessions()
-    monkeypatch.setattr(reveal, "in_notebook", lambda: True)
-    monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)
-    return reveal
-
-
 def test_the_quiz_reads_its_own_question_in_the_background_and_counts_progress(case01, tiny_model, monkeypatch):
     reveal = _live_kernel(monkeypatch)
+    reveal.forget_sessions()
     question = "Is there a pneumothorax on this film? Answer in one line."
     quiz = teaching.Quiz(case01, tiny_model, prompt=question, max_new_tokens=6, use_widgets=False)
     session = reveal.session("01")
