@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .attributes import SIDES, SIZES
 from .errors import CaseError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,13 @@ class ReferenceFinding:
     # Modalities of a user's own image on which this finding is read ("ultrasound", "mri"): such a finding is
     # scored only when the user brings an image of one of them, and the case's other findings are not.
     shown_on: tuple[str, ...] = ()
+    # Where and how big, where the image shows it: side (right, left, bilateral), size (minimal ... borderline)
+    # and site (zone or lobe words); "" where the key does not say.
+    side: str = ""
+    size: str = ""
+    site: str = ""
+    # A finding the key itself calls subtle: a hedged read ("possible mild oedema") agrees.
+    subtle: bool = False
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -241,14 +249,31 @@ def _parse_case(path: Path, data: Any) -> Case:
             if modality is None:
                 raise r.fail(f"{prefix}shown_on", f"names '{name}', not a modality; use {', '.join(MODALITY_ALIASES)}")
             shown_on.append(modality)
+        name = r.get(item, "name", str, prefix)
+        side = (r.get(item, "side", str, prefix, optional=True) or "").strip().lower()
+        if side and side not in SIDES:
+            raise r.fail(f"{prefix}side", f"of finding '{name}' is '{side}', not a side; use one of {', '.join(SIDES)}")
+        size = (r.get(item, "size", str, prefix, optional=True) or "").strip().lower()
+        if size and size not in SIZES:
+            raise r.fail(f"{prefix}size", f"of finding '{name}' is '{size}', not a size; use one of {', '.join(SIZES)}")
+        subtle = item.get("subtle", False)
+        if not isinstance(subtle, bool):
+            raise r.fail(f"{prefix}subtle", f"must be true or false, not {subtle!r}")
+        if (side or size or subtle) and expected != "present":
+            raise r.fail(f"{prefix}expected", "is absent, but side, size or subtle describe a finding the image "
+                                              "shows; give them only to present findings")
         findings.append(
             ReferenceFinding(
-                name=r.get(item, "name", str, prefix),
+                name=name,
                 synonyms=r.text_list(item, "synonyms", prefix),
                 expected=expected,
                 absent_when=r.text_list(item, "absent_when", prefix) if item.get("absent_when") is not None else (),
                 pertinent=pertinent,
                 shown_on=tuple(shown_on),
+                side=side,
+                size=size,
+                site=(r.get(item, "site", str, prefix, optional=True) or "").strip(),
+                subtle=subtle,
             )
         )
     if not findings:

@@ -64,9 +64,10 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Any, Protocol, Union
 
 from .asking import split_thinking
+from .attributes import coarse_size, same_site
 from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 
@@ -83,13 +84,22 @@ _RANK = {"present": 4, "uncertain": 3, "absent": 2, _HYPOTHETICAL: 1}
 
 @dataclass(frozen=True)
 class FindingCheck:
-    """One answer-key finding and what a read said about it."""
+    """One answer-key finding and what a read said about it: status, and the side, size and site it gave."""
 
     finding: str
     status: str
     expected: str = ""
     evidence: str = ""
     pertinent: bool = True  # False: an absent finding a careful read need not state
+    # What the read attaches to the finding in the mention that decided the status ("" where it says nothing) ...
+    side: str = ""
+    size: str = ""
+    site: str = ""
+    # ... and what the key says, to compare with
+    key_side: str = ""
+    key_size: str = ""
+    key_site: str = ""
+    subtle: bool = False  # the key calls the finding subtle: a hedged read agrees
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -101,9 +111,36 @@ class FindingCheck:
         return not (self.expected == "absent" and not self.pertinent and self.status == "not_mentioned")
 
     @property
+    def wrong_side(self) -> bool:
+        """True when the read places a finding the key has on one side (or both) on another side."""
+        return (self.expected == "present" and self.status in ("present", "uncertain")
+                and bool(self.side) and bool(self.key_side) and self.side != self.key_side)
+
+    @property
+    def hedge_accepted(self) -> bool:
+        """True when the key calls the finding subtle and the read hedges it: accepted as agreeing."""
+        return self.subtle and self.expected == "present" and self.status == "uncertain"
+
+    @property
     def agrees(self) -> bool:
-        """True when the read's status equals the answer key's (uncertain and not_mentioned never do)."""
-        return self.status in ("present", "absent") and self.status == self.expected
+        """True when the read's status equals the key's on the right side (a hedge agrees only on a subtle finding)."""
+        if self.wrong_side:
+            return False
+        return (self.status in ("present", "absent") and self.status == self.expected) or self.hedge_accepted
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Differences that still agree: a size or site unlike the key's, a one-sided finding's side left out."""
+        if self.expected != "present" or self.status not in ("present", "uncertain") or self.wrong_side:
+            return ()
+        flags = []
+        if self.key_side in ("right", "left") and not self.side:
+            flags.append("side not stated")
+        if self.size and self.key_size and coarse_size(self.size) != coarse_size(self.key_size):
+            flags.append(f"key {self.key_size}, read {self.size}")
+        if self.site and self.key_site and not same_site(self.key_site, self.site):
+            flags.append(f"key {self.key_site}, read {self.site}")
+        return tuple(flags)
 
 
 class _HasText(Protocol):
@@ -722,6 +759,12 @@ def _findings_of(case: CaseLike | str | int, image_modality: str | None = None) 
     return tuple(f for f in findings if modality is not None and modality in getattr(f, "shown_on", ()))
 
 
+def _key_attributes(finding: ReferenceFinding) -> dict[str, Any]:
+    """The key's side, size, site and subtlety of a finding, as FindingCheck fields."""
+    return {"key_side": getattr(finding, "side", ""), "key_size": getattr(finding, "size", ""),
+            "key_site": getattr(finding, "site", ""), "subtle": getattr(finding, "subtle", False)}
+
+
 def check_findings(text: str | _HasText | None, case: CaseLike, *,
                    image_modality: str | None = None) -> list[FindingCheck]:
     """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring).
@@ -745,12 +788,14 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
         pertinent = getattr(finding, "pertinent", True)
         mentions = statuses.get(index, [])
         if not mentions:
-            checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent))
+            checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent,
+                                       **_key_attributes(finding)))
             continue
         best = max(_RANK[s] for s, _ in mentions)
         status, evidence = next((s, e) for s, e in mentions if _RANK[s] == best)
         status = "uncertain" if status == _HYPOTHETICAL else status
-        checks.append(FindingCheck(finding.name, status, finding.expected, evidence, pertinent))
+        checks.append(FindingCheck(finding.name, status, finding.expected, evidence, pertinent,
+                                   **_key_attributes(finding)))
     return checks
 
 
@@ -763,17 +808,21 @@ def concordance_score(checks: Iterable[FindingCheck]) -> tuple[int, int]:
 _COLOURS = {  # background, text: explicit text colour keeps dark notebook themes readable
     "agree": ("#d4edda", "#155724"),
     "disagree": ("#f8d7da", "#721c24"),
+    "wrong_side": ("#e8c6f0", "#5a1470"),
     "unsure": ("#fff3cd", "#7a5b00"),
     "unscored": ("#eeeeee", "#444444"),
 }
 
 
 def verdict(check: FindingCheck) -> tuple[str, str]:
-    """(state, label) of one check: agree, disagree, unsure or unscored, as the table shows it."""
+    """(state, label) of one check: agree, wrong_side, disagree, unsure or unscored, as the table shows it."""
     if not check.scored:
         return "unscored", "– not scored (not a pertinent negative)"
+    if check.wrong_side:
+        return "wrong_side", f"✗ wrong side: read {check.side}, key {check.key_side}"
     if check.agrees:
-        return "agree", "✓ agrees"
+        label = "✓ hedged, accepted" if check.hedge_accepted else "✓ agrees"
+        return "agree", label + "".join(f" · {flag}" for flag in check.flags)
     if check.status in ("uncertain", "not_mentioned"):
         return "unsure", "? " + check.status.replace("_", " ")
     return "disagree", "✗ disagrees"
