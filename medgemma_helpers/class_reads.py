@@ -8,9 +8,10 @@ MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal rep
 
 Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
 through a shared drive or a Kaggle dataset) and shows, per case: how many residents called each finding
-right, missed it, over-called it or hedged (with MedGemma's read as one more column when a model is given),
-a residents x findings grid, the spread of scores, and the sentences behind the most-missed and most
-over-called findings, quoted from the reads: where the discussion starts. Scores are recomputed from each
+right, missed it, over-called it, put it on the wrong side or hedged (with MedGemma's read as one more column
+when a model is given), a residents x findings grid, the spread of scores, and the sentences behind the
+most-missed, most over-called and most often wrong-sided findings, quoted from the reads: where the discussion
+starts. Scores are recomputed from each
 record's text with the current checker and answer key, so a better checker improves old records too. It
 returns one plain row per resident, case and finding, ready for csv.DictWriter.
 
@@ -40,7 +41,7 @@ from typing import Any
 
 from ._version import __version__
 from .cases import Case, list_cases, load_case
-from .concordance import FindingCheck, check_findings, concordance_score
+from .concordance import FindingCheck, check_findings, concordance_score, error_kind
 from .errors import InputError
 from .files import write_atomically
 from .render import DISCLAIMER, esc, show_html
@@ -51,10 +52,11 @@ RECORD_FORMAT = "medgemma-case-notebooks/read"
 RECORD_VERSION = 1
 MAX_ALIAS_CHARACTERS = 60
 MAX_RECORD_BYTES = 200_000  # a read is a few kilobytes; anything far larger is not a record
-OUTCOMES = ("right", "missed", "over-called", "hedged", "not scored")
+OUTCOMES = ("right", "missed", "over-called", "wrong side", "hedged", "not scored")
 MODEL_ROW = "MedGemma (the model)"
-_OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e24aa", "hedged": "#ffb300",
-                    "not scored": "#bdbdbd"}
+_OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e24aa", "wrong side": "#29b6f6",
+                    "hedged": "#ffb300", "not scored": "#bdbdbd"}
+_SHORT = {"wrong side": "side"}  # the grid's cell labels: four letters, except where that hides the meaning
 _REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
 
 
@@ -82,16 +84,14 @@ def _file_name(case: Case, alias: str) -> str:
 
 
 def outcome(check: FindingCheck) -> str:
-    """How a read did on one finding: right, missed, over-called, hedged, or not scored."""
+    """How a read did on one finding: right, missed, over-called, wrong side, hedged, or not scored.
+
+    The concordance's kinds of error (error_kind) in the class review's words: an invented finding is over-called.
+    """
     if not check.scored:
         return "not scored"
-    if check.agrees:
-        return "right"
-    if check.status == "uncertain":
-        return "hedged"
-    if check.expected == "absent" and check.status == "present":
-        return "over-called"
-    return "missed"  # a present finding denied or unmentioned, or a pertinent negative left out
+    kind = error_kind(check)
+    return {"": "right", "invented": "over-called"}.get(kind, kind)
 
 
 def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | Path | None = None, *,
@@ -105,8 +105,8 @@ def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | 
     record = {
         "format": RECORD_FORMAT, "format_version": RECORD_VERSION,
         "case_id": case.id, "case_slug": case.slug, "alias": alias, "read": read_text,
-        "findings": [{"finding": c.finding, "expected": c.expected, "status": c.status, "verdict": outcome(c)}
-                     for c in checks],
+        "findings": [{"finding": c.finding, "expected": c.expected, "status": c.status, "verdict": outcome(c),
+                      "side": c.side, "key_side": c.key_side, "flags": list(c.flags)} for c in checks],
         "score": list(concordance_score(checks)),
         "model_read_sha256": hashlib.sha256(model_read.encode("utf-8")).hexdigest() if model_read else None,
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -233,7 +233,8 @@ def load_reads(source: Any, case: Case | str | int | None = None) -> tuple[list[
 def _rows(reader: str, case: Case, checks: list[FindingCheck], *, is_model: bool = False) -> list[dict[str, Any]]:
     agreeing, total = concordance_score(checks)
     return [{"resident": reader, "case": case.id, "finding": c.finding, "expected": c.expected, "status": c.status,
-             "outcome": outcome(c), "evidence": c.evidence, "score": f"{agreeing}/{total}",
+             "outcome": outcome(c), "side": c.side, "flags": "; ".join(c.flags), "evidence": c.evidence,
+             "score": f"{agreeing}/{total}",
              "score_fraction": round(agreeing / total, 3) if total else 0.0, "is_model": is_model} for c in checks]
 
 
@@ -266,7 +267,8 @@ def _grid_png(case: Case, rows: list[dict[str, Any]]) -> bytes:
     heat.set_title(_mathtext_safe(f"Case {case.id}: who found what"), fontsize=10)
     for y, line in enumerate(grid):
         for x, code in enumerate(line):
-            heat.text(x, y, OUTCOMES[code][:4], ha="center", va="center", fontsize=6, color="black")
+            label = _SHORT.get(OUTCOMES[code], OUTCOMES[code][:4])
+            heat.text(x, y, label, ha="center", va="center", fontsize=6, color="black")
     residents = {r["resident"]: r["score_fraction"] for r in rows if not r["is_model"]}
     spread.hist(list(residents.values()), bins=[i / 10 for i in range(11)], color="#4a7ab5", edgecolor="white")
     spread.set_xlabel("score (fraction of findings agreeing)", fontsize=8)
@@ -307,10 +309,13 @@ def _case_html(case: Case, rows: list[dict[str, Any]], records: list[_Record], m
             f"style='max-width:100%' src='data:image/png;base64,{png}'/>{quotes}</div>")
 
 
+_DISCUSSED = {"missed": "Most missed", "over-called": "Most over-called", "wrong side": "Most often on the wrong side"}
+
+
 def _discussion_html(case: Case, residents: list[dict[str, Any]]) -> str:
-    """The sentences behind the most-missed and the most over-called finding: where the discussion starts."""
+    """The sentences behind the most-missed, most over-called and most wrong-sided finding: where discussion starts."""
     parts = []
-    for kind in ("missed", "over-called"):
+    for kind, heading in _DISCUSSED.items():
         counts = Counter(r["finding"] for r in residents if r["outcome"] == kind)
         if not counts:
             continue
@@ -321,17 +326,17 @@ def _discussion_html(case: Case, residents: list[dict[str, Any]]) -> str:
         silent = number - len(quoted)
         if silent:
             items += f"<li>{silent} resident{'s' if silent != 1 else ''} did not mention it.</li>"
-        parts.append(f"<p><b>Most {kind}: {esc(finding)}</b> ({number} of the class)</p><ul>{items}</ul>")
+        parts.append(f"<p><b>{heading}: {esc(finding)}</b> ({number} of the class)</p><ul>{items}</ul>")
     return "<div class='mh-discussion'><h4>Start the discussion here</h4>" + "".join(parts) + "</div>" if parts else ""
 
 
 def class_review(source: Any, case: Case | str | int | None = None, *, model: Any = None) -> list[dict[str, Any]]:
-    """Review a class's saved reads: per case and finding, who called it right, missed, over-called or hedged.
+    """Review a class's saved reads: per case and finding, who called it right, missed, over-called, wrong side, hedged.
 
     source: a folder of records, a list of record files, or a zip. case: only this case. model: a loaded model,
     a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
-    row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome,
-    evidence, score, score_fraction, is_model).
+    row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome, side
+    (as read), flags (a size or site unlike the key's, a side left out), evidence, score, score_fraction, is_model).
     """
     records, notes = load_reads(source, case)
     for note in notes:

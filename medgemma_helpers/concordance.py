@@ -75,6 +75,8 @@ CaseLike = Union[Case, AnswerKey, Sequence[ReferenceFinding]]
 
 __all__ = [
     "FindingCheck", "STATUSES", "check_findings", "concordance_score", "concordance_table_html",
+    "ErrorTally", "VERDICT_COLOURS", "concordance_lines", "error_kind", "error_tally", "unstated_negatives",
+    "unstated_negatives_line", "verdict",
 ]
 
 STATUSES = ("present", "absent", "uncertain", "not_mentioned")
@@ -800,12 +802,85 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
 
 
 def concordance_score(checks: Iterable[FindingCheck]) -> tuple[int, int]:
-    """(findings that agree with the key, findings scored); an unmentioned non-pertinent negative is not scored."""
+    """(findings that agree with the key, findings scored); a wrong side never agrees; unmentioned non-pertinent
+    negatives are not scored."""
     scored = [c for c in checks if c.scored]
     return sum(1 for c in scored if c.agrees), len(scored)
 
 
-_COLOURS = {  # background, text: explicit text colour keeps dark notebook themes readable
+ERROR_KINDS = ("missed", "invented", "wrong side", "hedged")
+_SIDE_NOT_STATED = "side not stated"  # the one flag about side; the others are about size or site
+
+
+def error_kind(check: FindingCheck) -> str:
+    """What went wrong with one scored finding: missed, invented, wrong side or hedged ("" when it agrees).
+
+    The kinds do not overlap, so they add up to the findings scored that do not agree:
+
+    - wrong side: the key's finding read present (or hedged) on another side: left for right, bilateral for
+      one side, one side for bilateral.
+    - hedged: the read leaves uncertain a finding the key is definite about (a hedge on a finding the key calls
+      subtle agrees and is no error).
+    - invented: a finding the key says is absent, read as present (the class review calls it over-called).
+    - missed: a present finding the read denies or never names, or a pertinent negative it does not deny.
+    """
+    if not check.scored or check.agrees:
+        return ""
+    if check.wrong_side:
+        return "wrong side"
+    if check.status == "uncertain":
+        return "hedged"
+    if check.expected == "absent" and check.status == "present":
+        return "invented"
+    return "missed"
+
+
+@dataclass(frozen=True)
+class ErrorTally:
+    """How many findings of one read went wrong in each way (see error_kind), and how many differ in size or site.
+
+    size_or_site: findings read on the right side (or with no side) whose size or site differs from the key's,
+    such as "key moderate, read small"; they still agree (or are counted as hedged), so this is a count of flags,
+    not of errors.
+    """
+
+    missed: int = 0
+    invented: int = 0
+    wrong_side: int = 0
+    size_or_site: int = 0
+    hedged: int = 0
+
+    def line(self) -> str:
+        """The tally as the one line shown under a read's table."""
+        return (f"Kinds of error: missed {self.missed} · invented {self.invented} · wrong side {self.wrong_side} · "
+                f"size or site differs {self.size_or_site} · hedged {self.hedged}")
+
+
+def error_tally(checks: Iterable[FindingCheck]) -> ErrorTally:
+    """The kinds of error in one read's checks: missed, invented, wrong side, size or site differs, hedged."""
+    checks = list(checks)
+    kinds = [error_kind(c) for c in checks]
+    return ErrorTally(missed=kinds.count("missed"), invented=kinds.count("invented"),
+                      wrong_side=kinds.count("wrong side"), hedged=kinds.count("hedged"),
+                      size_or_site=sum(any(f != _SIDE_NOT_STATED for f in c.flags) for c in checks))
+
+
+def unstated_negatives(checks: Iterable[FindingCheck]) -> list[str]:
+    """The pertinent negatives a read never states: findings the key says are absent, which a careful read denies."""
+    return [c.finding for c in checks if c.expected == "absent" and c.pertinent and c.status == "not_mentioned"]
+
+
+def unstated_negatives_line(checks: Iterable[FindingCheck]) -> str:
+    """A plain sentence naming the pertinent negatives a read left unstated ("" when it stated them all)."""
+    names = unstated_negatives(checks)
+    if not names:
+        return ""
+    # semicolons, because finding names hold "or" themselves ("pulmonary nodule or mass")
+    return (f"Pertinent negatives not stated: {'; '.join(names)}. State each one (\"no {names[0]}\"): from "
+            "\"normal\" alone a reader cannot tell what was looked for.")
+
+
+VERDICT_COLOURS = {  # background, text: explicit text colour keeps dark notebook themes readable
     "agree": ("#d4edda", "#155724"),
     "disagree": ("#f8d7da", "#721c24"),
     "wrong_side": ("#e8c6f0", "#5a1470"),
@@ -815,21 +890,45 @@ _COLOURS = {  # background, text: explicit text colour keeps dark notebook theme
 
 
 def verdict(check: FindingCheck) -> tuple[str, str]:
-    """(state, label) of one check: agree, wrong_side, disagree, unsure or unscored, as the table shows it."""
+    """(state, label) of one check: agree, wrong_side, disagree, unsure or unscored, as the table shows it.
+
+    Flags that do not change the verdict (a size or site unlike the key's, a side left out) follow it after "·".
+    """
     if not check.scored:
         return "unscored", "– not scored (not a pertinent negative)"
     if check.wrong_side:
         return "wrong_side", f"✗ wrong side: read {check.side}, key {check.key_side}"
+    flags = "".join(f" · {flag}" for flag in check.flags)
     if check.agrees:
         label = "✓ hedged, accepted" if check.hedge_accepted else "✓ agrees"
-        return "agree", label + "".join(f" · {flag}" for flag in check.flags)
+        return "agree", label + flags
     if check.status in ("uncertain", "not_mentioned"):
-        return "unsure", "? " + check.status.replace("_", " ")
+        return "unsure", "? " + check.status.replace("_", " ") + flags
     return "disagree", "✗ disagrees"
 
 
+def _described(status: str, side: str, size: str, site: str) -> str:
+    """A status with the side, size and site given ("present · left · large"), for the table and the text."""
+    return " · ".join(part for part in (status.replace("_", " "), side, size, site) if part)
+
+
+def read_says(check: FindingCheck) -> str:
+    """What the read says of a finding: its status, then the side, size and site it gave."""
+    return _described(check.status, check.side, check.size, check.site)
+
+
+def key_says(check: FindingCheck) -> str:
+    """What the key says of a finding: absent or present, with its side, size and site, or not pertinent."""
+    if check.expected == "absent" and not check.pertinent:
+        return "absent (not pertinent)"
+    return _described(check.expected, check.key_side, check.key_size, check.key_site) or "—"
+
+
 def concordance_table_html(checks: Iterable[FindingCheck], title: str = "Model read vs answer key") -> str:
-    """A colour-coded HTML table of the checks with the score; all text is escaped."""
+    """A colour-coded HTML table of the checks with the score, the kinds of error and the negatives left unstated.
+
+    All text is escaped.
+    """
     checks = list(checks)
     agreeing, total = concordance_score(checks)
     esc = lambda value: html.escape(str(value), quote=True)  # noqa: E731 - model text is data, never markup
@@ -837,24 +936,40 @@ def concordance_table_html(checks: Iterable[FindingCheck], title: str = "Model r
     rows = []
     for check in checks:
         state, label = verdict(check)
-        background, colour = _COLOURS[state]
-        expected = check.expected + ("" if check.pertinent or check.expected != "absent" else " (not pertinent)")
+        background, colour = VERDICT_COLOURS[state]
         rows.append(
             f'<tr class="mh-{state}" style="background:{background};color:{colour}">'
             f'<td style="{cell}">{esc(check.finding)}</td>'
-            f'<td style="{cell}">{esc(expected or "—")}</td>'
-            f'<td style="{cell}">{esc(check.status.replace("_", " "))}</td>'
+            f'<td style="{cell}">{esc(key_says(check))}</td>'
+            f'<td style="{cell}">{esc(read_says(check))}</td>'
             f'<td style="{cell}">{esc(label)}</td>'
             f'<td style="{cell}"><i>{esc(check.evidence or "—")}</i></td></tr>')
     if not rows:
         rows.append(f'<tr><td style="{cell}" colspan="5">No answer-key findings to compare.</td></tr>')
     header = "".join(f'<th style="{cell}">{h}</th>' for h in
                      ("Finding", "Answer key", "The read says", "Verdict", "Evidence (quoted from the read)"))
+    unstated = unstated_negatives_line(checks)
     return (
         '<div class="mh-concordance">'
         f'<h4 style="margin:0.4em 0">{esc(title)}</h4>'
         f'<table style="border-collapse:collapse"><thead><tr>{header}</tr></thead>'
         f'<tbody>{"".join(rows)}</tbody></table>'
         f'<p style="margin:0.4em 0"><b>Score: {agreeing} / {total}</b> findings agree with the answer key '
-        '(uncertain and not mentioned count as not agreeing; an absent finding that is not a pertinent negative '
-        'counts only when the read mentions it). Checked by keyword rules: read the evidence column.</p></div>')
+        '(uncertain and not mentioned count as not agreeing, and so does a finding on the wrong side; an absent '
+        'finding that is not a pertinent negative counts only when the read mentions it). Checked by keyword rules: '
+        'read the evidence column.</p>'
+        + (f'<p class="mh-tally" style="margin:0.4em 0">{esc(error_tally(checks).line())}</p>' if checks else "")
+        + (f'<p class="mh-unstated" style="margin:0.4em 0;color:#7a5b00">{esc(unstated)}</p>' if unstated else "")
+        + '</div>')
+
+
+def concordance_lines(checks: Iterable[FindingCheck], title: str = "The read") -> list[str]:
+    """The table as plain text lines, in the table's words: score, one line per finding, the tally, the negatives."""
+    checks = list(checks)
+    agreeing, total = concordance_score(checks)
+    lines = [f"{title}: {agreeing}/{total} findings agree with the answer key"]
+    lines += [f"  - {c.finding}: said {read_says(c)}, key {key_says(c)}: {verdict(c)[1]}" for c in checks]
+    if checks:
+        lines.append(f"  {error_tally(checks).line()}")
+    unstated = unstated_negatives_line(checks)
+    return lines + ([f"  {unstated}"] if unstated else [])

@@ -1,7 +1,7 @@
 """Read first, then reveal: the resident's read beside MedGemma's, each scored against the answer key.
 
-Layer: teaching flow. May import: errors, render, asking, cases, concordance, reveal, case_view, walkthrough,
-class_reads.
+Layer: teaching flow. May import: errors, render, asking, cases, concordance, impressions, reveal, case_view,
+walkthrough, class_reads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from .asking import Findings, findings_html
 from .case_view import answer_key_html, answer_key_text
 from .cases import Case, load_case
 from .class_reads import save_read
-from .concordance import FindingCheck, check_findings, concordance_score, concordance_table_html
+from .concordance import FindingCheck, check_findings, concordance_lines, concordance_table_html
 from .errors import MedGemmaError
+from .impressions import contradiction_lines, contradictions_html
 from .render import esc, in_notebook, markdown_to_safe_html, show_html
 from .walkthrough import _answer, case_request, run_case
 
@@ -30,11 +31,13 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
         # overflow-wrap: a long unbroken run (a URL, a garbled answer) must wrap, not push the column off screen.
         columns.append(f"<div style='flex:1;min-width:300px'><h4>Your read</h4>"
                        f"<blockquote style='overflow-wrap:anywhere'>{read_markup}</blockquote>"
-                       f"{concordance_table_html(resident_checks, 'Your read vs the answer key')}</div>")
+                       f"{concordance_table_html(resident_checks, 'Your read vs the answer key')}"
+                       f"{contradictions_html(resident_read, case, image_modality=image_modality)}</div>")
     if findings is not None:
         model_checks = check_findings(findings.text, case, image_modality=image_modality)
         columns.append(f"<div style='flex:1;min-width:300px'>{findings_html(findings, 'MedGemma')}"
-                       f"{concordance_table_html(model_checks, 'MedGemma vs the answer key')}</div>")
+                       f"{concordance_table_html(model_checks, 'MedGemma vs the answer key')}"
+                       f"{contradictions_html(findings.text, case, image_modality=image_modality)}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""
     key = answer_key_html(case) if with_key else ""
     return f"<div class='mh-comparison'>{side_by_side}{key}</div>"
@@ -47,11 +50,8 @@ def comparison_text(case: Case, findings: Findings | None, resident_read: str | 
     for title, text in (("Your read", resident_read), ("MedGemma", findings.text if findings else None)):
         if text is None:
             continue
-        checks = check_findings(text, case, image_modality=image_modality)
-        agreeing, total = concordance_score(checks)
-        lines.append(f"{title}: {agreeing}/{total} findings agree with the answer key")
-        lines += [f"  - {c.finding}: said {c.status.replace('_', ' ')}, key {c.expected}"
-                  + ("" if c.scored else " (not a pertinent negative: not scored)") for c in checks]
+        lines += concordance_lines(check_findings(text, case, image_modality=image_modality), title)
+        lines += [f"  ⚠ {line}" for line in contradiction_lines(text, case, image_modality=image_modality)]
     return "\n".join(lines + ["", answer_key_text(case)])
 
 

@@ -15,7 +15,15 @@ from typing import Any
 
 from .asking import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, Findings, Request, analyze_many
 from .cases import Case, list_cases
-from .concordance import check_findings, concordance_score
+from .concordance import (
+    VERDICT_COLOURS,
+    ErrorTally,
+    FindingCheck,
+    check_findings,
+    concordance_score,
+    error_tally,
+    verdict,
+)
 from .files import write_atomically
 from .handouts import export_handout
 from .render import DISCLAIMER, esc, show_html
@@ -35,6 +43,17 @@ class CaseResult:
     total: int
     findings: Findings
     run: str = ""  # how the run went: how many cases per batch and the whole run's time
+    checks: tuple[FindingCheck, ...] = ()  # the model's read against the key, finding by finding
+
+    @property
+    def errors(self) -> ErrorTally:
+        """The kinds of error in the model's read: missed, invented, wrong side, size or site differs, hedged."""
+        return error_tally(self.checks)
+
+    @property
+    def wrong_sides(self) -> list[str]:
+        """Each finding read on the wrong side, in the concordance table's words."""
+        return [f"{c.finding}: {verdict(c)[1]}" for c in self.checks if c.wrong_side]
 
     @property
     def score(self) -> float:
@@ -67,9 +86,10 @@ def run_all_cases(model: Any = None, cases: list[Case] | None = None, *,
            f"{time.perf_counter() - started:.1f} s in all; each case's seconds are its share of its batch's time.")
     results = []
     for case, findings in zip(cases, answers):
-        agreeing, total = concordance_score(check_findings(findings.text, case))
+        checks = tuple(check_findings(findings.text, case))
+        agreeing, total = concordance_score(checks)
         results.append(CaseResult(case.id, case.title, findings.seconds, findings.prompt_tokens, findings.new_tokens,
-                                  agreeing, total, findings, run))
+                                  agreeing, total, findings, run, checks))
         if handouts is not None:
             Path(handouts).mkdir(parents=True, exist_ok=True)
             export_handout(case, findings, Path(handouts))
@@ -96,15 +116,26 @@ def summary_chart_png(results: list[CaseResult]) -> bytes:
     return buffer.getvalue()
 
 
+def _wrong_side_cell(result: CaseResult) -> str:
+    """The wrong-side findings of one case, in the verdict's own words and colour (empty when none)."""
+    if not result.wrong_sides:
+        return "<td></td>"
+    background, colour = VERDICT_COLOURS["wrong_side"]
+    return (f"<td class='mh-wrong-side' style='background:{background};color:{colour}'>"
+            + "<br>".join(esc(line) for line in result.wrong_sides) + "</td>")
+
+
 def summary_html(results: list[CaseResult]) -> str:
-    """The summary table (case, seconds, tokens, score) and the chart, as HTML."""
+    """The summary table (case, seconds, tokens, score, kinds of error, wrong sides) and the chart, as HTML."""
     rows = "".join(
         f"<tr><td>{esc(r.case_id)}</td><td>{esc(r.title)}</td><td>{r.seconds:.1f}</td><td>{r.prompt_tokens}</td>"
-        f"<td>{r.new_tokens}</td><td>{r.agreeing}/{r.total}</td></tr>" for r in results)
+        f"<td>{r.new_tokens}</td><td>{r.agreeing}/{r.total}</td><td>{esc(r.errors.line())}</td>"
+        f"{_wrong_side_cell(r)}</tr>" for r in results)
     chart = base64.b64encode(summary_chart_png(results)).decode("ascii") if results else ""
     note = f"<p>{esc(results[0].run)}</p>" if results and results[0].run else ""
     return ("<table class='mh-summary'><tr><th>Case</th><th>Title</th><th>Seconds</th><th>Prompt tokens</th>"
-            f"<th>New tokens</th><th>Agrees with key</th></tr>{rows}</table>{note}"
+            f"<th>New tokens</th><th>Agrees with key</th><th>Kinds of error</th><th>Wrong side</th></tr>{rows}</table>"
+            f"{note}"
             + (f"<img alt='Concordance per case' src='data:image/png;base64,{chart}'/>" if chart else "")
             + f"<p style='color:#a33'>{esc(DISCLAIMER)}</p>")
 
@@ -115,9 +146,13 @@ def write_summary(results: list[CaseResult], folder: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["case", "title", "seconds", "prompt_tokens", "new_tokens", "agreeing", "total"])
+    writer.writerow(["case", "title", "seconds", "prompt_tokens", "new_tokens", "agreeing", "total", "missed",
+                     "invented", "wrong_side", "size_or_site_differs", "hedged", "wrong_side_findings"])
     for r in results:
-        writer.writerow([r.case_id, r.title, f"{r.seconds:.2f}", r.prompt_tokens, r.new_tokens, r.agreeing, r.total])
+        errors = r.errors
+        writer.writerow([r.case_id, r.title, f"{r.seconds:.2f}", r.prompt_tokens, r.new_tokens, r.agreeing, r.total,
+                         errors.missed, errors.invented, errors.wrong_side, errors.size_or_site, errors.hedged,
+                         "; ".join(r.wrong_sides)])
     paths = [folder / "summary.csv", folder / "summary.png", folder / "summary.html"]
     write_atomically(paths[0], table.getvalue().encode("utf-8"))
     write_atomically(paths[1], summary_chart_png(results))
@@ -129,6 +164,7 @@ def write_summary(results: list[CaseResult], folder: str | Path) -> list[Path]:
 
 def show_summary(results: list[CaseResult]) -> None:
     """Show the all-cases table and chart inline (or the table in a terminal)."""
-    plain = "\n".join(f"{r.case_id}  {r.seconds:6.1f} s  {r.new_tokens:5d} tokens  {r.agreeing}/{r.total}  {r.title}"
+    plain = "\n".join(f"{r.case_id}  {r.seconds:6.1f} s  {r.new_tokens:5d} tokens  {r.agreeing}/{r.total}  {r.title}\n"
+                      f"    {r.errors.line()}" + "".join(f"\n    ✗ {line}" for line in r.wrong_sides)
                       for r in results) + (f"\n{results[0].run}" if results and results[0].run else "")
     show_html(summary_html(results), plain)

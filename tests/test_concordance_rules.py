@@ -359,7 +359,8 @@ def test_the_table_shows_each_verdict_with_its_evidence():
            ReferenceFinding("cardiomegaly", (), "absent"),
            ReferenceFinding("rib fracture", ("fracture",), "absent", pertinent=False),
            ReferenceFinding("lung mass", ("mass",), "present")]
-    checks = check_findings("Small <b>effusion</b>. Large pneumothorax. Possible mass.", key)
+    # no side or size words in the read: those columns are tested with the side, size and site they show
+    checks = check_findings("An <b>effusion</b>. There is pneumothorax. Possible mass.", key)
     table = concordance_table_html(checks, title="Your read vs the key")
     assert table.startswith('<div class="mh-concordance">')
     assert "<h4 style=\"margin:0.4em 0\">Your read vs the key</h4>" in table
@@ -367,16 +368,20 @@ def test_the_table_shows_each_verdict_with_its_evidence():
     assert headers == ["Finding", "Answer key", "The read says", "Verdict", "Evidence (quoted from the read)"]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table)[1:]]
     assert rows == [
-        ["pleural effusion", "present", "present", "✓ agrees", "<i>Small &lt;b&gt;effusion&lt;/b&gt;.</i>"],
-        ["pneumothorax", "absent", "present", "✗ disagrees", "<i>Large pneumothorax.</i>"],
+        ["pleural effusion", "present", "present", "✓ agrees", "<i>An &lt;b&gt;effusion&lt;/b&gt;.</i>"],
+        ["pneumothorax", "absent", "present", "✗ disagrees", "<i>There is pneumothorax.</i>"],
         ["cardiomegaly", "absent", "not mentioned", "? not mentioned", "<i>—</i>"],
         ["rib fracture", "absent (not pertinent)", "not mentioned", "– not scored (not a pertinent negative)",
          "<i>—</i>"],
         ["lung mass", "present", "uncertain", "? uncertain", "<i>Possible mass.</i>"],
     ]
-    assert "<b>Score: 1 / 4</b> findings agree with the answer key (uncertain and not mentioned count as not agreeing; an absent finding that is not a pertinent " \
-           "negative counts only when the read mentions it). Checked by keyword rules: read the evidence " \
-           "column.</p></div>" in table
+    assert "<b>Score: 1 / 4</b> findings agree with the answer key (uncertain and not mentioned count as not " \
+           "agreeing, and so does a finding on the wrong side; an absent finding that is not a pertinent negative " \
+           "counts only when the read mentions it). Checked by keyword rules: read the evidence column.</p>" in table
+    # under the table: the kinds of error, and the pertinent negative the read left out
+    assert "Kinds of error: missed 1 · invented 1 · wrong side 0 · size or site differs 0 · hedged 1</p>" in table
+    assert "Pertinent negatives not stated: cardiomegaly. State each one (&quot;no cardiomegaly&quot;)" in table
+    assert table.endswith("</p></div>")
 
 
 def test_a_users_own_image_is_scored_only_on_what_that_modality_shows():

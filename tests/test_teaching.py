@@ -471,9 +471,11 @@ def test_the_comparison_scores_each_read_and_shows_the_key_only_when_asked(case0
 
 def test_the_text_comparison_marks_unscored_findings_and_ends_with_the_key(with_cases):
     case = mh.load_case("02")  # pneumothorax is not a pertinent negative there
-    text = teaching.comparison_text(case, None, "A right upper lobe mass.")
-    assert "  - pneumothorax: said not mentioned, key absent (not a pertinent negative: not scored)" in text
-    assert "  - lung mass: said present, key present\n" in text
+    text = teaching.comparison_text(case, None, "A mass is seen.")
+    assert "  - pneumothorax: said not mentioned, key absent (not pertinent): – not scored (not a pertinent " \
+           "negative)\n" in text
+    # the key may give the mass a side and site; a read that gives none still agrees (the flag says so)
+    assert re.search(r"\n  - lung mass: said present, key present[^\n]*: ✓ agrees", text)
     assert text.endswith("\n\n" + answer_key_text(case))
     skipped = teaching.comparison_text(case, _findings("A right upper lobe mass."), None)
     assert "Your read" not in skipped and "MedGemma: " in skipped and "  - lung mass: said present" in skipped
