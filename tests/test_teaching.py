@@ -126,9 +126,13 @@ def test_all_cases_summary_in_one_run(with_cases, tiny_model, tmp_path):
     for r in results:  # every present finding and pertinent negative is scored; others only when mentioned
         key = [f for f in mh.load_case(r.case_id).answer_key.findings if not f.shown_on]
         assert sum(f.expected == "present" or f.pertinent for f in key) <= r.total <= len(key)
+        # the checks behind the score travel with it, for the kinds of error and the wrong sides
+        assert [c.finding for c in r.checks] == [f.name for f in key] and mh.concordance_score(r.checks) == \
+            (r.agreeing, r.total)
     paths = mh.write_summary(results, tmp_path)
     rows = list(csv.DictReader(paths[0].open()))
     assert [row["case"] for row in rows] == ["01", "02", "03", "04", "05", "06"]
+    assert [int(row["missed"]) for row in rows] == [r.errors.missed for r in results]
     assert Image.open(paths[1]).format == "PNG"
     assert "mh-summary" in paths[2].read_text()
     assert len(list((tmp_path / "handouts").glob("*_handout.html"))) == 6
