@@ -2,9 +2,10 @@
 
 Saving. When a resident fills in the quiz's "name or alias" box, Reveal also saves the read as one small
 JSON record (`save_read` does the same from code): the case, the alias, the read's text, each answer-key
-finding's status and verdict, the score, a digest of the model's read the resident saw, the time and the
-project version. Nothing else: never a token, an image, or anything the resident did not type. Records go to
-MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal replaces the first.
+finding's status, verdict, side read and flags (a size or site unlike the key's, a side left out), the score, a
+digest of the model's read the resident saw, the time and the project version. Nothing else: never a token, an
+image, or anything the resident did not type. Records go to MEDGEMMA_READS_DIR or `reads/`, one file per alias
+and case; a second reveal replaces the first.
 
 Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
 through a shared drive or a Kaggle dataset) and shows, per case: how many residents called each finding
