@@ -850,10 +850,14 @@ class ErrorTally:
     size_or_site: int = 0
     hedged: int = 0
 
+    def counts(self) -> str:
+        """The five counts in words: "missed 1 · invented 0 · wrong side 1 · size or site differs 0 · hedged 0"."""
+        return (f"missed {self.missed} · invented {self.invented} · wrong side {self.wrong_side} · "
+                f"size or site differs {self.size_or_site} · hedged {self.hedged}")
+
     def line(self) -> str:
         """The tally as the one line shown under a read's table."""
-        return (f"Kinds of error: missed {self.missed} · invented {self.invented} · wrong side {self.wrong_side} · "
-                f"size or site differs {self.size_or_site} · hedged {self.hedged}")
+        return f"Kinds of error: {self.counts()}"
 
 
 def error_tally(checks: Iterable[FindingCheck]) -> ErrorTally:

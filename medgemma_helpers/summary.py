@@ -129,7 +129,7 @@ def summary_html(results: list[CaseResult]) -> str:
     """The summary table (case, seconds, tokens, score, kinds of error, wrong sides) and the chart, as HTML."""
     rows = "".join(
         f"<tr><td>{esc(r.case_id)}</td><td>{esc(r.title)}</td><td>{r.seconds:.1f}</td><td>{r.prompt_tokens}</td>"
-        f"<td>{r.new_tokens}</td><td>{r.agreeing}/{r.total}</td><td>{esc(r.errors.line())}</td>"
+        f"<td>{r.new_tokens}</td><td>{r.agreeing}/{r.total}</td><td>{esc(r.errors.counts())}</td>"
         f"{_wrong_side_cell(r)}</tr>" for r in results)
     chart = base64.b64encode(summary_chart_png(results)).decode("ascii") if results else ""
     note = f"<p>{esc(results[0].run)}</p>" if results and results[0].run else ""

@@ -310,7 +310,7 @@ def test_the_all_cases_summary_shows_wrong_sides_and_the_kinds_of_error(tmp_path
     results = [_result([effusion(), FindingCheck("pneumothorax", "not_mentioned", "absent")])]
     page = summary.summary_html(results)
     assert "<th>Kinds of error</th><th>Wrong side</th>" in page and "<td>0/2</td>" in page
-    assert "Kinds of error: missed 1 · invented 0 · wrong side 1 · size or site differs 0 · hedged 0" in page
+    assert "<td>missed 1 · invented 0 · wrong side 1 · size or site differs 0 · hedged 0</td>" in page
     assert f"<td class='mh-wrong-side' style='background:#e8c6f0;color:#5a1470'>pleural effusion: {WRONG}</td>" in page
     rows = list(csv.DictReader(summary.write_summary(results, tmp_path)[0].open(encoding="utf-8")))
     assert (rows[0]["agreeing"], rows[0]["missed"], rows[0]["wrong_side"], rows[0]["hedged"]) == ("0", "1", "1", "0")
