@@ -56,7 +56,7 @@ from .errors import InputError, MedGemmaError
 from .files import write_atomically
 from .images import load_image, model_image
 from .localisation import Box, draw_boxes, localize
-from .render import esc, in_notebook, show_html
+from .render import DISCLAIMER, esc, in_notebook, show_html
 from .reveal import read_first_mode
 
 DRILL_FILMS = CASES_DIR / "drill_films.csv"
@@ -548,7 +548,8 @@ class Drill:
         rows = self.tally()
         png = base64.b64encode(tally_chart_png(rows)).decode("ascii")
         chart = f"<img alt='Drill tally chart' style='max-width:100%' src='data:image/png;base64,{png}'/>"
-        show_html(f"<div class='mh-drill-summary'>{tally_html(rows)}{chart}</div>", tally_text(rows))
+        show_html(f"<div class='mh-drill-summary'>{tally_html(rows)}{chart}<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
+                  "</div>", f"{tally_text(rows)}\n{DISCLAIMER}")
         return rows
 
     def save(self, alias: str, folder: str | Path | None = None) -> Path:
