@@ -39,6 +39,7 @@ import json
 import random
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,7 +58,7 @@ from .files import write_atomically
 from .images import load_image, model_image
 from .localisation import Box, draw_boxes, localize
 from .render import DISCLAIMER, esc, in_notebook, show_html
-from .reveal import read_first_mode
+from .reveal import _executor, read_first_mode
 
 DRILL_FILMS = CASES_DIR / "drill_films.csv"
 ZONES = ("right upper", "right middle", "right lower", "left upper", "left middle", "left lower",
@@ -494,6 +495,7 @@ class Drill:
         self.results: list[Result] = []
         self.model_results: list[Result] = []
         self.widget: Any = None
+        self._pending: dict[str, Future] = {}  # MedGemma's answer, started while the resident looks at the film
 
     @property
     def current(self) -> Film | None:
@@ -526,14 +528,25 @@ class Drill:
         self.results.append(result)
         medgemma = self._medgemma()
         if medgemma is not None:
-            try:
-                self.model_results.append(ask_medgemma(film, medgemma, self.findings))
-            except MedGemmaError as error:  # e.g. a pack recorded without this film: say so, keep the drill going
-                missing = score(film, MEDGEMMA, None, None, None)
-                missing.notes = [f"MedGemma could not answer: {error}"]
-                self.model_results.append(missing)
+            started = self._pending.pop(film.image, None)
+            self.model_results.append(self._medgemma_result(film, medgemma, started))
         self.index += 1
         return result
+
+    def _medgemma_result(self, film: Film, medgemma: Any, started: Future | None = None) -> Result:
+        """MedGemma's scored answer (the one started in the background, if any); a refusal becomes a note."""
+        try:
+            return started.result() if started is not None else ask_medgemma(film, medgemma, self.findings)
+        except MedGemmaError as error:  # e.g. a pack recorded without this film: say so, keep the drill going
+            missing = score(film, MEDGEMMA, None, None, None)
+            missing.notes = [f"MedGemma could not answer: {error}"]
+            return missing
+
+    def _start_medgemma(self) -> None:
+        """Start MedGemma on the current film while the resident reads it (one model worker, shared with quizzes)."""
+        film, medgemma = self.current, self._medgemma()
+        if film is not None and medgemma is not None and film.image not in self._pending:
+            self._pending[film.image] = _executor().submit(ask_medgemma, film, medgemma, self.findings)
 
     def film_results(self, film: Film) -> list[Result]:
         """The resident's and MedGemma's results for one answered film."""
@@ -546,8 +559,8 @@ class Drill:
     def show_tally(self) -> list[dict[str, Any]]:
         """Show the tally table and chart; returns the rows."""
         rows = self.tally()
-        png = base64.b64encode(tally_chart_png(rows)).decode("ascii")
-        chart = f"<img alt='Drill tally chart' style='max-width:100%' src='data:image/png;base64,{png}'/>"
+        png = base64.b64encode(tally_chart_png(rows)).decode("ascii") if rows else ""
+        chart = f"<img alt='Drill tally chart' style='max-width:100%' src='data:image/png;base64,{png}'/>" * bool(png)
         show_html(f"<div class='mh-drill-summary'>{tally_html(rows)}{chart}<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
                   "</div>", f"{tally_text(rows)}\n{DISCLAIMER}")
         return rows
@@ -575,8 +588,10 @@ class Drill:
                                                description="Your call:")
         self._finding_box = widgets.Dropdown(options=["(choose a finding)", *self.findings],
                                              description="Finding:")
-        self._zone_buttons = {zone: widgets.ToggleButton(description=zone, layout=widgets.Layout(
-            width="auto", grid_area=zone.replace(" ", "_"))) for zone in ZONES}
+        self._zone_buttons = {zone: widgets.ToggleButton(description=zone, tooltip=f"the patient's {zone}",
+                                                         layout=widgets.Layout(width="auto", height="auto",
+                                                                               grid_area=zone.replace(" ", "_")))
+                              for zone in ZONES}
         for button in self._zone_buttons.values():
             button.observe(self._one_zone, names="value")
         # Laid out as on the film: the patient's right lung on the viewer's left.
@@ -584,8 +599,9 @@ class Drill:
                  '"right_middle heart_and_mediastinum left_middle" '
                  '"right_lower heart_and_mediastinum left_lower"')
         self._zone_grid = widgets.GridBox(list(self._zone_buttons.values()), layout=widgets.Layout(
-            grid_template_areas=areas, grid_template_columns="1fr 1fr 1fr", width="480px", grid_gap="4px"))
-        self._commit = widgets.Button(description="Commit and reveal", button_style="primary", icon="eye")
+            grid_template_areas=areas, grid_template_columns="1fr 1fr 1fr", width="640px", grid_gap="4px"))
+        self._commit = widgets.Button(description="Commit and reveal", button_style="primary", icon="eye",
+                                      layout=widgets.Layout(width="auto"))
         self._next = widgets.Button(description="Next film", icon="forward", disabled=True)
         self._reveal = widgets.HTML()
         self._tally = widgets.HTML(value=tally_html([]))
@@ -616,6 +632,7 @@ class Drill:
             return
         self._status.value = f"<h4>Film {self.index + 1} of {len(self.films)}</h4>"
         self._film_view.value = _png(film.picture())
+        self._start_medgemma()
         self._abnormal.value = None
         self._finding_box.value = "(choose a finding)"
         for button in self._zone_buttons.values():
@@ -655,19 +672,14 @@ class Drill:
         """Show every film's reference and MedGemma's answer at once (a teacher's walkthrough, or a headless run)."""
         medgemma = self._medgemma()
         for number, film in enumerate(self.films, 1):
-            results = []
-            if medgemma is not None:
-                try:
-                    results.append(ask_medgemma(film, medgemma, self.findings))
-                except MedGemmaError as error:
-                    missing = score(film, MEDGEMMA, None, None, None)
-                    missing.notes = [f"MedGemma could not answer: {error}"]
-                    results.append(missing)
+            results = [self._medgemma_result(film, medgemma)] if medgemma is not None else []
             self.model_results += results
             if in_notebook():
                 from IPython.display import display
 
-                display(reveal_image(film, results[0] if results else None).resize((512, 512)))
+                shown = reveal_image(film, results[0] if results else None)
+                shown.thumbnail((512, 512))  # drawn at full size, shown at a screen's
+                display(shown)
             show_html(f"<h4>Film {number} of {len(self.films)}</h4>" + (result_html(results) if results else
                       f"<p>{esc(film.image)}: the reference is {esc(film.reference)}.</p>"),
                       f"Film {number}: " + (result_text(results) if results else film.reference))
