@@ -13,13 +13,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
 from medgemma_helpers import access, case_images, drills, notebooks
 from medgemma_helpers.access import Completion
 from medgemma_helpers.class_reads import class_review, drill_review
 from medgemma_helpers.localisation import Box, to_box_2d
-from conftest import PROJECT_ROOT
 
 FILMS = {film.image: film for film in drills.load_films()}
 NOTEBOOK = notebooks.NOTEBOOKS_DIR / "13_find_it_drill.ipynb"
