@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import random
@@ -571,8 +572,10 @@ class Drill:
         record = {"format": DRILL_RECORD_FORMAT, "format_version": 1, "alias": alias, "films_list": self.listed,
                   "rows": self.tally(), "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "project_version": __version__}
+        # One file per alias, whatever characters it holds: a slug to read, a digest to keep aliases apart.
         slug = re.sub(r"[^a-z0-9]+", "-", alias.casefold()).strip("-")[:40] or "resident"
-        path = reads_folder(folder) / f"drill_{slug}.json"
+        digest = hashlib.sha256(alias.casefold().encode("utf-8")).hexdigest()[:8]
+        path = reads_folder(folder) / f"drill_{slug}-{digest}.json"
         write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
         return path
 
