@@ -12,6 +12,7 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
                         run_all_cases, show_summary, write_summary, save_read, class_review
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
                         localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
+    Drills              drill, drill_review
     Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
 
 The modules, from the bottom up (each imports only those below it; import-linter checks this):
@@ -26,11 +27,12 @@ from .asking import Findings, Request, analyze, analyze_many, show_findings, spl
 from .auth import authenticate
 from .case_view import case_image, show_case, upload_image
 from .cases import Case, case_prompt, list_cases, load_case
-from .class_reads import class_review, save_read
+from .class_reads import class_review, drill_review, save_read
 from .comparison import compare_studies, show_pair
 from .concordance import FindingCheck, check_findings, concordance_score
 from .ct_volume import analyze_volume, show_volume, volume_request
 from .dicom import ct_windows, load_ct_series
+from .drills import drill
 from .errors import AccessError, CaseError, ImageError, InputError, MedGemmaError
 from .figures import montage
 from .handouts import export_handout
@@ -56,4 +58,5 @@ __all__ = [
     "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
     "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
+    "drill", "drill_review",
 ]

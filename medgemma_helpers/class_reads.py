@@ -59,6 +59,7 @@ _OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e
                     "hedged": "#ffb300", "not scored": "#bdbdbd"}
 _SHORT = {"wrong side": "side"}  # the grid's cell labels: four letters, except where that hides the meaning
 _REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
+DRILL_RECORD_FORMAT = "medgemma-case-notebooks/drill"  # a saved drill (mh.drill's d.save), read by drill_review
 
 
 def reads_folder(folder: str | Path | None = None) -> Path:
@@ -184,6 +185,8 @@ def _parse(name: str, data: bytes, cases: dict[str, Case]) -> _Record | str:
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return "not valid JSON"
+    if isinstance(record, dict) and record.get("format") == DRILL_RECORD_FORMAT:
+        return "a saved drill, not a read (mh.drill_review reads it)"
     if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
         return "not a saved read of these notebooks"
     missing = [field for field, kind in _REQUIRED.items() if not isinstance(record.get(field), kind)]
@@ -440,3 +443,43 @@ def write_demo_reads(folder: str | Path) -> Path:
                 sentences += {"right": [right], "wrong": [wrong], "hedged": [hedged], "none": []}[choice]
             save_read(case_id, " ".join(sentences), alias, folder)
     return folder
+
+
+# ---------------------------------------------------------------- saved drills (mh.drill)
+
+_DRILL_MEASURES = (("films right", "film_right"), ("findings right", "finding_right"),
+                   ("places right", "place_right"), ("normals called normal", "normal_right"))
+
+
+def drill_review(source: Any) -> list[dict[str, Any]]:
+    """Review a class's saved drills: per resident (and MedGemma), films, findings and places right; the rows.
+
+    source: a folder, a list of files or a zip, as for class_review. Returns one plain row per resident and
+    reader (resident, reader, and "right of scored" per measure); a file that is not a saved drill is skipped.
+    """
+    rows: list[dict[str, Any]] = []
+    for name, data, _problem in _sources(source):
+        try:
+            record = json.loads(data.decode("utf-8")) if data is not None else None
+        except (UnicodeDecodeError, ValueError):
+            record = None
+        if not isinstance(record, dict) or record.get("format") != DRILL_RECORD_FORMAT:
+            continue  # saved reads and other files: class_review's, not this review's
+        if not isinstance(record.get("rows"), list) or not isinstance(record.get("alias"), str):
+            print(f"Skipped {name}: a saved drill without its rows or alias.")
+            continue
+        for reader in dict.fromkeys(r.get("reader") for r in record["rows"] if isinstance(r, dict)):
+            mine = [r for r in record["rows"] if isinstance(r, dict) and r.get("reader") == reader]
+            row: dict[str, Any] = {"resident": record["alias"], "reader": reader}
+            for measure, key in _DRILL_MEASURES:
+                scored = [r.get(key) for r in mine if r.get(key) is not None]
+                row[measure] = f"{sum(bool(v) for v in scored)} of {len(scored)}"
+            rows.append(row)
+    cell = "padding:3px 8px;border:1px solid #bbb;text-align:left"
+    columns = ["resident", "reader", *(measure for measure, _ in _DRILL_MEASURES)]
+    head = "".join(f"<th style='{cell}'>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td style='{cell}'>{esc(r[c])}</td>" for c in columns) + "</tr>" for r in rows)
+    show_html(f"<table class='mh-drill-review' style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
+              f"<tbody>{body}</tbody></table>" if rows else "<p>No saved drills found.</p>",
+              "\n".join(", ".join(f"{c}: {r[c]}" for c in columns) for r in rows) or "No saved drills found.")
+    return rows

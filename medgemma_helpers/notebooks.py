@@ -130,7 +130,8 @@ def build_notebook(case: Case) -> dict[str, Any]:
 
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
-                   "09_longitudinal_comparison.ipynb", "10_class_review.ipynb")
+                   "09_longitudinal_comparison.ipynb", "10_class_review.ipynb",
+                   "13_find_it_drill.ipynb")
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
@@ -184,6 +185,21 @@ def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
             problems.append(f"cell {index} holds outputs or an execution count; clear them before committing")
     if not any("not a diagnostic tool" in "".join(cell.get("source", "")) for cell in cells):
         problems.append("no cell says that this is not a diagnostic tool")
+    return problems
+
+
+# What every skill notebook from 11 on shares with the others: the top, then headings of its own.
+SHARED_TOP = SKELETON[:4]
+
+
+def skill_notebook_problems(notebook: dict[str, Any]) -> list[str]:
+    """What keeps a skill notebook from the shared top: title, badges, disclaimer, the first sections, no outputs."""
+    problems = [problem for problem in skeleton_problems(notebook) if not problem.startswith("sections are")]
+    headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
+                for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
+    if tuple(headings[:len(SHARED_TOP)]) != SHARED_TOP or headings[-1:] != [SKELETON[-1]]:
+        problems.append(f"sections are {headings}: a skill notebook starts with {list(SHARED_TOP)} and ends with "
+                        f"{SKELETON[-1]!r}")
     return problems
 
 

@@ -19,6 +19,8 @@ from .comparison import compare_studies
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
 from .demo_data import write_demo_ct_series
 from .dicom import load_ct_series
+from .drills import ask_medgemma, drill_findings, load_films
+from .errors import ImageError
 from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
@@ -59,6 +61,15 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                            stream=False)
+        # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
+        # finding it names, asked exactly as the drill asks them.
+        films = load_films()
+        try:
+            for film in films:
+                recorder.label = f"notebook 13: drill film {film.image}"
+                ask_medgemma(film, recorder, drill_findings(films))
+        except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
+            print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)
     written = write_pack(path, recorder)
     print(f"Wrote {len(recorder.entries)} recorded answers to {written}. Hand it to the class: with "
           f"MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs without a GPU, token or network.")
