@@ -61,6 +61,7 @@ class Findings:
     seconds: float
     image_count: int = 0
     max_new_tokens: int = 0  # the room it was given (0: not recorded)
+    planted: bool = False  # a teacher's read shown in place of MedGemma's (revisions.planted_read): never MedGemma's
 
     @property
     def still_thinking(self) -> bool:
