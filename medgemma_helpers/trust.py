@@ -16,7 +16,7 @@ from typing import Any
 from . import reveal
 from .asking import Findings, findings_html
 from .cases import Case, case_prompt, load_case
-from .class_reads import save_read
+from .class_reads import class_review, save_read
 from .concordance import FindingCheck, check_findings, concordance_score, concordance_table_html, verdict
 from .model import default_model
 from .render import esc, show_html
@@ -141,6 +141,34 @@ def context_reads_text(reads: list[ContextRead]) -> str:
         blocks.append(f"MedGemma {read.label} ({agreeing}/{total} agree with the key)\nQuestion: {read.question}\n"
                       f"{read.findings.text}")
     return "\n\n".join(blocks)
+
+
+def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any = None) -> list[dict[str, Any]]:
+    """The class review of a round (mh.class_review), held back in a live notebook until the resident's reveal.
+
+    The review names the findings that misled the class: shown before a resident's own read, it gives the planted
+    error away. Returns the rows when shown at once, else [] (they show at the reveal).
+    """
+    case = load_case(case)
+    state = reveal.session(case.id)
+    if not state.hides():
+        return class_review(source, case, model=model)
+    import ipywidgets
+    from IPython.display import display
+
+    held = ipywidgets.Output()
+    display(held)
+    notice = reveal.placeholder("The class review of the round shows once you have revealed your own read above.")
+
+    def show() -> None:
+        from IPython.display import HTML
+
+        notice.update(HTML(""))
+        with held:  # an output widget: the review lands here even when the reveal comes from a button click
+            class_review(source, case, model=model)
+
+    state.when_revealed(show)
+    return []
 
 
 # ---------------------------------------------------------------- an invented class's vigilance round
