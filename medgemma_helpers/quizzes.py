@@ -207,8 +207,9 @@ class Quiz:
                 self._show_progress(f"{self.session.progress[0]} characters so far…")
 
     def _markup(self) -> str:
-        pointer = ("<p><i>MedGemma's full read is in <b>Ask MedGemma</b> below, and the answer key with its teaching "
-                   "points in <b>Reveal the answer key</b>; run those cells if they have not run.</i></p>")
+        pointer = "" if self.planted else (  # a planted read is not the one the Ask cell shows
+            "<p><i>MedGemma's full read is in <b>Ask MedGemma</b> below, and the answer key with its teaching "
+            "points in <b>Reveal the answer key</b>; run those cells if they have not run.</i></p>")
         revised = revision_table_html(self.revision, planted=self.planted) if self.revision else ""
         note = planted_note_html() if self.planted else ""  # the disclosure ends the reveal
         return comparison_html(self.case, self.findings, self.session.read, with_key=False, disclose=False,
