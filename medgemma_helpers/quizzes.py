@@ -152,7 +152,7 @@ class Quiz:
         self.result = widgets.HTML(value="")
         self.button.on_click(lambda _: self.reveal())
         self.skip_button.on_click(lambda _: self.skip())
-        # After the reveal: an optional revision, shown only then (the first read stays as written).
+        # After the reveal: an optional revision, added below the result only then (the first read stays as written).
         self.revise_box = widgets.Textarea(placeholder="Optional: your read again, revised after seeing the read "
                                            "above (your first read is kept as you wrote it)",
                                            layout=widgets.Layout(width="100%", height="100px"))
@@ -160,9 +160,9 @@ class Quiz:
                                             tooltip="Save a revised read; the table shows what changed")
         self.revise_button.on_click(lambda _: self.revise())
         self.revise_area = widgets.VBox([widgets.HTML("<b>Revise my read</b> (optional)"), self.revise_box,
-                                         self.revise_button], layout=widgets.Layout(display="none"))
+                                         self.revise_button])
         self.widget = widgets.VBox([widgets.HTML("<b>Your read</b>"), self.textarea, self.alias_box,
-                                    widgets.HBox([self.button, self.skip_button]), self.result, self.revise_area])
+                                    widgets.HBox([self.button, self.skip_button]), self.result])
 
     def _start_reading(self) -> None:
         """While the resident reads, MedGemma reads the case's own question in the background.
@@ -264,7 +264,8 @@ class Quiz:
                 self.result.value = markup
                 if self.session.read is not None:  # a revision needs a first read to compare with
                     self.revise_box.value = self.session.read
-                    self.revise_area.layout.display = "flex"
+                    if self.revise_area not in self.widget.children:
+                        self.widget.children = (*self.widget.children, self.revise_area)
                 return markup
             print(comparison_text(self.case, self.findings, self.session.read,
                                   image_modality=self.session.image_modality))

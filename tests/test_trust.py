@@ -87,10 +87,10 @@ def test_revise_keeps_the_first_read_and_tables_the_change(with_cases, tiny_mode
 
 def test_the_revise_button_shows_after_the_reveal_and_fills_the_table(with_cases, tiny_model, reads_dir):
     quiz = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True, shown_read=PLANTED)
-    assert quiz.revise_area.layout.display == "none"
+    assert quiz.revise_area not in quiz.widget.children
     quiz.textarea.value = NO_CATHETER
     quiz.button.click()
-    assert quiz.revise_area.layout.display == "flex" and quiz.revise_box.value == NO_CATHETER
+    assert quiz.revise_area in quiz.widget.children and quiz.revise_box.value == NO_CATHETER
     quiz.revise_box.value = HELD
     quiz.revise_button.click()
     assert quiz.read == NO_CATHETER and quiz.revised_read == HELD
@@ -98,7 +98,7 @@ def test_the_revise_button_shows_after_the_reveal_and_fills_the_table(with_cases
     # MedGemma's own read (no plant): titled as MedGemma's and no disclosure
     own = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True)
     own.skip_button.click()  # skipped: no first read, so nothing to revise
-    assert own.revise_area.layout.display == "none" and "mh-planted-note" not in own.result.value
+    assert own.revise_area not in own.widget.children and "mh-planted-note" not in own.result.value
 
 
 def test_old_records_load_and_the_review_counts_misled_and_corrected_with_quotes(tmp_path, monkeypatch):
