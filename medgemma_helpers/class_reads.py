@@ -3,7 +3,9 @@
 Saving. When a resident fills in the quiz's "name or alias" box, Reveal also saves the read as one small
 JSON record (`save_read` does the same from code): the case, the alias, the read's text, each answer-key
 finding's status and verdict, the score, a digest of the model's read the resident saw, the time and the
-project version. Nothing else: never a token, an image, or anything the resident did not type. Records go to
+project version; after the reveal, the revised read, what the read shown said per finding, and whether it was a
+teacher's planted read (whose text is kept as theirs). Nothing else: never a token, an image, or anything the
+resident did not type. Records go to
 MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal replaces the first.
 
 Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
@@ -373,7 +375,9 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     source: a folder of records, a list of record files, or a zip. case: only this case. model: a loaded model,
     a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
     row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome,
-    evidence, score, score_fraction, is_model).
+    evidence, score, score_fraction, is_model; and for a read revised after the reveal revised_status,
+    revised_outcome, change (corrected, misled, other or ""), revised_evidence, and planted: the read shown was a
+    teacher's).
     """
     records, notes = load_reads(source, case)
     for note in notes:
@@ -400,7 +404,8 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
                                               is_model=True), [], None, None, None)
         rows += case_rows
         sections.append(_case_html(this_case, case_rows, case_records, digest) + _revisions_html(case_rows))
-        plain.append(_case_text(this_case, case_rows))
+        plain.append(_case_text(this_case, case_rows)
+                     + (f"\n  {_revision_counts(case_rows)}" if any(r["revised_status"] for r in case_rows) else ""))
     disclaimer = f"<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
     show_html("<div class='mh-class-review'>" + _class_revisions_html(rows) + "".join(sections) + disclaimer
               + "</div>", "\n\n".join(plain))

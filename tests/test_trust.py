@@ -112,7 +112,7 @@ def test_old_records_load_and_the_review_counts_misled_and_corrected_with_quotes
         del record[field]  # as saved before revising existed
     old.write_text(json.dumps(record))
     pages: list[str] = []
-    monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: pages.append(markup))
+    monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: pages.extend([markup, plain]))
     rows = mh.class_review(folder)
     by = {(r["resident"], r["finding"]): r for r in rows}
     assert by[("Ana", "pneumothorax")]["change"] == "misled"
@@ -120,7 +120,8 @@ def test_old_records_load_and_the_review_counts_misled_and_corrected_with_quotes
     assert by[("Ben", "catheter")]["change"] == "corrected" and by[("Ben", "catheter")]["revised_status"] == "present"
     assert {r["change"] for r in rows if r["resident"] == "Cai"} == {""}
     assert by[("Dee", "pneumothorax")]["revised_status"] == "" and by[("Dee", "pneumothorax")]["planted"] is False
-    page = pages[-1]
+    page, plain = pages[-2:]
+    assert "3 of 4 residents revised after the reveal" in plain  # the terminal's view says it too
     assert "3 of 4 residents revised after the reveal; 1 were misled on at least one finding and 1 corrected" in page
     assert "Misled on pneumothorax" in page and "Small right apical pneumothorax." in page
     assert page.index("mh-class-revisions") < page.index("mh-class-case")  # the class first, then each case
