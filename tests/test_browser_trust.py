@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
 from conftest import PROJECT_ROOT
 from test_browser import (  # noqa: F401 - browser is a fixture
     REVEAL_S,

@@ -4,6 +4,7 @@ planted read never presented as MedGemma's; notebook 11 headless on the stand-in
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -12,11 +13,11 @@ import sys
 
 import nbformat
 import pytest
+from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
 from medgemma_helpers import class_reads, notebooks, quizzes, revisions, trust
 from medgemma_helpers.concordance import FindingCheck
-from conftest import PROJECT_ROOT
 
 # Our own demo reads of case 03 (a large right effusion, a catheter, no pneumothorax), with known changes.
 HELD = "Large right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
@@ -139,7 +140,10 @@ def test_a_planted_read_is_never_medgemmas_in_saved_files_handouts_csv_summary_o
     assert quiz.findings.planted and quiz.findings.model_name == revisions.PLANTED_NAME
     page = mh.export_handout("03", quiz.findings, tmp_path / "handout.html", resident_read=quiz.read).read_text()
     assert PLANTED_SENTENCE in page and "edited by your teacher" in page and "mh-planted-note" in page
-    assert ">MedGemma<" not in page and "MedGemma vs the answer key" not in page
+    assert ">MedGemma<" not in page and "MedGemma vs the answer key" not in page and "<b>Prompt.</b>" not in page
+    shown_alone = quiz.findings._repr_html_()  # the read displayed on its own in a cell
+    assert html.escape("MedGemma's findings") not in shown_alone
+    assert f"<h4>{html.escape(revisions.PLANTED_NAME)}</h4>" in shown_alone
     # the CSV of the class review with MedGemma as one more reader: its rows hold MedGemma's own read only
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: None)
     rows = mh.class_review(reads_dir, model=tiny_model)
