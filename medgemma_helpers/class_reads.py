@@ -429,13 +429,14 @@ def _with_revision(rows: list[dict[str, Any]], checks: list[FindingCheck], recor
 
 
 def _revision_counts(rows: list[dict[str, Any]]) -> str:
-    """How many revised, and how many residents were misled or corrected on at least one finding."""
+    """How many changed their read after the reveal, and how many were misled or corrected on at least one finding."""
     residents = [r for r in rows if not r["is_model"]]
-    revised = {r["resident"] for r in residents if r["revised_status"]}
+    revised = {r["resident"] for r in residents if r["change"]}
     misled = {r["resident"] for r in residents if r["change"] == "misled"}
     corrected = {r["resident"] for r in residents if r["change"] == "corrected"}
     planted = {r["resident"] for r in residents if r["planted"]}
-    return (f"{len(revised)} of {len({r['resident'] for r in residents})} residents revised after the reveal; "
+    return (f"{len(revised)} of {len({r['resident'] for r in residents})} residents changed their read after the "
+            "reveal; "
             f"{len(misled)} were misled on at least one finding and {len(corrected)} corrected at least one"
             + (f"; {len(planted)} were shown a read edited by their teacher (a planted error)" if planted else "")
             + ".")

@@ -122,8 +122,9 @@ def test_old_records_load_and_the_review_counts_misled_and_corrected_with_quotes
     assert {r["change"] for r in rows if r["resident"] == "Cai"} == {""}
     assert by[("Dee", "pneumothorax")]["revised_status"] == "" and by[("Dee", "pneumothorax")]["planted"] is False
     page, plain = pages[-2:]
-    assert "3 of 4 residents revised after the reveal" in plain  # the terminal's view says it too
-    assert "3 of 4 residents revised after the reveal; 1 were misled on at least one finding and 1 corrected" in page
+    assert "2 of 4 residents changed their read after the reveal" in plain  # the terminal's view says it too
+    assert "2 of 4 residents changed their read after the reveal; 1 were misled on at least one finding and 1 " \
+           "corrected" in page
     assert "Misled on pneumothorax" in page and "Small right apical pneumothorax." in page
     assert page.index("mh-class-revisions") < page.index("mh-class-case")  # the class first, then each case
 
@@ -185,7 +186,7 @@ def test_notebook_11_runs_headless_on_the_stand_in(case_environment, tmp_path, m
     for label, _ in trust.CONTEXTS:
         assert f"MedGemma {label} vs the answer key" in text
     assert "Fever and productive cough: pneumonia?" in text and "not a diagnostic tool" in text
-    assert "Misled on pneumothorax" in text and "8 residents revised after the reveal" in text
+    assert "Misled on pneumothorax" in text and "6 of 8 residents changed their read after the reveal" in text
 
 
 def test_notebook_11_runs_from_a_class_pack_that_holds_no_planted_read(case_environment, tmp_path):
