@@ -10,6 +10,7 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
     Teaching            show_case, quiz, run_case, show_answer_key, structured_prompt, show_report,
                         check_findings, concordance_score, FindingCheck, export_handout,
                         run_all_cases, show_summary, write_summary, save_read, class_review
+    Trust               compare_contexts (and quiz(..., shown_read=...), quiz.revise)
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
                         localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
     Drills              drill, drill_review
@@ -19,7 +20,7 @@ The modules, from the bottom up (each imports only those below it; import-linter
 errors, files, render, secret -> pixels, dicom, images, figures (image input) -> access, auth, local, remote,
 pack, model (model access) -> asking -> cases, chest_findings, concordance, case_images, reports (case content
 and how a read is judged) -> reveal, case_view, walkthrough, class_reads, quizzes, handouts, summary (the teaching
-flow) -> ct_volume, localisation, comparison, demo_data (skills) -> notebooks, recording, cli (apps).
+flow) -> ct_volume, localisation, comparison, demo_data, trust (skills) -> notebooks, recording, cli (apps).
 """
 
 from ._version import __version__
@@ -45,6 +46,7 @@ from .recording import record_pack
 from .remote import connect
 from .reports import show_report, structured_prompt
 from .summary import run_all_cases, show_summary, write_summary
+from .trust import compare_contexts
 from .walkthrough import run_case
 
 __all__ = [
@@ -59,4 +61,5 @@ __all__ = [
     "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
     "drill", "drill_review",
+    "compare_contexts",
 ]

@@ -61,6 +61,7 @@ class Findings:
     seconds: float
     image_count: int = 0
     max_new_tokens: int = 0  # the room it was given (0: not recorded)
+    planted: bool = False  # a teacher's read shown in place of MedGemma's (revisions.planted_read): never MedGemma's
 
     @property
     def still_thinking(self) -> bool:
@@ -119,8 +120,10 @@ def still_thinking_advice(findings: Findings) -> str:
 # ---------------------------------------------------------------- showing an answer
 
 
-def findings_html(findings: Findings, title: str = "MedGemma's findings") -> str:
+def findings_html(findings: Findings, title: str | None = None) -> str:
     """The answer as safe HTML, with the thinking trace folded away and the run's figures."""
+    if title is None:  # a teacher's planted read is never titled as MedGemma's
+        title = findings.model_name if findings.planted else "MedGemma's findings"
     # overflow-wrap: a long unbroken run (a URL, a garbled answer) wraps instead of widening the page.
     parts = [f"<div class='medgemma-findings' style='overflow-wrap:anywhere'><h4>{esc(title)}</h4>"]
     if findings.still_thinking:

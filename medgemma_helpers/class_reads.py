@@ -3,9 +3,10 @@
 Saving. When a resident fills in the quiz's "name or alias" box, Reveal also saves the read as one small
 JSON record (`save_read` does the same from code): the case, the alias, the read's text, each answer-key
 finding's status, verdict, side read and flags (a size or site unlike the key's, a side left out), the score, a
-digest of the model's read the resident saw, the time and the project version. Nothing else: never a token, an
-image, or anything the resident did not type. Records go to MEDGEMMA_READS_DIR or `reads/`, one file per alias
-and case; a second reveal replaces the first.
+digest of the model's read the resident saw, the time and the project version; after the reveal, the revised
+read, what the read shown said per finding, and whether it was a teacher's planted read (whose text is kept as
+theirs). Nothing else: never a token, an image, or anything the resident did not type. Records go to
+MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal replaces the first.
 
 Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
 through a shared drive or a Kaggle dataset) and shows, per case: how many residents called each finding
@@ -20,7 +21,7 @@ A record that is not valid JSON, comes from another case set or lacks a field is
 naming the file and why; of duplicate submissions the latest is kept. Aliases and reads are data: escaped
 wherever they are shown, in HTML and in the chart (matplotlib reads "$" as mathematics).
 
-Layer: teaching flow. May import: errors, render, files, cases, concordance, walkthrough.
+Layer: teaching flow. May import: errors, render, files, cases, concordance, revisions, walkthrough.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ from typing import Any
 
 from ._version import __version__
 from .cases import Case, list_cases, load_case
-from .concordance import FindingCheck, check_findings, concordance_score, error_kind
+from .concordance import STATUSES, FindingCheck, check_findings, concordance_score, error_kind
 from .errors import InputError
 from .files import write_atomically
 from .render import DISCLAIMER, esc, show_html
+from .revisions import revisions
 from .walkthrough import _answer, case_request
 
 READS_DIR_ENV = "MEDGEMMA_READS_DIR"
@@ -97,12 +99,18 @@ def outcome(check: FindingCheck) -> str:
 
 
 def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | Path | None = None, *,
-              model_read: str | None = None) -> Path:
-    """Save a resident's read as a small JSON record (one file per alias and case; a later save replaces it)."""
+              model_read: str | None = None, revised_read: str | None = None, planted: bool = False) -> Path:
+    """Save a resident's read as a small JSON record (one file per alias and case; a later save replaces it).
+
+    revised_read: the read revised after the reveal (the first stays as written). model_read: the read shown at
+    the reveal, kept as its digest and what it said per finding; planted=True: it was a teacher's edited read,
+    kept as text under planted_read and never as MedGemma's.
+    """
     case = load_case(case)
     alias = _clean_alias(alias)
-    if not isinstance(read_text, str):
-        raise InputError(f"The read must be text, not {type(read_text).__name__}.")
+    for name, text in (("read", read_text), ("revised read", revised_read), ("model read", model_read)):
+        if not isinstance(text, str) and not (text is None and name != "read"):
+            raise InputError(f"The {name} must be text, not {type(text).__name__}.")
     checks = check_findings(read_text, case)
     record = {
         "format": RECORD_FORMAT, "format_version": RECORD_VERSION,
@@ -110,13 +118,31 @@ def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | 
         "findings": [{"finding": c.finding, "expected": c.expected, "status": c.status, "verdict": outcome(c),
                       "side": c.side, "key_side": c.key_side, "flags": list(c.flags)} for c in checks],
         "score": list(concordance_score(checks)),
-        "model_read_sha256": hashlib.sha256(model_read.encode("utf-8")).hexdigest() if model_read else None,
+        "model_read_sha256": _digest(model_read) if model_read and not planted else None,
+        **_revision_fields(case, checks, model_read, revised_read, planted),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "project_version": __version__,
     }
     path = reads_folder(folder) / _file_name(case, alias)
     write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _revision_fields(case: Case, checks: list[FindingCheck], shown_read: str | None, revised_read: str | None,
+                     planted: bool) -> dict[str, Any]:
+    """The record's fields for the round after the reveal: the revised read, what the read shown said, planted."""
+    shown = check_findings(shown_read, case) if shown_read else []
+    revised = check_findings(revised_read, case) if revised_read is not None else None
+    rows = revisions(checks, revised, shown) if revised is not None else []
+    return {"revised_read": revised_read, "planted": planted,
+            "planted_read": shown_read if planted else None,  # the teacher's own text, named as theirs
+            "shown_findings": [{"finding": c.finding, "status": c.status, "side": c.side} for c in shown],
+            "changes": [{"finding": r.first.finding, "revised_status": r.revised.status,
+                         "revised_verdict": outcome(r.revised), "change": r.change} for r in rows]}
 
 
 # ---------------------------------------------------------------- reading records
@@ -130,6 +156,11 @@ class _Record:
     saved_at: datetime
     model_read_sha256: str | None
     origin: str  # the file it came from, for messages
+    # the round after the reveal (absent from records saved before revising existed)
+    revised_read: str | None = None
+    planted: bool = False
+    planted_read: str | None = None
+    shown: tuple[FindingCheck, ...] = ()  # what the read shown said per finding
 
 
 def _sources(source: Any) -> Iterable[tuple[str, bytes | None, str]]:
@@ -204,7 +235,19 @@ def _parse(name: str, data: bytes, cases: dict[str, Case]) -> _Record | str:
     if saved_at.tzinfo is None:
         saved_at = saved_at.replace(tzinfo=timezone.utc)
     digest = record.get("model_read_sha256")
-    return _Record(case, alias, record["read"], saved_at, digest if isinstance(digest, str) else None, name)
+    return _Record(case, alias, record["read"], saved_at, digest if isinstance(digest, str) else None, name,
+                   *_parse_revision(record))
+
+
+def _parse_revision(record: dict[str, Any]) -> tuple[str | None, bool, str | None, tuple[FindingCheck, ...]]:
+    """The round after the reveal from a record: revised read, planted, planted text, the shown read's statuses."""
+    revised, planted_text = record.get("revised_read"), record.get("planted_read")
+    shown = record.get("shown_findings")
+    items = [item for item in (shown if isinstance(shown, list) else []) if isinstance(item, dict)]
+    checks = tuple(FindingCheck(item["finding"], item["status"], side=str(item.get("side") or ""))
+                   for item in items if isinstance(item.get("finding"), str) and item.get("status") in STATUSES)
+    return (revised if isinstance(revised, str) else None, record.get("planted") is True,
+            planted_text if isinstance(planted_text, str) else None, checks)
 
 
 def load_reads(source: Any, case: Case | str | int | None = None) -> tuple[list[_Record], list[str]]:
@@ -340,7 +383,9 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     source: a folder of records, a list of record files, or a zip. case: only this case. model: a loaded model,
     a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
     row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome, side
-    (as read), flags (a size or site unlike the key's, a side left out), evidence, score, score_fraction, is_model).
+    (as read), flags (a size or site unlike the key's, a side left out), evidence, score, score_fraction, is_model;
+    and for a read revised after the reveal revised_status, revised_outcome, change (corrected, misled, other or
+    ""), revised_evidence, and planted: the read shown was a teacher's).
     """
     records, notes = load_reads(source, case)
     for note in notes:
@@ -356,19 +401,77 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     for case_id in dict.fromkeys(r.case.id for r in records):
         case_records = [r for r in records if r.case.id == case_id]
         this_case = case_records[0].case
-        case_rows = [row for r in case_records for row in _rows(r.alias, this_case, check_findings(r.read, this_case))]
-        digest = None
-        if model is not None:
-            model_read = _model_read(this_case, model)
-            digest = hashlib.sha256(model_read.encode("utf-8")).hexdigest()
-            case_rows += _rows(MODEL_ROW, this_case, check_findings(model_read, this_case), is_model=True)
+        model_read = _model_read(this_case, model) if model is not None else None
+        digest = _digest(model_read) if model_read is not None else None
+        case_rows = []
+        for r in case_records:
+            checks = check_findings(r.read, this_case)
+            case_rows += _with_revision(_rows(r.alias, this_case, checks), checks, r, model_read, digest)
+        if model_read is not None:
+            case_rows += _with_revision(_rows(MODEL_ROW, this_case, check_findings(model_read, this_case),
+                                              is_model=True), [], None, None, None)
         rows += case_rows
-        sections.append(_case_html(this_case, case_rows, case_records, digest))
-        plain.append(_case_text(this_case, case_rows))
+        sections.append(_case_html(this_case, case_rows, case_records, digest) + _revisions_html(case_rows))
+        plain.append(_case_text(this_case, case_rows)
+                     + (f"\n  {_revision_counts(case_rows)}" if any(r["revised_status"] for r in case_rows) else ""))
     disclaimer = f"<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
-    show_html("<div class='mh-class-review'>" + "".join(sections) + disclaimer + "</div>",
-              "\n\n".join(plain))
+    show_html("<div class='mh-class-review'>" + _class_revisions_html(rows) + "".join(sections) + disclaimer
+              + "</div>", "\n\n".join(plain))
     return rows
+
+
+def _with_revision(rows: list[dict[str, Any]], checks: list[FindingCheck], record: _Record | None,
+                   model_read: str | None, digest: str | None) -> list[dict[str, Any]]:
+    """Add the round after the reveal to one reader's rows: revised_status, revised_outcome, change, planted."""
+    revised_read = record.revised_read if record is not None else None
+    if record is None or revised_read is None:
+        return [{**row, "revised_status": "", "revised_outcome": "", "change": "", "revised_evidence": "",
+                 "planted": bool(record and record.planted)} for row in rows]
+    shown: list[FindingCheck] = list(record.shown)
+    if not shown and model_read is not None and record.model_read_sha256 == digest:
+        shown = check_findings(model_read, record.case)  # an older record: the model's read it saw, asked again
+    paired = revisions(checks, check_findings(revised_read, record.case), shown)
+    return [{**row, "revised_status": pair.revised.status, "revised_outcome": outcome(pair.revised),
+             "change": pair.change, "revised_evidence": pair.revised.evidence, "planted": record.planted}
+            for row, pair in zip(rows, paired)]
+
+
+def _revision_counts(rows: list[dict[str, Any]]) -> str:
+    """How many changed their read after the reveal, and how many were misled or corrected on at least one finding."""
+    residents = [r for r in rows if not r["is_model"]]
+    revised = {r["resident"] for r in residents if r["change"]}
+    misled = {r["resident"] for r in residents if r["change"] == "misled"}
+    corrected = {r["resident"] for r in residents if r["change"] == "corrected"}
+    planted = {r["resident"] for r in residents if r["planted"]}
+    return (f"{len(revised)} of {len({r['resident'] for r in residents})} residents changed their read after the "
+            "reveal; "
+            f"{len(misled)} were misled on at least one finding and {len(corrected)} corrected at least one"
+            + (f"; {len(planted)} were shown a read edited by their teacher (a planted error)" if planted else "")
+            + ".")
+
+
+def _class_revisions_html(rows: list[dict[str, Any]]) -> str:
+    """For the whole class: how often the round after the reveal misled or corrected residents."""
+    if not any(r["revised_status"] for r in rows):
+        return ""
+    return f"<p class='mh-class-revisions'><b>After the reveal, across the class:</b> {esc(_revision_counts(rows))}</p>"
+
+
+def _revisions_html(rows: list[dict[str, Any]]) -> str:
+    """Per case: who was misled or corrected, and the findings that misled most, with the sentences quoted."""
+    if not any(r["revised_status"] for r in rows):
+        return ""
+    misled = Counter(r["finding"] for r in rows if r["change"] == "misled")
+    parts = []
+    for finding, number in misled.most_common(3):
+        quoted = "".join(
+            f"<li><b>{esc(r['resident'])}</b>{' (shown a planted read)' if r['planted'] else ''}: first "
+            f"<i>“{esc(r['evidence'] or '(not mentioned)')}”</i>, then <i>“{esc(r['revised_evidence'] or '(dropped)')}”"
+            "</i></li>" for r in rows if r["finding"] == finding and r["change"] == "misled")
+        parts.append(f"<p><b>Misled on {esc(finding)}</b> ({number} resident{'s' if number != 1 else ''})</p>"
+                     f"<ul>{quoted}</ul>")
+    return (f"<div class='mh-revisions'><h4>After the reveal: misled or corrected</h4>"
+            f"<p>{esc(_revision_counts(rows))}</p>{''.join(parts)}</div>")
 
 
 def _case_text(case: Case, rows: list[dict[str, Any]]) -> str:

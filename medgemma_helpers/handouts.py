@@ -22,7 +22,7 @@ def handout_html(case: Case, findings: Findings | None, resident_read: str | Non
     """One self-contained HTML page for a case: image embedded, history, reads, key, concordance, disclaimer."""
     picture = case_image(case, image)
     view = CaseView(case, picture)
-    prompt = f"<p><b>Prompt.</b> {esc(findings.prompt)}</p>" if findings else ""
+    prompt = f"<p><b>Prompt.</b> {esc(findings.prompt)}</p>" if findings and not findings.planted else ""
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Case {esc(case.id)}: {esc(case.title)}</title>"

@@ -26,6 +26,7 @@ from .images import pads_to_square
 from .localisation import NOTEBOOK_STRUCTURES
 from .render import DISCLAIMER
 from .reveal import SHOW_ALL_ENV
+from .trust import LITERATURE, TRUST_CASE, context_questions
 
 # The one place the project's public home is written; badges and the setup cell are generated from it.
 REPO_URL = "https://github.com/medgemma-case-notebooks/medgemma-case-notebooks"
@@ -131,7 +132,9 @@ def build_notebook(case: Case) -> dict[str, Any]:
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb",
-                   "13_find_it_drill.ipynb")
+                   "11_when_to_trust_medgemma.ipynb", "13_find_it_drill.ipynb")
+# Skill notebooks from this number on keep the shared top but use headings that say what their cells do.
+FIRST_OWN_HEADINGS = 11
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
@@ -148,7 +151,9 @@ def all_notebooks(cases: list[Case] | None = None) -> dict[str, dict[str, Any]]:
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
     made = {name: _render(name.replace(".ipynb", ".md"), name, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
-                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS) for name in OTHER_NOTEBOOKS}
+                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
+                          trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE)
+            for name in OTHER_NOTEBOOKS}
     made.update({notebook_name(case): build_notebook(case) for case in (cases or list_cases(CASES_DIR))})
     return dict(sorted(made.items()))
 
@@ -169,12 +174,19 @@ def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = No
     return written
 
 
-def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
-    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer."""
+def skeleton_problems(notebook: dict[str, Any], *, own_headings: bool = False) -> list[str]:
+    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer.
+
+    own_headings: a skill notebook that keeps the shared top and closing discussion, with its own headings between.
+    """
     problems = []
     headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
                 for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if headings != list(SKELETON):
+    if own_headings:  # the shared top and the closing discussion; between them, headings of its own
+        top, last = list(SKELETON[:4]), SKELETON[-1]
+        if headings[:4] != top or headings[-1:] != [last] or len(headings) < 6:
+            problems.append(f"sections are {headings}, expected {top}, its own, then {last!r}")
+    elif headings != list(SKELETON):
         problems.append(f"sections are {headings}, expected {list(SKELETON)}")
     cells = notebook.get("cells", [])
     title = "".join(cells[0].get("source", "")) if cells else ""
@@ -185,21 +197,6 @@ def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
             problems.append(f"cell {index} holds outputs or an execution count; clear them before committing")
     if not any("not a diagnostic tool" in "".join(cell.get("source", "")) for cell in cells):
         problems.append("no cell says that this is not a diagnostic tool")
-    return problems
-
-
-# What every skill notebook from 11 on shares with the others: the top, then headings of its own.
-SHARED_TOP = SKELETON[:4]
-
-
-def skill_notebook_problems(notebook: dict[str, Any]) -> list[str]:
-    """What keeps a skill notebook from the shared top: title, badges, disclaimer, the first sections, no outputs."""
-    problems = [problem for problem in skeleton_problems(notebook) if not problem.startswith("sections are")]
-    headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
-                for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if tuple(headings[:len(SHARED_TOP)]) != SHARED_TOP or headings[-1:] != [SKELETON[-1]]:
-        problems.append(f"sections are {headings}: a skill notebook starts with {list(SHARED_TOP)} and ends with "
-                        f"{SKELETON[-1]!r}")
     return problems
 
 

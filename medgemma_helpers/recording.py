@@ -26,6 +26,7 @@ from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
 from .pack import RecordingMedGemma, write_pack
 from .reports import structured_prompt
+from .trust import TRUST_CASE, compare_contexts
 from .walkthrough import run_case
 
 
@@ -34,7 +35,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
 
     Per case: its question, and for a case with an image the structured-read prompt too; with no cases given,
     also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
-    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well.
+    CT phantom, and notebook 11's film asked with its history, without it and with a misleading one). The class
+    review asks the cases' own questions, so it replays from the pack as well.
     """
     recorder = RecordingMedGemma(model if model is not None else default_model())
     chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
@@ -61,6 +63,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                            stream=False)
+        recorder.label = "notebook 11: one film, three contexts"
+        compare_contexts(TRUST_CASE, model=recorder)
         # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
         # finding it names, asked exactly as the drill asks them.
         films = load_films()

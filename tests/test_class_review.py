@@ -48,7 +48,9 @@ def test_a_saved_read_holds_what_the_resident_typed_and_its_scores_nothing_else(
     assert record["project_version"] == mh.__version__
     assert "hf_" not in path.read_text()
     assert set(record) == {"format", "format_version", "case_id", "case_slug", "alias", "read", "findings", "score",
-                           "model_read_sha256", "saved_at", "project_version"}
+                           "model_read_sha256", "saved_at", "project_version", "revised_read", "planted",
+                           "planted_read", "shown_findings", "changes"}
+    assert record["planted_read"] is None and record["revised_read"] is None  # MedGemma's read: only its digest
 
 
 def test_a_second_save_replaces_the_first_and_the_folder_comes_from_the_environment(tmp_path, monkeypatch):

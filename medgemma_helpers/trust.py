@@ -1,0 +1,197 @@
+"""When to trust MedGemma: one film asked with its history, without it and with a misleading one, each read scored
+against the key; a teacher's planted read for a vigilance round; and what the literature measured, for discussion.
+
+The questions are data (CONTEXTS), shown in notebook 11 as they are sent. Every read goes through the one model
+interface (walkthrough's _answer, then analyze), so a class server serves them and a class pack records them.
+
+Layer: skills. May import anything below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import reveal
+from .asking import Findings, findings_html
+from .cases import Case, case_prompt, load_case
+from .class_reads import class_review, save_read
+from .concordance import FindingCheck, check_findings, concordance_score, concordance_table_html, verdict
+from .model import default_model
+from .render import esc, show_html
+from .walkthrough import _answer, case_request
+
+TRUST_CASE = "03"
+_ASK = "Describe the findings, including any lines or devices, then give an impression."
+# (label, question); None is the case's own question, with its history. Case 03's film is a large right
+# effusion: a history of fever and productive cough invites a reading of pneumonia instead.
+CONTEXTS: tuple[tuple[str, str | None], ...] = (
+    ("with its history", None),
+    ("without a history", f"This is a PA chest X-ray. {_ASK}"),
+    ("with a misleading history", f"This is a PA chest X-ray. Fever and productive cough: pneumonia? {_ASK}"),
+)
+
+# A teacher's example of a planted error for case 03: a plausible read with one finding invented (a small
+# pneumothorax the film does not show). Teachers write their own: one finding moved to the wrong side, one added.
+PLANTED_READ = ("PA chest radiograph. Large right pleural effusion with a meniscus, obscuring the right "
+                "hemidiaphragm and the lower right heart border. A catheter projects over the right hemithorax. "
+                "Small right apical pneumothorax. The left lung is clear. Impression: large right pleural effusion "
+                "and a small right pneumothorax; this film neither confirms nor excludes pulmonary embolism.")
+
+# What has been measured about readers and model reads: (figure, source), for discussion.
+LITERATURE: tuple[tuple[str, str], ...] = (
+    ("Incorrect AI output raised radiologists' false negatives from 2.7 % to 33 % and their false positives "
+     "from 51 % to 86 % (lung cancer detection on chest radiographs).",
+     "Bernstein MH et al. Can incorrect artificial intelligence (AI) results impact radiologists, and if so, what "
+     "can we do about it? A multi-reader pilot study of lung cancer detection with chest radiography. "
+     "Eur Radiol 2023. doi:10.1007/s00330-023-09747-1"),
+    ("The least experienced readers followed wrong AI suggestions most (mammography, BI-RADS suggestions).",
+     "Dratsch T et al. Automation bias in mammography: the impact of artificial intelligence BI-RADS suggestions "
+     "on reader performance. Radiology 2023;307(4):e222176. doi:10.1148/radiol.222176"),
+    ("In an independent emergency-department study, vision-language models, MedGemma among them, hallucinated "
+     "findings in 5.4-17.4 % of chest radiograph reports (one model 0.3 %), against 0.1 % for radiologists.",
+     "Lim et al. Comparative evaluation of generative AI models for chest radiograph report generation in the "
+     "emergency department. Eur Radiol 2026. doi:10.1007/s00330-026-12648-8"),
+    ("MedGemma's read changes with the context it is given: asked with no history, it has called an abnormal "
+     "film normal.",
+     "Try it above: the same film with its history, without it and with a misleading one."),
+)
+
+
+def context_questions(case: Case | str | int = TRUST_CASE) -> list[tuple[str, str]]:
+    """The (label, question) pairs sent for the film, the case's own question filled in."""
+    case = load_case(case)
+    return [(label, question if question is not None else case_prompt(case)) for label, question in CONTEXTS]
+
+
+@dataclass(frozen=True)
+class ContextRead:
+    """One read of the film: which context, the question sent, MedGemma's answer and its checks against the key."""
+
+    label: str
+    question: str
+    findings: Findings
+    checks: list[FindingCheck]
+
+
+def _read(medgemma: Any, case: Case, question: str) -> Findings:
+    request = case_request(case, prompt=question)
+    state = reveal.session(case.id)
+    if state.key == request.key(case) and state.future is not None:  # the quiz already asked this one
+        return state.future.result()
+    return _answer(medgemma, case, request, stream=False, on_text=None)
+
+
+def compare_contexts(case: Case | str | int = TRUST_CASE, model: Any = None,
+                     contexts: tuple[tuple[str, str | None], ...] = CONTEXTS) -> list[ContextRead]:
+    """Ask the same film with each context and show the reads side by side, each scored against the key.
+
+    In a live notebook they stay hidden until the resident commits a read in the case's quiz (read first).
+    """
+    case = load_case(case)
+    medgemma = model if model is not None else default_model()
+    state = reveal.session(case.id)
+    handle = None
+    if state.hides():
+        handle = reveal.placeholder("MedGemma is reading the film once per context. " + reveal.HIDDEN_READ)
+    reads = []
+    for label, question in contexts:
+        question = question if question is not None else case_prompt(case)
+        findings = _read(medgemma, case, question)
+        reads.append(ContextRead(label, question, findings, check_findings(findings.text, case)))
+    markup, plain = context_reads_html(case, reads), context_reads_text(reads)
+    if handle is None:
+        show_html(markup, plain)
+    else:
+        from IPython.display import HTML
+
+        handle.update(HTML(reveal.notice_html("MedGemma's reads are ready. " + reveal.HIDDEN_READ)))
+        state.when_revealed(lambda: handle.update(HTML(markup)))
+    return reads
+
+
+def context_reads_html(case: Case, reads: list[ContextRead]) -> str:
+    """The reads side by side (question, answer, concordance table), then one verdict per finding and context."""
+    columns = "".join(
+        f"<div style='flex:1;min-width:280px'><h4>{esc(read.label.capitalize())}</h4>"
+        f"<p><b>Question sent.</b> <i>{esc(read.question)}</i></p>"
+        f"{findings_html(read.findings, f'MedGemma, {read.label}')}"
+        f"{concordance_table_html(read.checks, f'MedGemma {read.label} vs the answer key')}</div>"
+        for read in reads)
+    cell = "padding:4px 8px;border:1px solid #bbb;text-align:left"
+    header = "".join(f"<th style='{cell}'>{esc(h)}</th>" for h in ("Finding", "Answer key",
+                                                                     *(read.label for read in reads)))
+    body = "".join(
+        f"<tr><td style='{cell}'>{esc(check.finding)}</td><td style='{cell}'>{esc(check.expected)}</td>"
+        + "".join(f"<td style='{cell}'>{esc(verdict(read.checks[index])[1])}</td>" for read in reads) + "</tr>"
+        for index, check in enumerate(reads[0].checks)) if reads else ""
+    scores = "; ".join(f"{read.label}: {'/'.join(map(str, concordance_score(read.checks)))}" for read in reads)
+    return (f"<div class='mh-contexts'><h3>Case {esc(case.id)}: one film, {len(reads)} contexts</h3>"
+            f"<table style='border-collapse:collapse'><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p><b>Agrees with the key</b>: {esc(scores)}.</p>"
+            f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{columns}</div></div>")
+
+
+def context_reads_text(reads: list[ContextRead]) -> str:
+    """The reads, one block per context, for a terminal."""
+    blocks = []
+    for read in reads:
+        agreeing, total = concordance_score(read.checks)
+        blocks.append(f"MedGemma {read.label} ({agreeing}/{total} agree with the key)\nQuestion: {read.question}\n"
+                      f"{read.findings.text}")
+    return "\n\n".join(blocks)
+
+
+def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any = None) -> list[dict[str, Any]]:
+    """The class review of a round (mh.class_review), held back in a live notebook until the resident's reveal.
+
+    The review names the findings that misled the class: shown before a resident's own read, it gives the planted
+    error away. Returns the rows when shown at once, else [] (they show at the reveal).
+    """
+    case = load_case(case)
+    state = reveal.session(case.id)
+    if not state.hides():
+        return class_review(source, case, model=model)
+    import ipywidgets
+    from IPython.display import display
+
+    held = ipywidgets.Output()
+    display(held)
+    notice = reveal.placeholder("The class review of the round shows once you have revealed your own read above.")
+
+    def show() -> None:
+        from IPython.display import HTML
+
+        notice.update(HTML(""))
+        with held:  # an output widget: the review lands here even when the reveal comes from a button click
+            class_review(source, case, model=model)
+
+    state.when_revealed(show)
+    return []
+
+
+# ---------------------------------------------------------------- an invented class's vigilance round
+
+# For case 03 and PLANTED_READ: a first read, then the revision after seeing the planted read.
+_DEMO_ROUNDS = (
+    ("Large right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest.",
+     "Large right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the right "
+     "chest."),  # misled on pneumothorax
+    ("Large right pleural effusion. No pneumothorax.",
+     "Large right pleural effusion. No pneumothorax. A catheter projects over the right hemithorax."),  # corrected
+    ("Large right pleural effusion. No pneumothorax. A catheter over the right chest.",
+     "Large right pleural effusion. No pneumothorax. A catheter over the right chest."),  # held the read
+    ("Right pleural effusion. No pneumothorax. Catheter over the right hemithorax.",
+     "Right pleural effusion. A pneumothorax cannot be excluded. Catheter over the right hemithorax."),  # hedged
+)
+
+
+def write_demo_vigilance_reads(folder: str | Path, residents: int = 8) -> Path:
+    """Write an invented class's planted-error round on case 03 (first and revised reads) for trying the review."""
+    folder = Path(folder)
+    for number in range(1, residents + 1):
+        first, revised = _DEMO_ROUNDS[(number - 1) % len(_DEMO_ROUNDS)]
+        save_read(TRUST_CASE, first, f"Invented resident {number:02d}", folder, model_read=PLANTED_READ,
+                  revised_read=revised, planted=True)
+    return folder
