@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Union
 
 from .asking import split_thinking
-from .attributes import coarse_size, same_site
+from .attributes import Attributes, coarse_size, combine_attributes, read_attributes, same_site
 from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 
@@ -688,10 +688,18 @@ def _evidence(sentence: str) -> str:
     return re.sub(r"\s+", " ", sentence).strip(" :")
 
 
-def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]
-                       ) -> dict[int, list[tuple[str, str]]]:
-    """(status, evidence) of every mention, keyed by the finding's index in the answer key."""
-    per_finding: dict[int, list[tuple[str, str]]] = {}
+_Found = tuple[str, str, Attributes]  # status, evidence, what the mention says of side, size and site
+
+
+def _attributes_of(text: str, mention: _Mention, mentions: Sequence[_Mention]) -> Attributes:
+    """The side, size and site that text attaches to one mention, the other mentions being other heads."""
+    return read_attributes(text, mention.start, mention.end, [(m.start, m.end) for m in mentions
+                                                             if (m.start, m.end) != (mention.start, mention.end)])
+
+
+def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]) -> dict[int, list[_Found]]:
+    """(status, evidence, attributes) of every mention, keyed by the finding's index in the answer key."""
+    per_finding: dict[int, list[_Found]] = {}
     for index, sentence in enumerate(sentences):
         mentions = _mentions(sentence, patterns)
         if not mentions:
@@ -706,7 +714,7 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             else:
                 status, evidence = _HYPOTHETICAL, _evidence(sentence)
             for m in mentions:
-                per_finding.setdefault(m.finding, []).append((status, evidence))
+                per_finding.setdefault(m.finding, []).append((status, evidence, _attributes_of(sentence, m, mentions)))
             continue
         previous: list[_Mention] = []
         for start, end, opener in _clauses(sentence, mentions):
@@ -714,15 +722,19 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
             for m, status in _clause_statuses(clause, inside).items():
-                per_finding.setdefault(m.finding, []).append((status, _evidence(sentence)))
+                # where and how big are read in the whole sentence: "opacity at the left base, which may be
+                # atelectasis" places the atelectasis across a clause boundary
+                whole = _Mention(m.finding, m.start + start, m.end + start)
+                per_finding.setdefault(m.finding, []).append(
+                    (status, _evidence(sentence), _attributes_of(sentence, whole, mentions)))
             if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
-                for m in previous:  # "effusion absent on the left but present on the right"
-                    per_finding[m.finding].append(("present", _evidence(sentence)))
+                for m in previous:  # "effusion absent on the left but present on the right": the side is here
+                    per_finding[m.finding].append(("present", _evidence(sentence), read_attributes(clause, 0, 0)))
             previous = inside
     return per_finding
 
 
-def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences: list[str],
+def _add_normal_statements(statuses: dict[int, list[_Found]], sentences: list[str],
                            patterns: Sequence[_FindingPatterns]) -> None:
     """A normal description ("heart size is normal") counts as an absent mention of the finding it denies.
 
@@ -733,7 +745,7 @@ def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences
         plain = re.sub(r"\s*\([^()]*\)", "", sentence)
         for index, finding in enumerate(patterns):
             if any(pattern.search(plain) for pattern in finding.normal):
-                statuses.setdefault(index, []).append(("absent", _evidence(sentence)))
+                statuses.setdefault(index, []).append(("absent", _evidence(sentence), Attributes()))
 
 
 # ---------------------------------------------------------------- public API
@@ -791,11 +803,13 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
             checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent,
                                        **_key_attributes(finding)))
             continue
-        best = max(_RANK[s] for s, _ in mentions)
-        status, evidence = next((s, e) for s, e in mentions if _RANK[s] == best)
+        best = max(_RANK[s] for s, _, _ in mentions)
+        status, evidence, _ = next(m for m in mentions if _RANK[m[0]] == best)
         status = "uncertain" if status == _HYPOTHETICAL else status
+        # where and how big come from the mentions that decided the status: "no left effusion" gives no side
+        side, size, site = combine_attributes(a for s, _, a in mentions if _RANK[s] == best)
         checks.append(FindingCheck(finding.name, status, finding.expected, evidence, pertinent,
-                                   **_key_attributes(finding)))
+                                   side=side, size=size, site=site, **_key_attributes(finding)))
     return checks
 
 
