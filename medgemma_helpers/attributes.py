@@ -155,6 +155,7 @@ _PRE_BREAKS = frozenset("""of in on at with within without from for by over alon
 _POST_BREAKS = frozenset("""with without and or nor but however although though whereas while except due
     secondary from causing than since compared prior previous previously""".split())
 _GLUE = frozenset("and or to".split())
+_QUANTITY = frozenset("amount amounts area areas volume degree focus foci region regions patch patches".split())
 _MAX_PRE, _MAX_POST = 5, 10
 
 
@@ -210,6 +211,8 @@ def _joins_forward(gap: str, items_text: set[str]) -> bool:
         following = words[index + 1] if index + 1 < len(words) else ""
         if word in _GLUE and (following in items_text or following in _SIZE_WORDS):
             continue  # "right and left", "upper and lower lobe"
+        if word == "of" and index and words[index - 1] in _QUANTITY:
+            continue  # "a small amount of fluid", "a small area of atelectasis"
         if word in _PRE_BREAKS or (not word[0].isalnum() and word not in "-/"):
             return False
     return True
@@ -253,47 +256,50 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
         if owner:
             owned[owner[0]].append((item_start, kind, value, owner[1]))
     own = _attributes(owned[(start, end)])
-    lent = [_attributes(owned[head], after_only)
-            for head, after_only in _same_thing(clause, heads, heads.index((start, end)))]
-    side = own.side or next((a.side for a in lent if a.side), "")
-    site = own.site or next((a.site for a in lent if a.site), "")
+    lent = [(_attributes(owned[head], link == "and"), link)
+            for head, link in _same_thing(clause, heads, heads.index((start, end)))]
+    side = own.side or next((a.side for a, _ in lent if a.side), "")
+    site = own.site or next((a.site for a, _ in lent if a.site), "")
+    # another name for the same thing has its size too ("minimal scarring or atelectasis"); a neighbour has not
+    size = own.size or next((a.size for a, link in lent if a.size and link in ("alternative", "interpretation")), "")
     if not side and _PAIRED_PLURAL.search(clause[start:end]):
         side = "bilateral"  # "small pleural effusions": one in each pleural space
-    return Attributes(side, own.size, site)
+    return Attributes(side, size, site)
 
 
 # Findings of the two pleural spaces: the plural names both sides.
 _PAIRED_PLURAL = re.compile(r"(?:effusions|(?:hydro)?pneumothoraces|hydrothoraces)", re.IGNORECASE)
 
 
-def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[tuple[tuple[int, int], bool]]:
-    """(head, only its phrases after it) for the heads that name the same thing as heads[index], nearest first.
+def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[tuple[tuple[int, int], str]]:
+    """(head, how it is linked) for the heads that name the same thing as heads[index] or lie beside it.
 
     Alternatives ("or", "/", "versus") on either side; before it, an observation it interprets ("opacity ...
     compatible with") or lies beside ("effusion with adjacent"); after it, across "and", the place at the end of
     the list (only the phrases after that head: its own "left" in "and left pneumothorax" is not lent).
     """
-    found: list[tuple[tuple[int, int], bool]] = []
+    found: list[tuple[tuple[int, int], str]] = []
     for step in (-1, 1):
-        at, after_only = index, False
+        at, how = index, "alternative"
         while 0 <= at + step < len(heads):
             first, second = sorted((heads[at], heads[at + step]))
             link = _link(clause[first[1]:second[0]])
-            if link == "alternative" or (link == "interpretation" and step == -1):
-                pass
-            elif link == "and" and step == 1:
-                after_only = True
+            if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or \
+                    (link == "and" and step == 1):
+                # a chain is as weak as its weakest link: alternative > interpretation > beside > and
+                how = max(how, link, key=("and", "beside", "interpretation", "alternative").index)
             else:
                 break
             at += step
-            found.append((heads[at], after_only))
+            found.append((heads[at], how))
     return sorted(found, key=lambda pair: abs(pair[0][0] - heads[index][0]))
 
 
 _ALTERNATIVE = frozenset("or versus vs / either".split())
 _INTERPRETS = frozenset("""compatible consistent keeping represent represents representing reflect reflects reflecting
     likely probably probable possibly possible suggest suggests suggesting suggestive suspicious concerning favor
-    favour favoring favouring adjacent associated underlying""".split())
+    favour favoring favouring""".split())
+_BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
 def _link(gap: str) -> str:
@@ -301,13 +307,16 @@ def _link(gap: str) -> str:
     "with adjacent"), "and" (a bare list), or "" (no link)."""
     words = _gap_words(gap)
     interprets = any(w in _INTERPRETS for w in words)
+    beside = any(w in _BESIDE for w in words)
     if len([w for w in words if w[0].isalpha()]) > 8 or ";" in words or "without" in words or \
-            ("with" in words and not interprets):
+            ("with" in words and not (interprets or beside)):
         return ""
     if any(w in _ALTERNATIVE for w in words) and len(words) <= 5:
         return "alternative"
     if interprets:
         return "interpretation"
+    if beside:
+        return "beside"
     if words and all(w in ("and", ",") or w in _SIZE_WORDS for w in words) and "and" in words:
         return "and"
     return ""
