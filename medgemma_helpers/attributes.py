@@ -117,7 +117,8 @@ _ITEMS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple((re.compile(p, flag
     (rf"\b(?:{_SIZE_WORD})(?:[\s-]*(?:to|-|/|or)[\s-]*)(?:{_SIZE_WORD})\b", "size", "range", re.IGNORECASE),
     (r"\b(?:upper\s+limits?\s+of\s+normal|top[\s-]+(?:of\s+)?normal|high[\s-]+normal)\b", "size", "borderline",
      re.IGNORECASE),
-    (rf"\b(?:{_SIZE_WORD})\b", "size", "word", re.IGNORECASE),
+    # "most marked at the bases" says where, not how big
+    (rf"(?<!\bmost\s)(?<!\bmore\s)(?<!\bless\s)\b(?:{_SIZE_WORD})\b", "size", "word", re.IGNORECASE),
     # sites: lobes, zones, and the named places of a frontal film
     (r"\b(?:upper|middle|lower|mid)\s+(?:and\s+(?:upper|middle|lower)\s+)?lobes?\b", "site", "", re.IGNORECASE),
     (r"\b(?:upper|middle|lower|mid)[\s-]*(?:lungs?\s+)?(?:zones?|fields?|lungs?|hemithora(?:x|ces))\b|"

@@ -54,7 +54,9 @@ def normal_statements(subjects: str, predicates: str, prefixes: str = "") -> tup
     subject = (rf"(?:{subjects})(?:\s*(?:,|and|/)\s*(?:(?:the|other)\s+)*[a-z]+(?:\s+[a-z]+)?){{0,3}}"
                r"(?:\s+of\s+the\s+[a-z]+(?:\s+[a-z]+)?)?")
     statements = [rf"{subject}\s+{_LINKING_VERB}\s+{_FILLER}(?:{predicates})",
-                  rf"{subject}\s*[:\-–]\s*{_FILLER}(?:{predicates})"]
+                  rf"{subject}\s*[:\-–]\s*{_FILLER}(?:{predicates})",
+                  # a report's shorthand without the verb, ending its phrase: "Mediastinum normal."
+                  rf"{subject}\s+{_FILLER}(?:{predicates})(?=\s*(?:[.,;]|$))"]
     if prefixes:
         statements.append(rf"(?:{prefixes})\s+(?:{subjects})")
     return tuple(statements)
@@ -71,8 +73,12 @@ class StandardFinding:
     normal: tuple[str, ...] = ()
     lookalikes: tuple[str, ...] = ()
     lookalikes_after: tuple[str, ...] = ()
+    # A hedge on which one it is still claims one: "possibly a VP shunt" asserts a device (of unsure type).
+    hedge_is_about_type: bool = False
 
 
+# "No focal lesion" denies a nodule and a mass without naming either.
+_NO_LESION = r"no\s+(?:(?:focal|discrete|suspicious|definite|new|pulmonary|lung|parenchymal)\s+){0,3}lesions?"
 _NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
 
 STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
@@ -197,6 +203,7 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(r"nodular\s+(?:opacit(?:y|ies)|densit(?:y|ies)|lesions?|shadows?|shadowing)",),
         lookalikes=("thyroid", "breast", "skin", "cutaneous", "subcutaneous", "liver", "hepatic", "adrenal", "renal",
                     "kidney", "prostate", "vocal cord", "rheumatoid"),
+        normal=(_NO_LESION,),
     ),
     StandardFinding(
         "mass",
@@ -206,6 +213,46 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         lookalikes=("body", "muscle", "bone", "lean", "fat-free", "breast", "thyroid", "adrenal", "renal", "liver",
                     "hepatic", "pelvic", "adnexal", "ovarian", "abdominal", "neck"),
         lookalikes_after=("effect", "index"),
+        normal=(_NO_LESION,),
+    ),
+    StandardFinding(
+        "pulmonary vascular congestion",
+        keys=("vascular congestion", "venous congestion", "pulmonary congestion"),
+        positive=(
+            r"upper[\s-]+(?:lobe|zone)s?\s+(?:(?:venous|vascular|vessel|blood|flow|pulmonary)\s+){0,3}"
+            r"(?:diversion|redistribution|distension|distention|prominence)",
+            r"(?:vascular|venous|blood(?:\s+flow)?)\s+(?:re)?(?:distribution|diversion)\s+to\s+the\s+upper\s+"
+            r"(?:lobes|zones)",
+            r"cephali[sz]ation",
+            r"(?:engorged|distended|dilated)\s+(?:upper[\s-]+(?:lobe|zone)\s+)?(?:pulmonary\s+)?(?:vessels|veins)",
+        ),
+        normal=normal_statements(_words("pulmonary vasculature", "pulmonary vascularity", "pulmonary vessels"),
+                                 _NORMAL, _words("normal")),
+    ),
+    StandardFinding(
+        # a distribution: the zone words before a pattern ("bilateral lower zone reticulation") or a pattern's
+        # stated predominance ("reticulation, most marked at the bases"); the pattern itself stays its own finding
+        "lower-zone predominance",
+        keys=("lower-zone predominance", "lower zone predominance", "basal predominance"),
+        positive=(
+            r"(?:lower[\s-]+(?:zones?|lobes?|lung\s+zones?)|lung\s+bases|bi-?basal|bi-?basilar|basal|basilar)"
+            r"(?:[\s-]+predominant)?(?=\s+(?:[a-z-]+\s+){0,2}?(?:reticul|interstitial|fibro|honeycomb)[a-z]*)",
+            r"(?:predominantly|mainly|mostly|most\s+marked|most\s+prominent|worst|maximal)\s+(?:at|in)\s+"
+            r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:zones|lobes))",
+        ),
+    ),
+    StandardFinding(
+        # a line or tube on the film; "line" alone is short, so the lines of anatomy and signs are look-alikes
+        "line or tube",
+        keys=("catheter", "central line", "central venous catheter", "line or tube", "support device"),
+        head="lines?",
+        lookalikes=("pleural", "visceral pleural", "septal", "Kerley B", "Kerley", "B", "fissure", "fissural", "skin",
+                    "skin fold", "fold", "air-fluid", "fluid", "tram", "tram-track", "hair", "junction",
+                    "anterior junction", "posterior junction", "paraspinal", "paravertebral", "paratracheal",
+                    "paraspinous", "azygo-oesophageal", "azygoesophageal", "Mach", "mid", "fracture", "lucent",
+                    "sclerotic", "growth", "diaphragmatic", "pericardial", "cardiac", "heart"),
+        lookalikes_after=("of", "sign", "shadow", "shadows"),
+        hedge_is_about_type=True,
     ),
 )
 

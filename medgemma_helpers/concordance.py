@@ -424,6 +424,7 @@ class _FindingPatterns:
     normal: tuple[re.Pattern[str], ...]  # normal statements that deny it without naming it
     lookalike_before: re.Pattern[str] | None  # "pericardial" right before "effusion": another finding
     lookalike_after: re.Pattern[str] | None  # "effect" right after "mass"
+    hedge_is_about_type: bool = False  # a device: "possibly a VP shunt" still asserts one
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -446,7 +447,8 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         lookalike_before=re.compile(rf"(?<![A-Za-z0-9])(?:{_alternation(before)})[\s-]*$", re.IGNORECASE)
         if before else None,
         lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
-        if after else None)
+        if after else None,
+        hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard))
 
 
 def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns) -> bool:
@@ -722,6 +724,8 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
             for m, status in _clause_statuses(clause, inside).items():
+                if status == "uncertain" and patterns[m.finding].hedge_is_about_type:
+                    status = "present"  # "possibly a VP shunt": unsure which device, sure there is one
                 # where and how big are read in the whole sentence: "opacity at the left base, which may be
                 # atelectasis" places the atelectasis across a clause boundary
                 whole = _Mention(m.finding, m.start + start, m.end + start)
