@@ -228,7 +228,7 @@ def _joins_backward(gap: str, items_text: set[str]) -> bool:
         following = words[index + 1] if index + 1 < len(words) else ""
         if word in _GLUE and (following in items_text or following in ("on", "in", "at", "the")):
             continue  # "on the right and left", "in the right and in the left"
-        if word in _POST_BREAKS or word in (";", "("):
+        if word in _POST_BREAKS or word == ";":
             return False
     return True
 
@@ -288,7 +288,7 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
             if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or \
                     (link == "and" and step == 1):
                 # a chain is as weak as its weakest link: alternative > interpretation > beside > and
-                how = max(how, link, key=("and", "beside", "interpretation", "alternative").index)
+                how = min(how, link, key=("and", "beside", "interpretation", "alternative").index)
             else:
                 break
             at += step

@@ -221,8 +221,8 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(
             r"upper[\s-]+(?:lobe|zone)s?\s+(?:(?:venous|vascular|vessel|blood|flow|pulmonary)\s+){0,3}"
             r"(?:diversion|redistribution|distension|distention|prominence)",
-            r"(?:vascular|venous|blood(?:\s+flow)?)\s+(?:re)?(?:distribution|diversion)\s+to\s+the\s+upper\s+"
-            r"(?:lobes|zones)",
+            r"(?:(?:vascular|venous|blood(?:\s+flow)?)\s+(?:re)?(?:distribution|diversion)|(?:re)?distribution\s+of\s+"
+            r"(?:pulmonary\s+)?(?:blood(?:\s+flow)?|flow))\s+to\s+the\s+upper\s+(?:lobes|zones)",
             r"cephali[sz]ation",
             r"(?:engorged|distended|dilated)\s+(?:upper[\s-]+(?:lobe|zone)\s+)?(?:pulmonary\s+)?(?:vessels|veins)",
         ),
