@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 __all__ = ["SIDES", "SIZES", "Attributes", "coarse_size", "site_zones", "same_site", "read_attributes",
-           "combine_sides", "combine_attributes"]
+           "combine_sides", "combine_attributes", "place_before"]
 
 SIDES = ("right", "left", "bilateral")
 SIZES = ("minimal", "small", "mild", "moderate", "large", "severe", "borderline")
@@ -89,7 +89,8 @@ _SIZE_WORDS = {
 }
 _SIZE_WORD = "|".join(sorted(_SIZE_WORDS, key=len, reverse=True))
 _SIDE = r"(?:right|left)"
-# Plural sites name both sides when no side word says otherwise: "at the bases", "in the lower lobes".
+# Plural sites name both sides when no side word says otherwise: "at the bases", "in the lower lobes"; so does
+# "basal" or "basilar" with no side ("basilar atelectasis" is at both bases).
 _PLURAL_SITES = r"lungs|bases|apices|hila|hemithoraces|lobes|zones|fields|angles|sides|recesses|sulci"
 
 # (pattern, kind, value): value "" means the matched words themselves (a site), or a function of the match.
@@ -103,7 +104,8 @@ _ITEMS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple((re.compile(p, flag
     (r"(?<![A-Za-z0-9./])[RL]\s*>\s*[RL](?![A-Za-z0-9])", "side", "bilateral", 0),
     (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat)\b", "side", "bilateral",
      re.IGNORECASE),
-    (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES})\b|\s+lung\b)|\blungs\b", "side", "bilateral",
+    (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES})\b|\s+lung\b)|"
+     r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b", "side", "bilateral",
      re.IGNORECASE),
     # "larger on the right" compares the two sides: there is something on both
     (rf"\b(?:larger|greater|bigger|worse|more\s+[a-z]+)\s+on\s+the\s+{_SIDE}\b", "side", "bilateral", re.IGNORECASE),
@@ -225,8 +227,8 @@ def _joins_backward(gap: str, items_text: set[str]) -> bool:
     if len([w for w in words if w[0].isalpha()]) > _MAX_POST:
         return False
     for index, word in enumerate(words):
-        following = words[index + 1] if index + 1 < len(words) else ""
-        if word in _GLUE and (following in items_text or following in ("on", "in", "at", "the")):
+        following = words[index + 1] if index + 1 < len(words) else "<the item>"
+        if word in _GLUE and (following in items_text or following in ("on", "in", "at", "the", "<the item>")):
             continue  # "on the right and left", "in the right and in the left"
         if word in _POST_BREAKS or word == ";":
             return False
@@ -242,9 +244,10 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     else, when nothing comes before it, the first head after it ("In the right lower lobe, | consolidation").
     Another name for the same thing then lends its side and site (never its size) to a finding that has none:
     an alternative ("scarring or atelectasis at the left base"), the observation a finding interprets ("opacity
-    at the right base, likely atelectasis"), what it lies beside ("left effusion with adjacent atelectasis"),
-    and the place that closes a list ("consolidation and atelectasis in the right base"; but "right effusion and
-    pneumothorax" gives the pneumothorax no side: a phrase before a head stays with it).
+    at the right base, likely atelectasis", "opacity at the right base, atelectasis"), what it lies beside or comes
+    with ("left effusion with adjacent atelectasis"), and the other items of a list ("left lower lobe consolidation
+    and effusion", "consolidation and atelectasis in the right base"). A finding's own side always wins: "small
+    right effusion and left pneumothorax" gives each its own.
     """
     spans = [(start, end)] + [(a, b) for a, b in others]
     heads = sorted(set(spans) | {(m.start(), m.end()) for m in _HEADS.finditer(clause)
@@ -257,7 +260,7 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
         if owner:
             owned[owner[0]].append((item_start, kind, value, owner[1]))
     own = _attributes(owned[(start, end)])
-    lent = [(_attributes(owned[head], link == "and"), link)
+    lent = [(_attributes(owned[head], link == "and" and head[0] > start), link)
             for head, link in _same_thing(clause, heads, heads.index((start, end)))]
     side = own.side or next((a.side for a, _ in lent if a.side), "")
     site = own.site or next((a.site for a, _ in lent if a.site), "")
@@ -269,7 +272,7 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
 
 
 # Findings of the two pleural spaces: the plural names both sides.
-_PAIRED_PLURAL = re.compile(r"(?:effusions|(?:hydro)?pneumothoraces|hydrothoraces)", re.IGNORECASE)
+_PAIRED_PLURAL = re.compile(r"\b(?:effusions|(?:hydro)?pneumothoraces|hydrothoraces)\b", re.IGNORECASE)
 
 
 def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[tuple[tuple[int, int], str]]:
@@ -285,8 +288,7 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
         while 0 <= at + step < len(heads):
             first, second = sorted((heads[at], heads[at + step]))
             link = _link(clause[first[1]:second[0]])
-            if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or \
-                    (link == "and" and step == 1):
+            if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or link == "and":
                 # a chain is as weak as its weakest link: alternative > interpretation > beside > and
                 how = min(how, link, key=("and", "beside", "interpretation", "alternative").index)
             else:
@@ -300,6 +302,8 @@ _ALTERNATIVE = frozenset("or versus vs / either".split())
 _INTERPRETS = frozenset("""compatible consistent keeping represent represents representing reflect reflects reflecting
     likely probably probable possibly possible suggest suggests suggesting suggestive suspicious concerning favor
     favour favoring favouring""".split())
+# Words a list item may carry before its head without a place of its own ("infiltrate and focal atelectasis").
+_LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
@@ -309,16 +313,15 @@ def _link(gap: str) -> str:
     words = _gap_words(gap)
     interprets = any(w in _INTERPRETS for w in words)
     beside = any(w in _BESIDE for w in words)
-    if len([w for w in words if w[0].isalpha()]) > 8 or ";" in words or "without" in words or \
-            ("with" in words and not (interprets or beside)):
+    if len([w for w in words if w[0].isalpha()]) > 8 or ";" in words or "without" in words:
         return ""
     if any(w in _ALTERNATIVE for w in words) and len(words) <= 5:
         return "alternative"
-    if interprets:
-        return "interpretation"
-    if beside:
+    if interprets or (words[:1] == [","] and len(words) == 2 and words[1] not in _PRE_BREAKS | _LIST_WORDS):
+        return "interpretation"  # "opacity at the left base, probably atelectasis"
+    if beside or "with" in words:
         return "beside"
-    if words and all(w in ("and", ",") or w in _SIZE_WORDS for w in words) and "and" in words:
+    if words and all(w in ("and", ",") or w in _SIZE_WORDS or w in _LIST_WORDS for w in words):
         return "and"
     return ""
 
@@ -347,9 +350,23 @@ def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = F
     sizes = [value for _, kind, value, _ in found if kind == "size"]
     sites = list(dict.fromkeys(value for _, kind, value, _ in found if kind == "site"))
     side = combine_sides(sides)
-    if not side and any(re.search(rf"\b(?:{_PLURAL_SITES})\b", site) for site in sites):
+    if not side and any(re.search(rf"\b(?:{_PLURAL_SITES}|basilar|basal)\b", site) for site in sites):
         side = "bilateral"
     return Attributes(side, sizes[0] if sizes else "", ", ".join(sites))
+
+
+_ANAPHORA = re.compile(r"^\W*(?:the\s+appearances?|appearances?|this|these|it|they|the\s+findings?|findings?)\b",
+                      re.IGNORECASE)
+
+
+def place_before(sentence: str, previous: str) -> Attributes:
+    """The side and site a sentence that points back ("This may represent atelectasis.") takes from the one before."""
+    if not _ANAPHORA.match(sentence):
+        return Attributes()
+    items = _items(previous)
+    sides = [value for _, _, kind, value in items if kind == "side"]
+    sites = list(dict.fromkeys(value for _, _, kind, value in items if kind == "site"))
+    return Attributes(combine_sides(sides), "", ", ".join(sites))
 
 
 def combine_sides(sides: Iterable[str]) -> str:

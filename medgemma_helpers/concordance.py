@@ -67,7 +67,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Union
 
 from .asking import split_thinking
-from .attributes import Attributes, coarse_size, combine_attributes, read_attributes, same_site
+from .attributes import (Attributes, coarse_size, combine_attributes, place_before, read_attributes,
+                         same_site)
 from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 
@@ -729,8 +730,12 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
                 # where and how big are read in the whole sentence: "opacity at the left base, which may be
                 # atelectasis" places the atelectasis across a clause boundary
                 whole = _Mention(m.finding, m.start + start, m.end + start)
-                per_finding.setdefault(m.finding, []).append(
-                    (status, _evidence(sentence), _attributes_of(sentence, whole, mentions)))
+                attributes = _attributes_of(sentence, whole, mentions)
+                if not (attributes.side or attributes.site) and index:
+                    # "Opacity at the left base. This may be atelectasis.": the place is in the sentence before
+                    lent = place_before(sentence, sentences[index - 1])
+                    attributes = Attributes(lent.side, attributes.size, lent.site)
+                per_finding.setdefault(m.finding, []).append((status, _evidence(sentence), attributes))
             if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
                 for m in previous:  # "effusion absent on the left but present on the right": the side is here
                     per_finding[m.finding].append(("present", _evidence(sentence), read_attributes(clause, 0, 0)))

@@ -116,8 +116,10 @@ def test_no_leak_between_findings():
     assert said(text, "pneumothorax")[0] == "left" and said(text, "pleural effusion")[0] == "right"
 
 
-def test_a_place_before_a_list_is_not_lent_forward():
-    assert said("Large right effusion and a pneumothorax.", "pneumothorax")[:2] == ("", "")
+def test_a_list_shares_its_place_but_not_its_size():
+    # "left lower lobe consolidation and effusion": the place covers the list; a size stays with its own head
+    assert said("Large right effusion and a pneumothorax.", "pneumothorax")[:2] == ("right", "")
+    assert said("Atelectasis and a small effusion at the left base.", "atelectasis")[:2] == ("left", "")
 
 
 def test_a_structure_keeps_its_own_side():
