@@ -260,8 +260,10 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
         if owner:
             owned[owner[0]].append((item_start, kind, value, owner[1]))
     own = _attributes(owned[(start, end)])
+    # the words that link two heads, without the places between them ("opacity in the left base, likely ...")
+    unplaced = "".join(" " if any(s <= i < e for s, e, _, _ in items) else ch for i, ch in enumerate(clause))
     lent = [(_attributes(owned[head], link == "and" and head[0] > start), link)
-            for head, link in _same_thing(clause, heads, heads.index((start, end)))]
+            for head, link in _same_thing(unplaced, heads, heads.index((start, end)))]
     side = own.side or next((a.side for a, _ in lent if a.side), "")
     site = own.site or next((a.site for a, _ in lent if a.site), "")
     # another name for the same thing has its size too ("minimal scarring or atelectasis"); a neighbour has not
@@ -301,7 +303,10 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
 _ALTERNATIVE = frozenset("or versus vs / either".split())
 _INTERPRETS = frozenset("""compatible consistent keeping represent represents representing reflect reflects reflecting
     likely probably probable possibly possible suggest suggests suggesting suggestive suspicious concerning favor
-    favour favoring favouring""".split())
+    favour favoring favouring due secondary""".split())
+# Words that only carry a place between two heads: "opacity | in the lateral left lung base, | atelectasis".
+_PLACE_WORDS = frozenset("""in at on the of within along over involving throughout lung lungs lobe zone side region
+    portion segment lateral medial posterior anterior""".split())
 # Words a list item may carry before its head without a place of its own ("infiltrate and focal atelectasis").
 _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
@@ -310,7 +315,7 @@ _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".sp
 def _link(gap: str) -> str:
     """How the text between two heads joins them: "alternative" ("or"), "interpretation" ("likely",
     "with adjacent"), "and" (a bare list), or "" (no link)."""
-    words = _gap_words(gap)
+    words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
     interprets = any(w in _INTERPRETS for w in words)
     beside = any(w in _BESIDE for w in words)
     if len([w for w in words if w[0].isalpha()]) > 8 or ";" in words or "without" in words:

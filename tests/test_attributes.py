@@ -134,7 +134,23 @@ LENT = [
     ("Atelectasis versus consolidation in the left lower lobe.", ("left", "lower lobe")),
     ("Consolidation and atelectasis in the right lower lobe.", ("right", "lower lobe")),
     ("Right pleural effusion with adjacent atelectasis.", ("right", "")),
+    ("Opacity in the lateral left lung base, atelectasis.", ("left", "lung base")),
+    ("Streaky opacity at the right base due to atelectasis.", ("right", "base")),
+    ("Left lower lobe opacity and patchy atelectasis.", ("left", "lower lobe")),
+    ("Basilar atelectasis.", ("bilateral", "basilar")),
 ]
+
+
+def test_a_sentence_that_points_back_takes_the_place_before():
+    assert said("There is a band of opacity at the left base. This likely represents atelectasis.",
+                "atelectasis")[0] == "left"
+    # only a sentence that points back: a new statement keeps no side
+    assert said("There is a band of opacity at the left base. Atelectasis elsewhere.", "atelectasis")[0] == ""
+
+
+def test_lungs_name_both_sides_only_as_a_place():
+    assert said("Scattered nodules throughout the lungs.", "nodule")[0] == "bilateral"
+    assert said("Lungs show a right upper lobe nodule.", "nodule")[0] == "right"
 
 
 @pytest.mark.parametrize("text, expected", LENT)
