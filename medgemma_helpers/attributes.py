@@ -94,7 +94,7 @@ _SIDE = r"(?:right|left)"
 _PLURAL_SITES = r"lungs|bases|apices|hila|hemithoraces|lobes|zones|fields|angles|sides|recesses|sulci"
 
 # (pattern, kind, value): value "" means the matched words themselves (a site), or a function of the match.
-_ITEMS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple((re.compile(p, flags), kind, value) for p, kind, value, flags in (
+_ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
     # "right greater than left", "R > L", "larger on the right than the left": both sides
     (rf"\b{_SIDE}(?:[\s-]+(?:sided|side|lung|base|hemithorax))?\s*(?:(?:much|slightly|somewhat|far)\s+)?"
      r"(?:>|greater\s+than|more\s+than|more\s+so\s+than|larger\s+than|bigger\s+than|worse\s+than|"
@@ -131,7 +131,8 @@ _ITEMS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple((re.compile(p, flag
     (r"\b(?:peri|para|infra|supra)?hil(?:ar|um|a|us)\b", "site", "", re.IGNORECASE),
     (r"\bcostophrenic(?:\s+(?:angles?|recess(?:es)?|sulc(?:us|i)))?\b", "site", "", re.IGNORECASE),
     (r"\bretrocardiac\b", "site", "", re.IGNORECASE),
-))
+)
+_ITEMS = tuple((re.compile(p, flags), kind, value) for p, kind, value, flags in _ITEM_TABLE)
 
 # Nouns that head a finding or a structure of their own: a side or size word next to one describes it, not the
 # finding being read ("small right effusion and left pneumothorax"; "effusion with elevation of the right
@@ -149,10 +150,11 @@ _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
 # Words that end a run of modifiers in front of a head: "small right effusion" is one phrase, "right lung
 # with an effusion" is not.
 _PRE_BREAKS = frozenset("""of in on at with within without from for by over along near into onto throughout
-    involving about than and or but however although though whereas while except to as is are was were be been has have had there the a an this these that
-    which no not nor seen noted identified appears appear shows show demonstrates reveals due since may might could
-    would represent represents representing reflect reflects reflecting likely probably possibly suggest suggests
-    suggesting consistent compatible concerning suspicious""".split())
+    involving about than and or but however although though whereas while except to as is are was were be been
+    has have had there the a an this these that which no not nor seen noted identified appears appear shows show
+    demonstrates reveals due since may might could would represent represents representing reflect reflects
+    reflecting likely probably possibly suggest suggests suggesting consistent compatible
+    concerning suspicious""".split())
 # ... and those that end a phrase after a head: "effusion on the right" is one phrase, "effusion with right
 # hemidiaphragm elevation" or "effusion and right ..." is not.
 _POST_BREAKS = frozenset("""with without and or nor but however although though whereas while except due

@@ -67,8 +67,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Union
 
 from .asking import split_thinking
-from .attributes import (Attributes, coarse_size, combine_attributes, place_before, read_attributes,
-                         same_site)
+from .attributes import Attributes, coarse_size, combine_attributes, place_before, read_attributes, same_site
 from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
 from medgemma_helpers.attributes import combine_sides, read_attributes
 from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.concordance import check_findings, concordance_score
-from conftest import PROJECT_ROOT
 
 EFFUSION = ReferenceFinding("pleural effusion", ("effusion",), "present")
 PNEUMOTHORAX = ReferenceFinding("pneumothorax", (), "present")
