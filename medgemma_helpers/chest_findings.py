@@ -4,9 +4,15 @@ A read often denies a finding without naming it ("The heart size is within norma
 cardiomegaly) or asserts it in other words ("the heart appears enlarged"). A case file should not have
 to list every such phrasing, so this table holds them for the findings every chest read reports on:
 cardiomegaly, widened mediastinum, consolidation (airspace opacity), pleural effusion, pneumothorax,
-pulmonary oedema, fracture, nodule and mass. An answer-key finding gets an entry's knowledge when its
-name or a synonym contains one of the entry's `keys` (so "rib fracture" is a fracture) and its name holds
-none of the entry's look-alike words (so "pericardial effusion" is not a pleural effusion).
+pulmonary oedema, fracture, nodule and mass; and for some a case names: vascular congestion ("upper lobe
+venous diversion"), a lower-zone predominance ("bilateral lower zone reticulation": the zone words before a
+pattern, the pattern staying its own finding), and a line or tube (where "line" alone is guarded by the
+lines of anatomy and signs as look-alikes: "visceral pleural line", "Kerley B lines", "line of the heart",
+and a hedge on its type still asserts a device: "possibly a VP shunt").
+
+An answer-key finding gets an entry's knowledge when its name or a synonym contains one of the entry's
+`keys` (so "rib fracture" is a fracture) and its name holds none of the entry's look-alike words (so
+"pericardial effusion" is not a pleural effusion).
 
 Each entry says:
 - `positive`: other wordings that assert the finding (regular expressions, matched as whole words; a
@@ -20,7 +26,9 @@ Each entry says:
 
 The normal statements are deliberately narrow, as radiologists use them: "the lungs are clear" denies
 consolidation but says nothing about the pleura, a pneumothorax or a nodule; "the left lung is clear"
-says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax.
+says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax. A report's
+verbless shorthand counts when it ends its phrase ("Mediastinum normal."), and "no focal lesion" denies a
+nodule and a mass.
 
 Layer: cases and concordance. May import nothing from the package.
 """

@@ -49,12 +49,19 @@ negations are often about one site). A hedge anywhere means the read did not com
 ("No pneumothorax. A tiny apical pneumothorax cannot be excluded." -> uncertain). Absent needs every
 asserting mention to be negated. The evidence shown is the first sentence with the winning status.
 
-Scoring. A finding agrees when the read's status equals the key's. A read need not list every absent
-finding: an absent finding the case marks as not pertinent, which the read never mentions, is neither
-right nor wrong and leaves the score's total; an unmentioned present finding or pertinent negative is
-a miss.
+Where and how big. For each finding the side, size and site the read attaches to it come from the
+mentions that decided its status (rules in `attributes`): a denied "no left effusion" gives no side to a
+present right effusion, and a right and a left mention make bilateral. A device's hedge is about its type,
+not its presence ("possibly a VP shunt" asserts a device).
 
-Layer: cases and concordance. May import: asking (the thinking split), cases, chest_findings.
+Scoring. A finding agrees when the read's status equals the key's (on a subtle finding, a hedge agrees too),
+and never on the wrong side: a present finding on the other side, bilateral for a one-sided key, or one side
+for a bilateral key. A size or site unlike the key's, or a one-sided finding's side left out, still agrees and
+is flagged. A read need not list every absent finding: an absent finding the case marks as not pertinent,
+which the read never mentions, is neither right nor wrong and leaves the score's total; an unmentioned
+present finding or pertinent negative is a miss.
+
+Layer: cases and concordance. May import: asking (the thinking split), attributes, cases, chest_findings.
 """
 
 from __future__ import annotations
