@@ -258,8 +258,10 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
                     "skin fold", "fold", "air-fluid", "fluid", "tram", "tram-track", "hair", "junction",
                     "anterior junction", "posterior junction", "paraspinal", "paravertebral", "paratracheal",
                     "paraspinous", "azygo-oesophageal", "azygoesophageal", "Mach", "mid", "fracture", "lucent",
-                    "sclerotic", "growth", "diaphragmatic", "pericardial", "cardiac", "heart"),
-        lookalikes_after=("of", "sign", "shadow", "shadows"),
+                    "sclerotic", "growth", "diaphragmatic", "pericardial", "cardiac", "heart", "in",
+                    # a shunt of blood, not a device
+                    "left-to-right", "right-to-left", "intracardiac", "portosystemic", "arteriovenous"),
+        lookalikes_after=("of", "sign", "shadow", "shadows", "vascularity", "physiology", "fraction"),
         hedge_is_about_type=True,
     ),
 )

@@ -447,8 +447,9 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         terms += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.positive]
         normal += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.normal]
     own = " ".join(finding.terms).lower()
-    before = [w for entry in standard if entry.head for w in entry.lookalikes if w.lower() not in own]
-    after = [w for entry in standard if entry.head for w in entry.lookalikes_after if w.lower() not in own]
+    # a look-alike word the finding's own terms use as a word is no look-alike for it ("in" is not in "indwelling")
+    before = [w for entry in standard if entry.head for w in entry.lookalikes if not _has_word(own, w)]
+    after = [w for entry in standard if entry.head for w in entry.lookalikes_after if not _has_word(own, w)]
     return _FindingPatterns(
         terms=tuple(terms), normal=tuple(normal),
         lookalike_before=re.compile(rf"(?<![A-Za-z0-9])(?:{_alternation(before)})[\s-]*$", re.IGNORECASE)
@@ -456,6 +457,10 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
         if after else None,
         hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard))
+
+
+def _has_word(text: str, words: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(words.lower())}(?![a-z0-9])", text) is not None
 
 
 def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns) -> bool:

@@ -252,9 +252,18 @@ def test_device_types_the_film_does_not_settle_are_not_synonyms(words):
     "Kerley B lines at the bases.",
     "A skin fold line crosses the left hemithorax.",
     "A fissure line is seen on the right.",
+    "Appearances are in line with heart failure.",
+    "Plethoric vessels suggest a left-to-right shunt.",
+    "No shunt vascularity.",
 ])
 def test_line_lookalikes_are_not_a_device(text):
     assert _check(4, text, "line or tube").status == "not_mentioned"
+
+
+def test_a_device_described_further_is_still_a_device():
+    for text in ("A central line with its tip over the left upper zone.", "A catheter with a loop at the apex.",
+                 "Left-sided line in place."):
+        assert _check(4, text, "line or tube").status == "present", text
 
 
 @pytest.mark.parametrize("text", ["Possibly a VP shunt over the left chest.",
