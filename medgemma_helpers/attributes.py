@@ -59,9 +59,10 @@ _COARSE = {"minimal": "small", "small": "small", "mild": "small", "moderate": "m
 # Site words and the zones they name: a lobe is read as the zone it mostly projects over on a frontal film.
 _SITE_ZONES: tuple[tuple[str, frozenset[str]], ...] = (
     (r"apex|apices|apical|biapical", frozenset({"upper"})),
-    (r"upper\s+(?:zones?|lobes?|lungs?)", frozenset({"upper"})),
+    (r"upper\s+(?:lung\s+)?(?:zones?|lobes?|lungs?|fields?|chest|hemithorax)", frozenset({"upper"})),
     (r"(?:mid|middle)[\s-]*(?:zones?|lungs?)|middle\s+lobe|lingula|lingular", frozenset({"middle"})),
-    (r"lower\s+(?:zones?|lobes?|lungs?)|bases?|basal|basilar|bibasilar|bibasal|costophrenic|"
+    (r"lower\s+(?:lung\s+)?(?:zones?|lobes?|lungs?|fields?|chest|hemithorax)|bases?|basal|basilar|bibasilar|bibasal|"
+     r"costophrenic|"
      r"infrahilar", frozenset({"lower"})),
     (r"perihilar|parahilar|hilar|hila|hilum", frozenset({"hilar"})),
     (r"retrocardiac", frozenset({"lower"})),
@@ -151,7 +152,7 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
     (rf"(?<!\bmost\s)(?<!\bmore\s)(?<!\bless\s)\b(?:{_SIZE_WORD})\b", "size", "word", re.IGNORECASE),
     # sites: lobes, zones, and the named places of a frontal film
     (r"\b(?:upper|middle|lower|mid)\s+(?:and\s+(?:upper|middle|lower)\s+)?lobes?\b", "site", "", re.IGNORECASE),
-    (r"\b(?:upper|middle|lower|mid)[\s-]*(?:lungs?\s+)?(?:zones?|fields?|lungs?|hemithora(?:x|ces))\b|"
+    (r"\b(?:upper|middle|lower|mid)[\s-]*(?:lungs?\s+)?(?:zones?|fields?|lungs?|hemithora(?:x|ces)|chest)\b|"
      r"\bmid[\s-]?lung\b|\bmidzone\b", "site", "", re.IGNORECASE),
     (r"\blingula(?:r)?\b", "site", "", re.IGNORECASE),
     (r"\b(?:lung\s+)?bases?\b|\b(?:bi)?basa(?:l|lly)\b|\b(?:bi)?basilar(?:ly)?\b", "site", "", re.IGNORECASE),

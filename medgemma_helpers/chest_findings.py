@@ -245,8 +245,9 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(
             r"(?:lower[\s-]+(?:zones?|lobes?|lung\s+zones?)|lung\s+bases|bi-?basal|bi-?basilar|basal|basilar)"
             r"(?:[\s-]+predominant)?(?=\s+(?:[a-z-]+\s+){0,2}?(?:reticul|interstitial|fibro|honeycomb)[a-z]*)",
-            r"(?:predominantly|mainly|mostly|most\s+marked|most\s+prominent|worst|maximal)\s+(?:at|in)\s+"
-            r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:zones|lobes))",
+            r"(?:predominantly|predominant|mainly|mostly|chiefly|worst|maximal|(?:most|more)\s+(?:marked|prominent|"
+            r"pronounced|severe|evident|conspicuous|extensive))\s+(?:at|in|within|towards?|involving)\s+"
+            r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:lung\s+)?(?:zones|lobes|fields))",
         ),
     ),
     StandardFinding(

@@ -98,7 +98,15 @@ SITES = [
     ("Small effusion blunting the left costophrenic angle.", "pleural effusion", ("left", "costophrenic angle")),
     ("Opacity at the lung bases.", "opacity", ("bilateral", "lung bases")),
     ("Lingular opacity.", "opacity", ("", "lingular")),
+    ("A nodule over the left upper chest.", "nodule", ("left", "upper chest")),
 ]
+
+
+def test_sites_compare_by_zone():
+    check = _check(4, "A tubular line projects over the left upper chest.", "line or tube")
+    assert check.site == "upper chest" and check.agrees and check.flags == ()
+    check = _check(4, "A line over the left lower zone.", "line or tube")
+    assert check.agrees and check.flags == ("key left upper zone, read lower zone",)
 
 
 @pytest.mark.parametrize("text, finding, expected", SITES)
@@ -300,7 +308,8 @@ def test_diagnoses_are_not_findings():
 
 @pytest.mark.parametrize("text", ["Bilateral lower zone reticulation.", "Basal reticulation on both sides.",
                                   "Reticulation, predominantly at the lung bases.",
-                                  "Bibasilar interstitial opacities."])
+                                  "Bibasilar interstitial opacities.",
+                                  "Reticular opacities, most pronounced in the lower lung zones."])
 def test_a_zone_before_a_pattern_is_the_lower_zone_predominance(text):
     checks = {c.finding: c for c in check_findings(text, mh.load_case(5))}
     assert checks["lower-zone predominance"].status == "present"
