@@ -31,9 +31,9 @@ How a read's words are read (`read_attributes`, all tested in tests/test_attribu
 - A finding with no side or site of its own borrows them from another name for the same thing: an
   alternative ("scarring or atelectasis at the left base"), the observation it interprets ("opacity at the
   left base, likely atelectasis"), what it lies beside or comes with ("right effusion with adjacent
-  atelectasis"), another item of its list ("left lower lobe consolidation and effusion"), or the sentence
-  before when it points back ("This may represent atelectasis."). Only an alternative or an interpretation
-  lends a size.
+  atelectasis"), another item of its list ("left lower lobe consolidation and effusion"), a landmark it lies
+  on ("nodule overlying the right 6th rib"), or the sentence before when it points back ("This may represent
+  atelectasis."). Only an alternative or an interpretation lends a size.
 
 `concordance` reads these in the mentions that decided a finding's status and combines them with
 `combine_attributes`: "No left effusion. Moderate right effusion." is right and moderate; a right and a
@@ -311,19 +311,21 @@ _PAIRED_PLURAL = re.compile(r"\b(?:effusions|(?:hydro)?pneumothoraces|hydrothora
 def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[tuple[tuple[int, int], str]]:
     """(head, how it is linked) for the heads that name the same thing as heads[index] or lie beside it.
 
-    Alternatives ("or", "/", "versus") on either side; before it, an observation it interprets ("opacity ...
-    compatible with") or lies beside ("effusion with adjacent"); after it, across "and", the place at the end of
-    the list (only the phrases after that head: its own "left" in "and left pneumothorax" is not lent).
+    Alternatives ("or", "/", "versus") and other items of a list on either side (a later item lends only the
+    phrases after it: its own "left" in "and left pneumothorax" is not lent); before it, an observation it
+    interprets ("opacity ... compatible with") or lies beside ("effusion with adjacent"); after it, a landmark it
+    lies on ("overlying the right 6th rib").
     """
     found: list[tuple[tuple[int, int], str]] = []
     for step in (-1, 1):
         at, how = index, "alternative"
         while 0 <= at + step < len(heads):
             first, second = sorted((heads[at], heads[at + step]))
-            link = _link(clause[first[1]:second[0]])
-            if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or link == "and":
+            link = _link(clause[first[1]:second[0]], clause[second[0]:second[1]])
+            if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or link == "and" or \
+                    (link == "landmark" and step == 1):
                 # a chain is as weak as its weakest link: alternative > interpretation > beside > and
-                how = min(how, link, key=("and", "beside", "interpretation", "alternative").index)
+                how = min(how, link, key=("and", "landmark", "beside", "interpretation", "alternative").index)
             else:
                 break
             at += step
@@ -340,12 +342,19 @@ _PLACE_WORDS = frozenset("""in at on the of within along over involving througho
     portion segment lateral medial posterior anterior""".split())
 # Words a list item may carry before its head without a place of its own ("infiltrate and focal atelectasis").
 _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
+_LIST_GLUE = frozenset("and , a an the some".split())
+_LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart", re.IGNORECASE)
+_LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|along|abutting|behind|beneath|"
+                       r"below|above|obscuring)\b", re.IGNORECASE)
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
-def _link(gap: str) -> str:
-    """How the text between two heads joins them: "alternative" ("or"), "interpretation" ("likely",
-    "with adjacent"), "and" (a bare list), or "" (no link)."""
+def _link(gap: str, second: str = "") -> str:
+    """How the text between two heads joins them: "alternative" ("or"), "interpretation" ("likely"), "beside"
+    ("with adjacent"), "landmark" ("nodule overlying the right 6th rib": the second head says where the first
+    is), "and" (a list), or "" (no link)."""
+    if _LANDMARK.fullmatch(second) and _LOCATIVE.search(gap):
+        return "landmark"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
     interprets = any(w in _INTERPRETS for w in words)
     beside = any(w in _BESIDE for w in words)
@@ -357,8 +366,9 @@ def _link(gap: str) -> str:
         return "interpretation"  # "opacity at the left base, probably atelectasis"
     if beside or "with" in words:
         return "beside"
-    if words and all(w in ("and", ",") or w in _SIZE_WORDS or w in _LIST_WORDS for w in words):
-        return "and"
+    if not words or ({"and", ","} & set(words) and len(words) <= 4 and
+                     not any(w in _PRE_BREAKS | _POST_BREAKS for w in words if w not in _LIST_GLUE)):
+        return "and"  # "consolidation and atelectasis", "infiltrate and patchy atelectasis", "infiltrates atelectasis"
     return ""
 
 

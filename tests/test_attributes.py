@@ -149,6 +149,18 @@ LENT = [
 ]
 
 
+def test_a_landmark_says_where_the_finding_is():
+    assert said("A nodule overlying the anterior right 4th rib.", "nodule")[0] == "right"
+    assert said("Small nodule adjacent to the left hemidiaphragm.", "nodule")[0] == "left"
+    # without a word of place the structure keeps its side
+    assert said("Nodule and healed right rib fracture.", "nodule")[0] == ""
+
+
+def test_a_list_without_its_comma_is_still_a_list():
+    assert said("Left lower lobe opacity atelectasis.", "atelectasis")[0] == "left"
+    assert said("Interstitial and patchy opacities, and atelectasis in the right base.", "atelectasis")[0] == "right"
+
+
 def test_a_sentence_that_points_back_takes_the_place_before():
     assert said("There is a band of opacity at the left base. This likely represents atelectasis.",
                 "atelectasis")[0] == "left"
