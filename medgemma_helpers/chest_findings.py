@@ -98,9 +98,9 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(
             _words("heart", "heart size", "cardiac size", "size of the heart", "cardiac silhouette", "cardiac shadow") +
             rf"\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?(?:enlarged|increased|large)",
-            # a report's shorthand without the verb: "Heart size mildly enlarged."
+            # a report's shorthand without the verb: "Heart size mildly enlarged.", "Heart: enlarged."
             _words("heart", "heart size", "cardiac size", "cardiac silhouette") +
-            rf"\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?enlarged",
+            rf"(?:\s*[:\-–])?\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?enlarged",
             rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow')}",
             rf"{_words('cardiac', 'heart')}\s+enlargement",
             rf"enlargement\s+of\s+the\s+{_words('heart', 'cardiac silhouette')}",

@@ -223,6 +223,17 @@ def test_case03_left_effusion_is_the_wrong_side():
     assert right.agrees and right.flags == ()
 
 
+def test_case02_mass_in_the_right_mid_zone_agrees_without_a_flag():
+    for read in ("A lobulated mass in the right mid zone.", "Right perihilar mass.", "Right hilar mass."):
+        check = _check(2, read, "lung mass")
+        assert check.agrees and check.flags == (), read
+
+
+def test_a_label_line_gives_the_heart_its_size():
+    check = _check(4, "Heart: mildly enlarged.", "cardiomegaly")
+    assert check.status == "present" and check.size == "mild" and check.agrees
+
+
 def test_case03_flags_size_and_missing_side():
     check = _check(3, "Large pleural effusion.", "pleural effusion")
     assert check.agrees and "side not stated" in check.flags and "key moderate, read large" in check.flags
@@ -242,7 +253,7 @@ def test_case_keys_carry_the_required_attributes():
         return next(f for f in mh.load_case(case).answer_key.findings if f.name == name)
     assert (key(3, "pleural effusion").side, key(3, "pleural effusion").size) == ("right", "moderate")
     assert key(3, "catheter").side == "right"
-    assert (key(2, "lung mass").side, key(2, "lung mass").site) == ("right", "perihilar")
+    assert key(2, "lung mass").side == "right" and "perihilar" in key(2, "lung mass").site
     assert key(4, "cardiomegaly").size == "mild"
     assert (key(4, "line or tube").side, key(4, "line or tube").site) == ("left", "left upper zone")
     for name in ("pulmonary vascular congestion", "pulmonary oedema"):
