@@ -460,6 +460,7 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
 
 
 def _has_word(text: str, words: str) -> bool:
+    """Does text hold these words as whole words (not inside a longer word)?"""
     return re.search(rf"(?<![a-z0-9]){re.escape(words.lower())}(?![a-z0-9])", text) is not None
 
 
