@@ -4,9 +4,15 @@ A read often denies a finding without naming it ("The heart size is within norma
 cardiomegaly) or asserts it in other words ("the heart appears enlarged"). A case file should not have
 to list every such phrasing, so this table holds them for the findings every chest read reports on:
 cardiomegaly, widened mediastinum, consolidation (airspace opacity), pleural effusion, pneumothorax,
-pulmonary oedema, fracture, nodule and mass. An answer-key finding gets an entry's knowledge when its
-name or a synonym contains one of the entry's `keys` (so "rib fracture" is a fracture) and its name holds
-none of the entry's look-alike words (so "pericardial effusion" is not a pleural effusion).
+pulmonary oedema, fracture, nodule and mass; and for some a case names: vascular congestion ("upper lobe
+venous diversion"), a lower-zone predominance ("bilateral lower zone reticulation": the zone words before a
+pattern, the pattern staying its own finding), and a line or tube (where "line" alone is guarded by the
+lines of anatomy and signs as look-alikes: "visceral pleural line", "Kerley B lines", "line of the heart",
+and a hedge on its type still asserts a device: "possibly a VP shunt").
+
+An answer-key finding gets an entry's knowledge when its name or a synonym contains one of the entry's
+`keys` (so "rib fracture" is a fracture) and its name holds none of the entry's look-alike words (so
+"pericardial effusion" is not a pleural effusion).
 
 Each entry says:
 - `positive`: other wordings that assert the finding (regular expressions, matched as whole words; a
@@ -20,7 +26,9 @@ Each entry says:
 
 The normal statements are deliberately narrow, as radiologists use them: "the lungs are clear" denies
 consolidation but says nothing about the pleura, a pneumothorax or a nodule; "the left lung is clear"
-says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax.
+says nothing about the right; "normal expansion" is about inspiration, not a pneumothorax. A report's
+verbless shorthand counts when it ends its phrase ("Mediastinum normal."), and "no focal lesion" denies a
+nodule and a mass.
 
 Layer: cases and concordance. May import nothing from the package.
 """
@@ -54,7 +62,9 @@ def normal_statements(subjects: str, predicates: str, prefixes: str = "") -> tup
     subject = (rf"(?:{subjects})(?:\s*(?:,|and|/)\s*(?:(?:the|other)\s+)*[a-z]+(?:\s+[a-z]+)?){{0,3}}"
                r"(?:\s+of\s+the\s+[a-z]+(?:\s+[a-z]+)?)?")
     statements = [rf"{subject}\s+{_LINKING_VERB}\s+{_FILLER}(?:{predicates})",
-                  rf"{subject}\s*[:\-–]\s*{_FILLER}(?:{predicates})"]
+                  rf"{subject}\s*[:\-–]\s*{_FILLER}(?:{predicates})",
+                  # a report's shorthand without the verb, ending its phrase: "Mediastinum normal."
+                  rf"{subject}\s+{_FILLER}(?:{predicates})(?=\s*(?:[.,;]|$))"]
     if prefixes:
         statements.append(rf"(?:{prefixes})\s+(?:{subjects})")
     return tuple(statements)
@@ -71,8 +81,12 @@ class StandardFinding:
     normal: tuple[str, ...] = ()
     lookalikes: tuple[str, ...] = ()
     lookalikes_after: tuple[str, ...] = ()
+    # A hedge on which one it is still claims one: "possibly a VP shunt" asserts a device (of unsure type).
+    hedge_is_about_type: bool = False
 
 
+# "No focal lesion" denies a nodule and a mass without naming either.
+_NO_LESION = r"no\s+(?:(?:focal|discrete|suspicious|definite|new|pulmonary|lung|parenchymal)\s+){0,3}lesions?"
 _NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
 
 STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
@@ -83,7 +97,10 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
               "heart is enlarged"),
         positive=(
             _words("heart", "heart size", "cardiac size", "size of the heart", "cardiac silhouette", "cardiac shadow") +
-            rf"\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:enlarged|increased|large)",
+            rf"\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?(?:enlarged|increased|large)",
+            # a report's shorthand without the verb: "Heart size mildly enlarged.", "Heart: enlarged."
+            _words("heart", "heart size", "cardiac size", "cardiac silhouette") +
+            rf"(?:\s*[:\-–])?\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?enlarged",
             rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow')}",
             rf"{_words('cardiac', 'heart')}\s+enlargement",
             rf"enlargement\s+of\s+the\s+{_words('heart', 'cardiac silhouette')}",
@@ -194,6 +211,7 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(r"nodular\s+(?:opacit(?:y|ies)|densit(?:y|ies)|lesions?|shadows?|shadowing)",),
         lookalikes=("thyroid", "breast", "skin", "cutaneous", "subcutaneous", "liver", "hepatic", "adrenal", "renal",
                     "kidney", "prostate", "vocal cord", "rheumatoid"),
+        normal=(_NO_LESION,),
     ),
     StandardFinding(
         "mass",
@@ -203,6 +221,49 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         lookalikes=("body", "muscle", "bone", "lean", "fat-free", "breast", "thyroid", "adrenal", "renal", "liver",
                     "hepatic", "pelvic", "adnexal", "ovarian", "abdominal", "neck"),
         lookalikes_after=("effect", "index"),
+        normal=(_NO_LESION,),
+    ),
+    StandardFinding(
+        "pulmonary vascular congestion",
+        keys=("vascular congestion", "venous congestion", "pulmonary congestion"),
+        positive=(
+            r"upper[\s-]+(?:lobe|zone)s?\s+(?:(?:venous|vascular|vessel|blood|flow|pulmonary)\s+){0,3}"
+            r"(?:diversion|redistribution|distension|distention|prominence)",
+            r"(?:(?:vascular|venous|blood(?:\s+flow)?)\s+(?:re)?(?:distribution|diversion)|(?:re)?distribution\s+of\s+"
+            r"(?:pulmonary\s+)?(?:blood(?:\s+flow)?|flow))\s+to\s+the\s+upper\s+(?:lobes|zones)",
+            r"cephali[sz]ation",
+            r"(?:engorged|distended|dilated)\s+(?:upper[\s-]+(?:lobe|zone)\s+)?(?:pulmonary\s+)?(?:vessels|veins)",
+        ),
+        normal=normal_statements(_words("pulmonary vasculature", "pulmonary vascularity", "pulmonary vessels"),
+                                 _NORMAL, _words("normal")),
+    ),
+    StandardFinding(
+        # a distribution: the zone words before a pattern ("bilateral lower zone reticulation") or a pattern's
+        # stated predominance ("reticulation, most marked at the bases"); the pattern itself stays its own finding
+        "lower-zone predominance",
+        keys=("lower-zone predominance", "lower zone predominance", "basal predominance"),
+        positive=(
+            r"(?:lower[\s-]+(?:zones?|lobes?|lung\s+zones?)|lung\s+bases|bi-?basal|bi-?basilar|basal|basilar)"
+            r"(?:[\s-]+predominant)?(?=\s+(?:[a-z-]+\s+){0,2}?(?:reticul|interstitial|fibro|honeycomb)[a-z]*)",
+            r"(?:predominantly|predominant|mainly|mostly|chiefly|worst|maximal|(?:most|more)\s+(?:marked|prominent|"
+            r"pronounced|severe|evident|conspicuous|extensive))\s+(?:at|in|within|towards?|involving)\s+"
+            r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:lung\s+)?(?:zones|lobes|fields))",
+        ),
+    ),
+    StandardFinding(
+        # a line or tube on the film; "line" alone is short, so the lines of anatomy and signs are look-alikes
+        "line or tube",
+        keys=("catheter", "central line", "central venous catheter", "line or tube", "support device"),
+        head="lines?",
+        lookalikes=("pleural", "visceral pleural", "septal", "Kerley B", "Kerley", "B", "fissure", "fissural", "skin",
+                    "skin fold", "fold", "air-fluid", "fluid", "tram", "tram-track", "hair", "junction",
+                    "anterior junction", "posterior junction", "paraspinal", "paravertebral", "paratracheal",
+                    "paraspinous", "azygo-oesophageal", "azygoesophageal", "Mach", "mid", "fracture", "lucent",
+                    "sclerotic", "growth", "diaphragmatic", "pericardial", "cardiac", "heart", "in",
+                    # a shunt of blood, not a device
+                    "left-to-right", "right-to-left", "intracardiac", "portosystemic", "arteriovenous"),
+        lookalikes_after=("of", "sign", "shadow", "shadows", "vascularity", "physiology", "fraction"),
+        hedge_is_about_type=True,
     ),
 )
 

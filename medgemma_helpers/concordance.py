@@ -49,12 +49,19 @@ negations are often about one site). A hedge anywhere means the read did not com
 ("No pneumothorax. A tiny apical pneumothorax cannot be excluded." -> uncertain). Absent needs every
 asserting mention to be negated. The evidence shown is the first sentence with the winning status.
 
-Scoring. A finding agrees when the read's status equals the key's. A read need not list every absent
-finding: an absent finding the case marks as not pertinent, which the read never mentions, is neither
-right nor wrong and leaves the score's total; an unmentioned present finding or pertinent negative is
-a miss.
+Where and how big. For each finding the side, size and site the read attaches to it come from the
+mentions that decided its status (rules in `attributes`): a denied "no left effusion" gives no side to a
+present right effusion, and a right and a left mention make bilateral. A device's hedge is about its type,
+not its presence ("possibly a VP shunt" asserts a device).
 
-Layer: cases and concordance. May import: asking (the thinking split), cases, chest_findings.
+Scoring. A finding agrees when the read's status equals the key's (on a subtle finding, a hedge agrees too),
+and never on the wrong side: a present finding on the other side, bilateral for a one-sided key, or one side
+for a bilateral key. A size or site unlike the key's, or a one-sided finding's side left out, still agrees and
+is flagged. A read need not list every absent finding: an absent finding the case marks as not pertinent,
+which the read never mentions, is neither right nor wrong and leaves the score's total; an unmentioned
+present finding or pertinent negative is a miss.
+
+Layer: cases and concordance. May import: asking (the thinking split), attributes, cases, chest_findings.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Union
 
 from .asking import split_thinking
-from .attributes import coarse_size, same_site
+from .attributes import Attributes, coarse_size, combine_attributes, place_before, read_attributes, same_site
 from .cases import AnswerKey, Case, ReferenceFinding, canonical_modality, load_case
 from .chest_findings import StandardFinding, standard_findings_for
 
@@ -426,6 +433,7 @@ class _FindingPatterns:
     normal: tuple[re.Pattern[str], ...]  # normal statements that deny it without naming it
     lookalike_before: re.Pattern[str] | None  # "pericardial" right before "effusion": another finding
     lookalike_after: re.Pattern[str] | None  # "effect" right after "mass"
+    hedge_is_about_type: bool = False  # a device: "possibly a VP shunt" still asserts one
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -441,14 +449,21 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         terms += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.positive]
         normal += [re.compile(rf"(?<![A-Za-z0-9]){p}(?![A-Za-z0-9])", re.IGNORECASE) for p in entry.normal]
     own = " ".join(finding.terms).lower()
-    before = [w for entry in standard if entry.head for w in entry.lookalikes if w.lower() not in own]
-    after = [w for entry in standard if entry.head for w in entry.lookalikes_after if w.lower() not in own]
+    # a look-alike word the finding's own terms use as a word is no look-alike for it ("in" is not in "indwelling")
+    before = [w for entry in standard if entry.head for w in entry.lookalikes if not _has_word(own, w)]
+    after = [w for entry in standard if entry.head for w in entry.lookalikes_after if not _has_word(own, w)]
     return _FindingPatterns(
         terms=tuple(terms), normal=tuple(normal),
         lookalike_before=re.compile(rf"(?<![A-Za-z0-9])(?:{_alternation(before)})[\s-]*$", re.IGNORECASE)
         if before else None,
         lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
-        if after else None)
+        if after else None,
+        hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard))
+
+
+def _has_word(text: str, words: str) -> bool:
+    """Does text hold these words as whole words (not inside a longer word)?"""
+    return re.search(rf"(?<![a-z0-9]){re.escape(words.lower())}(?![a-z0-9])", text) is not None
 
 
 def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns) -> bool:
@@ -690,10 +705,18 @@ def _evidence(sentence: str) -> str:
     return re.sub(r"\s+", " ", sentence).strip(" :")
 
 
-def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]
-                       ) -> dict[int, list[tuple[str, str]]]:
-    """(status, evidence) of every mention, keyed by the finding's index in the answer key."""
-    per_finding: dict[int, list[tuple[str, str]]] = {}
+_Found = tuple[str, str, Attributes]  # status, evidence, what the mention says of side, size and site
+
+
+def _attributes_of(text: str, mention: _Mention, mentions: Sequence[_Mention]) -> Attributes:
+    """The side, size and site that text attaches to one mention, the other mentions being other heads."""
+    return read_attributes(text, mention.start, mention.end, [(m.start, m.end) for m in mentions
+                                                             if (m.start, m.end) != (mention.start, mention.end)])
+
+
+def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]) -> dict[int, list[_Found]]:
+    """(status, evidence, attributes) of every mention, keyed by the finding's index in the answer key."""
+    per_finding: dict[int, list[_Found]] = {}
     for index, sentence in enumerate(sentences):
         mentions = _mentions(sentence, patterns)
         if not mentions:
@@ -708,7 +731,7 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             else:
                 status, evidence = _HYPOTHETICAL, _evidence(sentence)
             for m in mentions:
-                per_finding.setdefault(m.finding, []).append((status, evidence))
+                per_finding.setdefault(m.finding, []).append((status, evidence, _attributes_of(sentence, m, mentions)))
             continue
         previous: list[_Mention] = []
         for start, end, opener in _clauses(sentence, mentions):
@@ -716,15 +739,25 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
             for m, status in _clause_statuses(clause, inside).items():
-                per_finding.setdefault(m.finding, []).append((status, _evidence(sentence)))
+                if status == "uncertain" and patterns[m.finding].hedge_is_about_type:
+                    status = "present"  # "possibly a VP shunt": unsure which device, sure there is one
+                # where and how big are read in the whole sentence: "opacity at the left base, which may be
+                # atelectasis" places the atelectasis across a clause boundary
+                whole = _Mention(m.finding, m.start + start, m.end + start)
+                attributes = _attributes_of(sentence, whole, mentions)
+                if not (attributes.side or attributes.site) and index:
+                    # "Opacity at the left base. This may be atelectasis.": the place is in the sentence before
+                    lent = place_before(sentence, sentences[index - 1])
+                    attributes = Attributes(lent.side, attributes.size, lent.site)
+                per_finding.setdefault(m.finding, []).append((status, _evidence(sentence), attributes))
             if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
-                for m in previous:  # "effusion absent on the left but present on the right"
-                    per_finding[m.finding].append(("present", _evidence(sentence)))
+                for m in previous:  # "effusion absent on the left but present on the right": the side is here
+                    per_finding[m.finding].append(("present", _evidence(sentence), read_attributes(clause, 0, 0)))
             previous = inside
     return per_finding
 
 
-def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences: list[str],
+def _add_normal_statements(statuses: dict[int, list[_Found]], sentences: list[str],
                            patterns: Sequence[_FindingPatterns]) -> None:
     """A normal description ("heart size is normal") counts as an absent mention of the finding it denies.
 
@@ -735,7 +768,7 @@ def _add_normal_statements(statuses: dict[int, list[tuple[str, str]]], sentences
         plain = re.sub(r"\s*\([^()]*\)", "", sentence)
         for index, finding in enumerate(patterns):
             if any(pattern.search(plain) for pattern in finding.normal):
-                statuses.setdefault(index, []).append(("absent", _evidence(sentence)))
+                statuses.setdefault(index, []).append(("absent", _evidence(sentence), Attributes()))
 
 
 # ---------------------------------------------------------------- public API
@@ -793,11 +826,13 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
             checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent,
                                        **_key_attributes(finding)))
             continue
-        best = max(_RANK[s] for s, _ in mentions)
-        status, evidence = next((s, e) for s, e in mentions if _RANK[s] == best)
+        best = max(_RANK[s] for s, _, _ in mentions)
+        status, evidence, _ = next(m for m in mentions if _RANK[m[0]] == best)
         status = "uncertain" if status == _HYPOTHETICAL else status
+        # where and how big come from the mentions that decided the status: "no left effusion" gives no side
+        side, size, site = combine_attributes(a for s, _, a in mentions if _RANK[s] == best)
         checks.append(FindingCheck(finding.name, status, finding.expected, evidence, pertinent,
-                                   **_key_attributes(finding)))
+                                   side=side, size=size, site=site, **_key_attributes(finding)))
     return checks
 
 

@@ -463,7 +463,7 @@ SCOPE_ENDS = [
     ("On this film, pleural effusion: none.", {"pleural effusion": "absent"}),
     ("Pneumothorax - none.", {"pneumothorax": "absent"}),
     ("Mild cardiomegaly - effusion absent.", {"cardiomegaly": "present", "pleural effusion": "absent"}),
-    ("Cardiomegaly: mild, lungs clear.", {"cardiomegaly": "present"}),
+    ("Cardiomegaly: mild, lungs clear.", {"cardiomegaly": "present", "consolidation": "absent"}),
     # questions with and without an answer
     ("Pleural effusion? Yes. Pneumothorax? No. Cardiomegaly?",
      {"pleural effusion": "present", "pneumothorax": "absent", "cardiomegaly": "uncertain"}),

@@ -1,0 +1,392 @@
+"""Where and how big: the side, size and site a read gives each finding, one rule per group, in our own sentences.
+
+No sentence here comes from an evaluation corpus; each was written for the rule it tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import PROJECT_ROOT
+
+import medgemma_helpers as mh
+from medgemma_helpers.attributes import combine_sides, read_attributes
+from medgemma_helpers.cases import ReferenceFinding
+from medgemma_helpers.concordance import check_findings, concordance_score
+
+EFFUSION = ReferenceFinding("pleural effusion", ("effusion",), "present")
+PNEUMOTHORAX = ReferenceFinding("pneumothorax", (), "present")
+CARDIOMEGALY = ReferenceFinding("cardiomegaly", (), "present")
+ATELECTASIS = ReferenceFinding("atelectasis", (), "present")
+OPACITY = ReferenceFinding("opacity", (), "present")
+NODULE = ReferenceFinding("nodule", (), "present")
+KEY = (EFFUSION, PNEUMOTHORAX, CARDIOMEGALY, ATELECTASIS, OPACITY, NODULE)
+
+
+def said(text: str, finding: str, key=KEY) -> tuple[str, str, str]:
+    """(side, size, site) the checker reads for one finding."""
+    check = next(c for c in check_findings(text, list(key)) if c.finding == finding)
+    return check.side, check.size, check.site
+
+
+# 1. Side: the words for it, before or after the finding.
+SIDES = [
+    ("A right-sided pleural effusion is present.", "right"),
+    ("There is fluid layering in the pleural space, an effusion on the left.", "left"),
+    ("Pleural effusion in the left hemithorax.", "left"),
+    ("Effusions at both lung bases.", "bilateral"),
+    ("Small effusions bilaterally.", "bilateral"),
+    ("Bibasilar pleural effusions.", "bilateral"),
+    ("Pleural effusions, right greater than left.", "bilateral"),
+    ("Small effusion, R > L.", "bilateral"),
+    ("Effusions, larger on the right.", "bilateral"),
+    ("Small R effusion.", "right"),
+    ("Left lower lobe collapse with a small pleural effusion on the left.", "left"),
+    ("In the right hemithorax there is a moderate effusion.", "right"),
+    ("Pleural effusion: present, right.", "right"),
+    ("| Pleural effusion | Present (left-sided) |", "left"),
+]
+
+
+@pytest.mark.parametrize("text, side", SIDES)
+def test_side_words(text, side):
+    assert said(text, "pleural effusion")[0] == side
+
+
+# 2. A side that is not where the finding is: a direction, a heart chamber, a view, a verb.
+NOT_A_SIDE = [
+    "Large pleural effusion with mediastinal shift to the left.",
+    "Pleural effusion; the trachea is deviated towards the right.",
+    "Effusion with left ventricular enlargement.",
+    "Small pleural effusion seen only on the left lateral decubitus view.",
+    "Effusion drained; the catheter was left in place.",
+    "Large pleural effusion.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_A_SIDE)
+def test_words_that_are_not_a_side(text):
+    assert said(text, "pleural effusion")[0] == ""
+
+
+# 3. Size, including a range (the larger end counts) and degree adverbs.
+SIZES = [
+    ("Small to moderate right pleural effusion.", "pleural effusion", "moderate"),
+    ("Moderate-to-large effusion on the left.", "pleural effusion", "large"),
+    ("Trace left effusion.", "pleural effusion", "minimal"),
+    ("Tiny right apical pneumothorax.", "pneumothorax", "minimal"),
+    ("Extensive pneumothorax on the right.", "pneumothorax", "large"),
+    ("The heart is mildly enlarged.", "cardiomegaly", "mild"),
+    ("Heart size markedly enlarged.", "cardiomegaly", "severe"),
+    ("Slight cardiomegaly.", "cardiomegaly", "mild"),
+    ("A small amount of pleural effusion on the right.", "pleural effusion", "small"),
+    ("Reticular change, most marked at the bases, and a pleural effusion.", "pleural effusion", ""),
+]
+
+
+@pytest.mark.parametrize("text, finding, size", SIZES)
+def test_size_words(text, finding, size):
+    assert said(text, finding)[1] == size
+
+
+# 4. Site: lobe and zone phrases, apex, base, hilum, costophrenic angle; plural sites name both sides.
+SITES = [
+    ("Nodule in the right upper lobe.", "nodule", ("right", "upper lobe")),
+    ("Left lower zone nodule.", "nodule", ("left", "lower zone")),
+    ("A nodule at the left apex.", "nodule", ("left", "apex")),
+    ("Right perihilar nodule.", "nodule", ("right", "perihilar")),
+    ("Small effusion blunting the left costophrenic angle.", "pleural effusion", ("left", "costophrenic angle")),
+    ("Opacity at the lung bases.", "opacity", ("bilateral", "lung bases")),
+    ("Lingular opacity.", "opacity", ("", "lingular")),
+    ("A nodule over the left upper chest.", "nodule", ("left", "upper chest")),
+]
+
+
+def test_sites_compare_by_zone():
+    check = _check(4, "A tubular line projects over the left upper chest.", "line or tube")
+    assert check.site == "upper chest" and check.agrees and check.flags == ()
+    check = _check(4, "A line over the left lower zone.", "line or tube")
+    assert check.agrees and check.flags == ("key left upper zone, read lower zone",)
+
+
+@pytest.mark.parametrize("text, finding, expected", SITES)
+def test_site_words(text, finding, expected):
+    side, _, site = said(text, finding)
+    assert (side, site) == expected
+
+
+# 5. Attributes never leak to another finding of the same sentence; a phrase before a head stays with it.
+def test_no_leak_between_findings():
+    text = "Small right effusion and left pneumothorax."
+    assert said(text, "pleural effusion")[:2] == ("right", "small")
+    assert said(text, "pneumothorax")[:2] == ("left", "")
+    text = "Pneumothorax on the left and effusion on the right."
+    assert said(text, "pneumothorax")[0] == "left" and said(text, "pleural effusion")[0] == "right"
+
+
+def test_a_list_shares_its_place_but_not_its_size():
+    # "left lower lobe consolidation and effusion": the place covers the list; a size stays with its own head
+    assert said("Large right effusion and a pneumothorax.", "pneumothorax")[:2] == ("right", "")
+    assert said("Atelectasis and a small effusion at the left base.", "atelectasis")[:2] == ("left", "")
+
+
+def test_a_structure_keeps_its_own_side():
+    # the hemidiaphragm and the heart are heads of their own
+    assert said("Left pleural effusion with elevation of the right hemidiaphragm.", "pleural effusion")[0] == "left"
+
+
+# 6. Another name for the same thing lends its side and site: alternatives, interpretations, neighbours.
+LENT = [
+    ("Opacity at the left base, likely atelectasis.", ("left", "base")),
+    ("Scarring or atelectasis at the right base.", ("right", "base")),
+    ("Atelectasis versus consolidation in the left lower lobe.", ("left", "lower lobe")),
+    ("Consolidation and atelectasis in the right lower lobe.", ("right", "lower lobe")),
+    ("Right pleural effusion with adjacent atelectasis.", ("right", "")),
+    ("Opacity in the lateral left lung base, atelectasis.", ("left", "lung base")),
+    ("Streaky opacity at the right base due to atelectasis.", ("right", "base")),
+    ("Left lower lobe opacity and patchy atelectasis.", ("left", "lower lobe")),
+    ("Basilar atelectasis.", ("bilateral", "basilar")),
+]
+
+
+def test_a_landmark_says_where_the_finding_is():
+    assert said("A nodule overlying the anterior right 4th rib.", "nodule")[0] == "right"
+    assert said("Small nodule adjacent to the left hemidiaphragm.", "nodule")[0] == "left"
+    # without a word of place the structure keeps its side
+    assert said("Nodule and healed right rib fracture.", "nodule")[0] == ""
+
+
+def test_a_list_without_its_comma_is_still_a_list():
+    assert said("Left lower lobe opacity atelectasis.", "atelectasis")[0] == "left"
+    assert said("Interstitial and patchy opacities, and atelectasis in the right base.", "atelectasis")[0] == "right"
+
+
+def test_a_sentence_that_points_back_takes_the_place_before():
+    assert said("There is a band of opacity at the left base. This likely represents atelectasis.",
+                "atelectasis")[0] == "left"
+    # only a sentence that points back: a new statement keeps no side
+    assert said("There is a band of opacity at the left base. Atelectasis elsewhere.", "atelectasis")[0] == ""
+
+
+def test_lungs_name_both_sides_only_as_a_place():
+    assert said("Scattered nodules throughout the lungs.", "nodule")[0] == "bilateral"
+    assert said("Lungs show a right upper lobe nodule.", "nodule")[0] == "right"
+
+
+@pytest.mark.parametrize("text, expected", LENT)
+def test_side_and_site_lent_by_the_same_thing(text, expected):
+    side, _, site = said(text, "atelectasis")
+    assert (side, site) == expected
+
+
+def test_size_is_lent_only_by_another_name_for_the_same_thing():
+    assert said("Minimal scarring or atelectasis at the left base.", "atelectasis")[1] == "minimal"
+    assert said("Large right pleural effusion with adjacent atelectasis.", "atelectasis")[1] == ""
+
+
+# 7. The mention that decided the status gives the attributes.
+def test_a_denied_mention_gives_no_side():
+    assert said("No left effusion. Moderate right effusion.", "pleural effusion")[:2] == ("right", "moderate")
+    assert said("Effusion absent on the left but present on the right.", "pleural effusion")[0] == "right"
+
+
+def test_several_asserting_mentions_combine_their_sides():
+    assert said("Small right effusion. There is also a left effusion.", "pleural effusion")[0] == "bilateral"
+    assert said("Right effusion. The effusion on the right is small.", "pleural effusion")[:2] == ("right", "small")
+
+
+def test_combine_sides():
+    assert combine_sides(["right", "left"]) == "bilateral"
+    assert combine_sides(["right", "", "right"]) == "right"
+    assert combine_sides(["left", "bilateral"]) == "bilateral"
+    assert combine_sides([]) == ""
+
+
+def test_read_attributes_directly():
+    clause = "small right effusion and left pneumothorax"
+    effusion = clause.index("effusion")
+    pneumothorax = clause.index("pneumothorax")
+    spans = [(pneumothorax, pneumothorax + len("pneumothorax"))]
+    assert read_attributes(clause, effusion, effusion + 8, spans) == ("right", "small", "")
+
+
+# 8. Verdicts on the case keys: a wrong side never agrees; differences that still agree are flagged.
+def _check(case, text, name):
+    return next(c for c in check_findings(text, mh.load_case(case)) if c.finding == name)
+
+
+def test_case03_left_effusion_is_the_wrong_side():
+    check = _check(3, "Large left pleural effusion. No pneumothorax.", "pleural effusion")
+    assert check.status == "present" and check.side == "left" and check.key_side == "right"
+    assert check.wrong_side and not check.agrees
+    right = _check(3, "Moderate right pleural effusion.", "pleural effusion")
+    assert right.agrees and right.flags == ()
+
+
+def test_case02_mass_in_the_right_mid_zone_agrees_without_a_flag():
+    for read in ("A lobulated mass in the right mid zone.", "Right perihilar mass.", "Right hilar mass."):
+        check = _check(2, read, "lung mass")
+        assert check.agrees and check.flags == (), read
+
+
+def test_a_label_line_gives_the_heart_its_size():
+    check = _check(4, "Heart: mildly enlarged.", "cardiomegaly")
+    assert check.status == "present" and check.size == "mild" and check.agrees
+
+
+def test_case03_flags_size_and_missing_side():
+    check = _check(3, "Large pleural effusion.", "pleural effusion")
+    assert check.agrees and "side not stated" in check.flags and "key moderate, read large" in check.flags
+
+
+def test_case03_bilateral_read_of_a_one_sided_key_is_wrong_side():
+    assert _check(3, "Bilateral pleural effusions.", "pleural effusion").wrong_side
+
+
+def test_case05_one_side_for_a_bilateral_key_is_wrong_side():
+    assert _check(5, "Reticular opacities in the right lower zone.", "reticular opacities").wrong_side
+    assert _check(5, "Reticular opacities in both lower zones.", "reticular opacities").agrees
+
+
+def test_case_keys_carry_the_required_attributes():
+    def key(case, name):
+        return next(f for f in mh.load_case(case).answer_key.findings if f.name == name)
+    assert (key(3, "pleural effusion").side, key(3, "pleural effusion").size) == ("right", "moderate")
+    assert key(3, "catheter").side == "right"
+    assert key(2, "lung mass").side == "right" and "perihilar" in key(2, "lung mass").site
+    assert key(4, "cardiomegaly").size == "mild"
+    assert (key(4, "line or tube").side, key(4, "line or tube").site) == ("left", "left upper zone")
+    for name in ("pulmonary vascular congestion", "pulmonary oedema"):
+        assert key(4, name).subtle and key(4, name).size == "mild"
+    assert (key(5, "reticular opacities").side, key(5, "reticular opacities").site) == ("bilateral", "lower zones")
+
+
+# 9. Keys and scoring: devices, subtle findings, diagnoses that are not findings, correct reads scored right.
+@pytest.mark.parametrize("words", ["central venous catheter", "central line", "CVC", "shunt", "VP shunt",
+                                   "catheter", "line"])
+@pytest.mark.parametrize("case, name, side", [(3, "catheter", "right"), (4, "line or tube", "left")])
+def test_device_synonyms(words, case, name, side):
+    check = _check(case, f"A {words} projects over the {side} hemithorax.", name)
+    assert check.status == "present" and check.agrees
+
+
+@pytest.mark.parametrize("words", ["chest drain", "shunt catheter"])
+def test_device_types_the_film_does_not_settle_are_not_synonyms(words):
+    for case in (3, 4):
+        assert all(words not in f.synonyms for f in mh.load_case(case).answer_key.findings)
+
+
+@pytest.mark.parametrize("text", [
+    "No visceral pleural line is seen.",
+    "The trachea is midline.",
+    "The line of the heart border is sharp.",
+    "Kerley B lines at the bases.",
+    "A skin fold line crosses the left hemithorax.",
+    "A fissure line is seen on the right.",
+    "Appearances are in line with heart failure.",
+    "Plethoric vessels suggest a left-to-right shunt.",
+    "No shunt vascularity.",
+])
+def test_line_lookalikes_are_not_a_device(text):
+    assert _check(4, text, "line or tube").status == "not_mentioned"
+
+
+def test_a_device_described_further_is_still_a_device():
+    for text in ("A central line with its tip over the left upper zone.", "A catheter with a loop at the apex.",
+                 "Left-sided line in place."):
+        assert _check(4, text, "line or tube").status == "present", text
+
+
+@pytest.mark.parametrize("text", ["Possibly a VP shunt over the left chest.",
+                                  "A tubular density, probably a central line, in the left upper zone.",
+                                  "A catheter, either a shunt or a central line, on the left."])
+def test_a_hedge_on_the_device_type_still_asserts_a_device(text):
+    assert _check(4, text, "line or tube").status == "present"
+
+
+def test_a_hedge_on_a_device_is_not_a_hedge_on_anything_else():
+    assert _check(3, "Possibly a shunt. Possible small pneumothorax.", "pneumothorax").status == "uncertain"
+
+
+def test_subtle_findings_accept_a_hedged_read():
+    for name in ("pulmonary vascular congestion", "pulmonary oedema"):
+        check = _check(4, "Possible mild pulmonary oedema and vascular congestion.", name)
+        assert check.status == "uncertain" and check.hedge_accepted and check.agrees
+    assert not _check(4, "Possible cardiomegaly.", "cardiomegaly").agrees  # not subtle
+
+
+def test_diagnoses_are_not_findings():
+    read = "Right perihilar mass; post-obstructive pneumonia cannot be excluded."
+    assert _check(2, read, "consolidation").status == "not_mentioned"
+    assert _check(2, read, "lung mass").agrees
+    assert _check(1, "Pneumonia is unlikely.", "consolidation").status == "not_mentioned"
+    for words in ("interstitial lung disease", "ILD"):
+        assert _check(5, f"Appearances suggest {words}.", "reticular opacities").status == "not_mentioned"
+    for case in mh.list_cases():
+        for finding in case.answer_key.findings:
+            terms = {t.lower() for t in finding.terms}
+            assert not terms & {"pneumonia", "interstitial lung disease", "ild", "fibrotic lung disease"}, \
+                (case.id, finding.name)
+
+
+@pytest.mark.parametrize("text", ["Bilateral lower zone reticulation.", "Basal reticulation on both sides.",
+                                  "Reticulation, predominantly at the lung bases.",
+                                  "Bibasilar interstitial opacities.",
+                                  "Reticular opacities, most pronounced in the lower lung zones."])
+def test_a_zone_before_a_pattern_is_the_lower_zone_predominance(text):
+    checks = {c.finding: c for c in check_findings(text, mh.load_case(5))}
+    assert checks["lower-zone predominance"].status == "present"
+    assert checks["reticular opacities"].status == "present"
+
+
+def test_no_lower_zone_reticulation_denies_both():
+    checks = {c.finding: c.status for c in check_findings("No lower zone reticulation.", mh.load_case(5))}
+    assert checks["lower-zone predominance"] == "absent" and checks["reticular opacities"] == "absent"
+
+
+@pytest.mark.parametrize("text", ["Upper lobe venous diversion.", "Upper zone blood diversion is seen.",
+                                  "Redistribution of blood flow to the upper lobes.", "Cephalisation of vessels."])
+def test_venous_diversion_is_congestion(text):
+    assert _check(4, text, "pulmonary vascular congestion").status == "present"
+
+
+def test_normal_vasculature_denies_congestion():
+    assert _check(4, "Pulmonary vascularity is normal.", "pulmonary vascular congestion").status == "absent"
+
+
+@pytest.mark.parametrize("text", ["Mediastinum normal.", "Mediastinum normal, lungs clear.",
+                                  "Mediastinal contours unremarkable."])
+def test_a_verbless_normal_statement_denies(text):
+    assert _check(1, text, "widened mediastinum").status == "absent"
+
+
+def test_a_verbless_normal_statement_ends_its_phrase():
+    assert _check(1, "Mediastinum normal width is lost.", "widened mediastinum").status == "not_mentioned"
+
+
+@pytest.mark.parametrize("text", ["No focal lesion.", "No focal lung lesion is seen.", "No suspicious lesions."])
+def test_no_focal_lesion_denies_nodule_and_mass(text):
+    assert _check(1, text, "pulmonary nodule or mass").status == "absent"
+    assert _check(5, text, "lung mass").status == "absent"
+
+
+def test_a_correct_case04_read_scores_full_marks():
+    read = ("Mild cardiomegaly. Upper lobe venous diversion with mild perihilar interstitial oedema. "
+            "Possibly a VP shunt over the left upper zone. No pneumothorax.")
+    checks = check_findings(read, mh.load_case(4))
+    agreeing, total = concordance_score(checks)
+    assert agreeing == total, [(c.finding, c.status, c.side, c.flags) for c in checks]
+
+
+# 10. The loader refuses an unknown side or size, naming the file and the finding.
+@pytest.mark.parametrize("field, value", [("side", "both sides"), ("size", "huge")])
+def test_loader_refuses_unknown_side_or_size(tmp_path, field, value):
+    data = yaml.safe_load((PROJECT_ROOT / "cases" / "03_acute-respiratory-distress.yaml").read_text())
+    data |= {"id": "01", "slug": "test-case"}
+    data["answer_key"]["findings"][0][field] = value
+    path = tmp_path / "01_test-case.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(mh.CaseError) as caught:
+        mh.list_cases(tmp_path)
+    message = str(caught.value)
+    assert path.name in message and "pleural effusion" in message and value in message
