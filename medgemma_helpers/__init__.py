@@ -13,6 +13,7 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
                         localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
     Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
+    Patients            explain_for_patient, check_explanation, PatientExplanation, show_explanations
 
 The modules, from the bottom up (each imports only those below it; import-linter checks this):
 errors, files, render, secret -> pixels, dicom, images, figures (image input) -> access, auth, local, remote,
@@ -38,6 +39,7 @@ from .images import load_image
 from .localisation import Box, localize, parse_boxes, show_boxes
 from .model import clear_model_cache, load_model
 from .pack import use_pack
+from .patient import PatientExplanation, check_explanation, explain_for_patient, show_explanations
 from .quizzes import quiz, show_answer_key
 from .recording import record_pack
 from .remote import connect
@@ -56,4 +58,5 @@ __all__ = [
     "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
     "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
+    "explain_for_patient", "check_explanation", "PatientExplanation", "show_explanations",
 ]

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
-from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
+from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
 from .ct_volume import NOTEBOOK_QUESTION
 from .images import pads_to_square
 from .localisation import NOTEBOOK_STRUCTURES
+from .patient import PATIENT_NOTEBOOK_CASES
 from .render import DISCLAIMER
 from .reveal import SHOW_ALL_ENV
 
@@ -131,6 +132,16 @@ def build_notebook(case: Case) -> dict[str, Any]:
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb")
+# Skill notebooks whose headings say what their cells do (the shared top, their own steps, the discussion);
+# every other notebook follows SKELETON.
+OWN_HEADINGS: dict[str, tuple[str, ...]] = {
+    "12_explain_to_patient.ipynb": (
+        *SKELETON[:4], "What is measured, and the prompt MedGemma gets",
+        *(f"Case {number}: {step}" for number in PATIENT_NOTEBOOK_CASES
+          for step in ("the film and the read to explain", "write your explanation for the patient",
+                       "MedGemma's explanation beside yours, measured")),
+        "Take both home: the handouts", SKELETON[-1]),
+}
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
@@ -149,6 +160,8 @@ def all_notebooks(cases: list[Case] | None = None) -> dict[str, dict[str, Any]]:
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
                           max_new_tokens=QUICK_START_MAX_NEW_TOKENS) for name in OTHER_NOTEBOOKS}
     made.update({notebook_name(case): build_notebook(case) for case in (cases or list_cases(CASES_DIR))})
+    made["12_explain_to_patient.ipynb"] = _render("12_explain_to_patient.md", "12_explain_to_patient.ipynb",
+                                                  patient_cases=[load_case(c) for c in PATIENT_NOTEBOOK_CASES])
     return dict(sorted(made.items()))
 
 
@@ -168,13 +181,13 @@ def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = No
     return written
 
 
-def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
-    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer."""
+def skeleton_problems(notebook: dict[str, Any], skeleton: tuple[str, ...] = SKELETON) -> list[str]:
+    """What keeps a notebook from its skeleton: missing or misordered sections, outputs, no disclaimer."""
     problems = []
     headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
                 for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if headings != list(SKELETON):
-        problems.append(f"sections are {headings}, expected {list(SKELETON)}")
+    if headings != list(skeleton):
+        problems.append(f"sections are {headings}, expected {list(skeleton)}")
     cells = notebook.get("cells", [])
     title = "".join(cells[0].get("source", "")) if cells else ""
     if not title.startswith("# ") or "colab-badge" not in title or "open-in-kaggle" not in title:

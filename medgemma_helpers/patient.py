@@ -155,7 +155,7 @@ def _measured(text: str, case: Case | None, read: str | None, *, author: str, gr
 
 
 def check_explanation(text: str, case: Case | str | int, *, read: Any = None, grade: int = 6) -> PatientExplanation:
-    """Measure a plain-language explanation: reading level, findings dropped or added (against read, else the key), jargon."""
+    """Measure a plain-language text: reading level, findings dropped or added (against read, else the key), jargon."""
     explanation = _text_of(text if text is not None else "", "The explanation")
     source = None if read is None else _text_of(read, "read")
     return _measured(explanation, load_case(case), source, author="Your explanation", grade=_check_grade(grade))
@@ -242,7 +242,7 @@ def _faithfulness_html(explanation: PatientExplanation) -> str:
 def explanation_html(explanation: PatientExplanation) -> str:
     """One explanation with its three measures, as safe HTML (every text escaped)."""
     cell = "padding:4px 8px;border:1px solid #bbb;text-align:left;vertical-align:top"
-    body = markdown_to_safe_html(explanation.text) if explanation.text.strip() else "<p><i>(nothing written yet)</i></p>"
+    body = markdown_to_safe_html(explanation.text) if explanation.text.strip() else "<p><i>(nothing written)</i></p>"
     if explanation.findings is not None and explanation.findings.still_thinking:
         body = f"<p style='{_WARN}'>{esc(still_thinking_advice(explanation.findings))}</p>"
     level_style = _OK if explanation.grade <= explanation.target_grade else _WARN

@@ -23,6 +23,7 @@ from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
 from .pack import RecordingMedGemma, write_pack
+from .patient import PATIENT_NOTEBOOK_CASES, explain_for_patient
 from .reports import structured_prompt
 from .walkthrough import run_case
 
@@ -32,7 +33,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
 
     Per case: its question, and for a case with an image the structured-read prompt too; with no cases given,
     also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
-    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well.
+    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well. Cases 03 and
+    04 also get notebook 12's request: their key's read explained for the patient.
     """
     recorder = RecordingMedGemma(model if model is not None else default_model())
     chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
@@ -59,6 +61,11 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                            stream=False)
+    for case in chosen:  # notebook 12: the key's read of its cases, explained for the patient by MedGemma
+        if case.id in PATIENT_NOTEBOOK_CASES:
+            print(f"[notebook 12] case {case.id} explained for the patient", flush=True)
+            recorder.label = f"notebook 12: case {case.id} explained for the patient"
+            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
     written = write_pack(path, recorder)
     print(f"Wrote {len(recorder.entries)} recorded answers to {written}. Hand it to the class: with "
           f"MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs without a GPU, token or network.")
