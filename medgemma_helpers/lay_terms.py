@@ -282,11 +282,11 @@ def jargon_left(text: str) -> list[JargonUse]:
         # the longest term wins where two overlap ("pleural effusion", not "pleural" and "effusion")
         matches = sorted(((m.start(), m.end(), entry, gloss) for entry, pattern, gloss in _TERMS
                           for m in pattern.finditer(sentence)), key=lambda hit: hit[0] - hit[1])
-        taken: list[tuple[int, int]] = []
+        taken: list[tuple[int, int, Jargon, re.Pattern[str]]] = []
         for start, end, entry, gloss in matches:
-            if any(a < end and start < b for a, b in taken):
-                continue
-            taken.append((start, end))
+            if not any(a < end and start < b for a, b, _, _ in taken):
+                taken.append((start, end, entry, gloss))
+        for _, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term not in found and not gloss.search(sentence):
                 found[entry.term] = JargonUse(entry.term, sentence)
     return list(found.values())

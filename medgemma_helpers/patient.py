@@ -258,12 +258,15 @@ def explanation_html(explanation: PatientExplanation) -> str:
                     for name, style, value in rows)
     prompt = (f"<details><summary>The prompt MedGemma received</summary><pre style='white-space:pre-wrap'>"
               f"{esc(explanation.prompt)}</pre></details>" if explanation.prompt else "")
+    run = (f"<p style='color:#666;font-size:90%'>{esc(explanation.findings.model_name)} · "
+           f"{explanation.findings.new_tokens} new tokens · {explanation.findings.seconds:.1f} s</p>"
+           if explanation.findings is not None else "")
     thinking = (f"<details><summary>Model's thinking trace</summary><pre style='white-space:pre-wrap'>"
                 f"{esc(explanation.findings.thinking)}</pre></details>"
                 if explanation.findings is not None and explanation.findings.thinking else "")
     return (f"<div class='mh-patient-explanation' style='overflow-wrap:anywhere'><h4>{esc(explanation.author)}</h4>"
             f"<blockquote style='border-left:3px solid #999;margin:0;padding-left:1em'>{body}</blockquote>"
-            f"<table style='border-collapse:collapse;margin:0.5em 0'>{table}</table>{prompt}{thinking}"
+            f"<table style='border-collapse:collapse;margin:0.5em 0'>{table}</table>{run}{prompt}{thinking}"
             f"<p style='color:#777;font-size:85%'>Measured by keyword rules and textstat: read the quoted sentences. "
             f"{esc(DISCLAIMER)}</p></div>")
 
