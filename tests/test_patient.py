@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -19,6 +22,7 @@ from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.chest_findings import STANDARD_FINDINGS
 from medgemma_helpers.lay_terms import CASE_LAY_TERMS, STANDARD_LAY_TERMS, jargon_left, lay_finding, lay_terms_of
 from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PATIENT_SYSTEM, patient_prompt
+from conftest import PROJECT_ROOT
 
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
 FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "
@@ -196,29 +200,33 @@ def test_the_handout_carries_both_explanations(tmp_path, with_cases):
 
 @pytest.fixture(scope="module")
 def patient_pack(case_environment, tiny_model_dir, tmp_path_factory) -> Path:
-    """A class pack recorded on the stand-in for notebook 12's cases."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in case_environment.items():
-            patch.setenv(name, value)
-        model = mh.load_model(str(tiny_model_dir), device="cpu")
-        return mh.record_pack(tmp_path_factory.mktemp("pack") / "patient.pack", list(PATIENT_NOTEBOOK_CASES),
-                              model=model)
+    """A class pack recorded on the stand-in for notebook 12's cases, in a process with the notebooks' environment."""
+    path = tmp_path_factory.mktemp("pack") / "patient.pack"
+    script = ("import sys, medgemma_helpers as mh; "
+              "mh.record_pack(sys.argv[1], sys.argv[2:], model=mh.load_model(device='cpu'))")
+    env = {**os.environ, **case_environment}
+    done = subprocess.run([sys.executable, "-c", script, str(path), *PATIENT_NOTEBOOK_CASES], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return path
 
 
 def test_a_class_pack_replays_the_explanations_and_refuses_an_edited_prompt(patient_pack, tiny_model, with_cases,
                                                                              monkeypatch):
     monkeypatch.setenv(packs.PACE_ENV, "0")
+    room = int(with_cases["MEDGEMMA_MAX_NEW_TOKENS"])  # what the recording process asked with
     labels = {entry["label"] for entry in json.loads(patient_pack.read_text())["entries"]}
     assert {f"notebook 12: case {c} explained for the patient" for c in PATIENT_NOTEBOOK_CASES} <= labels
     packed = mh.use_pack(patient_pack)
     try:
         for case_id in PATIENT_NOTEBOOK_CASES:
             read = mh.load_case(case_id).answer_key.diagnosis
-            replayed = mh.explain_for_patient(read, case_id, model=packed, stream=False)
-            live = mh.explain_for_patient(read, case_id, model=tiny_model, stream=False)
+            replayed = mh.explain_for_patient(read, case_id, model=packed, max_new_tokens=room, stream=False)
+            live = mh.explain_for_patient(read, case_id, model=tiny_model, max_new_tokens=room, stream=False)
             assert replayed.text == live.text and replayed.dropped == live.dropped
         with pytest.raises(mh.MedGemmaError, match="the question differs"):
-            mh.explain_for_patient(read, case_id, model=packed, stream=False, prompt=PATIENT_PROMPT + " Be brief.")
+            mh.explain_for_patient(read, case_id, model=packed, max_new_tokens=room, stream=False,
+                                   prompt=PATIENT_PROMPT + " Be brief.")
     finally:
         access.forget(packed)
 
@@ -278,7 +286,6 @@ def _assert_notebook_shows_both(text: str, out: Path) -> None:
 def test_notebook_12_runs_headless_on_the_stand_in(case_environment, tmp_path, monkeypatch):
     for name, value in case_environment.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
     text = _run_notebook_12(tmp_path)
     # the handouts are written beside the notebook that ran (notebooks/), so read them there
     _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
