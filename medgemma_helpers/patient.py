@@ -229,7 +229,9 @@ def _faithfulness_html(explanation: PatientExplanation) -> str:
         if check.verdict == "dropped":
             said = ("says nothing of it" if check.said_status == "not_mentioned"
                     else f"says {check.said_status.replace('_', ' ')}: {_quote(check.evidence)}")
-            source = _quote(check.read_evidence) if check.read_evidence else f"the key: {esc(check.read_status)}"
+            source = _quote(check.read_evidence) if check.read_evidence else (
+                "the answer key has it present" if check.read_status == "present"
+                else "a pertinent negative in the answer key")
             plain = f" Plain words the checker knows: {esc('; '.join(check.plain_words))}." if check.plain_words else ""
             parts.append(f"<div class='mh-dropped' style='{_WARN}'>Dropped: <b>{esc(check.finding)}</b> "
                          f"({source}); the explanation {said}.{plain}</div>")
@@ -249,6 +251,8 @@ def explanation_html(explanation: PatientExplanation) -> str:
     level = (f"Flesch-Kincaid grade <b>{explanation.grade:.1f}</b> (asked for grade {explanation.target_grade} or "
              f"below; {esc(ADVISED_GRADE)}) · Flesch reading ease <b>{explanation.reading_ease:.0f}</b> "
              "(60 to 70 is plain English; higher is easier)")
+    if not explanation.text.strip():
+        level = "<i>nothing to measure yet</i>"
     jargon = "".join(f"<div><b>{esc(use.term)}</b>: {_quote(use.sentence)}</div>" for use in explanation.jargon_uses)
     faithful_style = _OK if not (explanation.dropped or explanation.added) else _WARN
     rows = (("Reading level", level_style, level),
