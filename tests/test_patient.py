@@ -126,6 +126,17 @@ def test_against_a_read_its_certainty_must_be_kept_and_a_denial_is_not_an_additi
     assert denied.added == () and denied.dropped == ()
 
 
+def test_the_pelvic_case_is_explained_in_plain_words_too():
+    plain = ("Your symptoms point to a fibroid, a non-cancerous growth in your womb. A sound-wave scan of your belly "
+             "will show it, and a magnet scan can map it before any treatment. A blood test will check for a low "
+             "blood count from the heavy bleeding.")
+    measured = mh.check_explanation(plain, "06")
+    assert set(measured.kept) == {"uterine fibroid", "pelvic ultrasound", "MRI", "anaemia"}
+    assert measured.dropped == measured.added == measured.jargon == ()
+    terse = mh.check_explanation("You have a leiomyoma of the uterus. A transvaginal ultrasound will show it.", "06")
+    assert terse.dropped == ("MRI", "anaemia") and terse.jargon == ("leiomyoma", "uterus", "transvaginal")
+
+
 # ---------------------------------------------------------------- reading level and jargon
 
 
