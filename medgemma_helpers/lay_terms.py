@@ -59,10 +59,14 @@ class LayTerms:
 
     says: tuple[str, ...]
     normal: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
 
 
 def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
-    return LayTerms(_expand(says), _expand(normal))
+    examples = list(says)
+    for placeholder, wordings in _PLACES.items():
+        examples = [phrase.replace(placeholder, wordings[0]) for phrase in examples]
+    return LayTerms(_expand(says), _expand(normal), tuple(examples))
 
 
 STANDARD_LAY_TERMS: dict[str, LayTerms] = {
@@ -150,12 +154,14 @@ def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
     """The plain wordings of an answer-key finding: its built-in chest finding's and its own, name by name."""
     says: list[str] = []
     normal: list[str] = []
+    examples: list[str] = []
     entries = [STANDARD_LAY_TERMS[e.name] for e in standard_findings_for(finding.name, tuple(finding.synonyms))]
     own = CASE_LAY_TERMS.get(_name_key(finding.name))
     for entry in [*entries, *([own] if own else [])]:
         says.extend(entry.says)
         normal.extend(entry.normal)
-    return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)))
+        examples.extend(entry.examples)
+    return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)), tuple(dict.fromkeys(examples)))
 
 
 def lay_finding(finding: ReferenceFinding) -> ReferenceFinding:
@@ -359,7 +365,7 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             verdict = "dropped"
         else:
             verdict = ""
-        plain = lay_terms_of(finding).says[:4] if verdict == "dropped" else ()
+        plain = lay_terms_of(finding).examples[:4] if verdict == "dropped" else ()
         checks.append(FaithfulnessCheck(finding.name, status, explained.status, verdict, explained.evidence, quote,
                                         plain))
     return checks
