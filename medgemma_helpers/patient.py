@@ -185,10 +185,12 @@ def explain_for_patient(findings: Any, case: Case | str | int | None = None, *, 
     question = patient_prompt(read, grade, prompt)
     room = THINKING_MAX_NEW_TOKENS if max_new_tokens is None else max_new_tokens
     progress = _Progress() if stream and in_notebook() else None
-    answer = analyze(None, question, system=system, model=model, max_new_tokens=room, stream=progress is not None,
-                     on_text=progress)
-    if progress is not None:
-        progress.done()
+    try:
+        answer = analyze(None, question, system=system, model=model, max_new_tokens=room,
+                         stream=progress is not None, on_text=progress)
+    finally:
+        if progress is not None:
+            progress.done()
     return _measured(answer.text, chosen, read, author="MedGemma's explanation", grade=grade, findings=answer)
 
 
