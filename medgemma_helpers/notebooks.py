@@ -132,16 +132,6 @@ def build_notebook(case: Case) -> dict[str, Any]:
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb")
-# Skill notebooks whose headings say what their cells do (the shared top, their own steps, the discussion);
-# every other notebook follows SKELETON.
-OWN_HEADINGS: dict[str, tuple[str, ...]] = {
-    "12_explain_to_patient.ipynb": (
-        *SKELETON[:4], "What is measured, and the prompt MedGemma gets",
-        *(f"Case {number}: {step}" for number in PATIENT_NOTEBOOK_CASES
-          for step in ("the film and the read to explain", "write your explanation for the patient",
-                       "MedGemma's explanation beside yours, measured")),
-        "Take both home: the handouts", SKELETON[-1]),
-}
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
@@ -181,13 +171,13 @@ def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = No
     return written
 
 
-def skeleton_problems(notebook: dict[str, Any], skeleton: tuple[str, ...] = SKELETON) -> list[str]:
-    """What keeps a notebook from its skeleton: missing or misordered sections, outputs, no disclaimer."""
+def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
+    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer."""
     problems = []
     headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
                 for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if headings != list(skeleton):
-        problems.append(f"sections are {headings}, expected {list(skeleton)}")
+    if headings != list(SKELETON):
+        problems.append(f"sections are {headings}, expected {list(SKELETON)}")
     cells = notebook.get("cells", [])
     title = "".join(cells[0].get("source", "")) if cells else ""
     if not title.startswith("# ") or "colab-badge" not in title or "open-in-kaggle" not in title:
@@ -197,6 +187,21 @@ def skeleton_problems(notebook: dict[str, Any], skeleton: tuple[str, ...] = SKEL
             problems.append(f"cell {index} holds outputs or an execution count; clear them before committing")
     if not any("not a diagnostic tool" in "".join(cell.get("source", "")) for cell in cells):
         problems.append("no cell says that this is not a diagnostic tool")
+    return problems
+
+
+# What every skill notebook from 11 on shares with the others: the top, then headings of its own.
+SHARED_TOP = SKELETON[:4]
+
+
+def skill_notebook_problems(notebook: dict[str, Any]) -> list[str]:
+    """What keeps a skill notebook from the shared top: title, badges, disclaimer, the first sections, no outputs."""
+    problems = [problem for problem in skeleton_problems(notebook) if not problem.startswith("sections are")]
+    headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
+                for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
+    if tuple(headings[:len(SHARED_TOP)]) != SHARED_TOP or headings[-1:] != [SKELETON[-1]]:
+        problems.append(f"sections are {headings}: a skill notebook starts with {list(SHARED_TOP)} and ends with "
+                        f"{SKELETON[-1]!r}")
     return problems
 
 

@@ -48,6 +48,11 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
             print(f"[{asked}] {label}", flush=True)
             recorder.label = label
             run_case(case, recorder, prompt=prompt, stream=False, show_prompt=False)
+        if case.id in PATIENT_NOTEBOOK_CASES:  # notebook 12: the key's read, explained for the patient by MedGemma
+            asked += 1
+            print(f"[{asked}] case {case.id}: its read explained for the patient", flush=True)
+            recorder.label = f"notebook 12: case {case.id} explained for the patient"
+            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
     if cases is None:
         print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
         recorder.label = "notebook 00: the quick start"
@@ -61,11 +66,6 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                            stream=False)
-    for case in chosen:  # notebook 12: the key's read of its cases, explained for the patient by MedGemma
-        if case.id in PATIENT_NOTEBOOK_CASES:
-            print(f"[notebook 12] case {case.id} explained for the patient", flush=True)
-            recorder.label = f"notebook 12: case {case.id} explained for the patient"
-            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
     written = write_pack(path, recorder)
     print(f"Wrote {len(recorder.entries)} recorded answers to {written}. Hand it to the class: with "
           f"MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs without a GPU, token or network.")
