@@ -7,19 +7,19 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
     Reaching MedGemma   authenticate, load_model, connect, use_pack, record_pack, clear_model_cache
     Asking              analyze, analyze_many, Request, Findings, show_findings, split_thinking
     Cases               list_cases, load_case, case_prompt, case_image, load_image, upload_image
+    Patients            explain_for_patient, check_explanation, PatientExplanation, show_explanations
     Teaching            show_case, quiz, run_case, show_answer_key, structured_prompt, show_report,
                         check_findings, concordance_score, FindingCheck, export_handout,
                         run_all_cases, show_summary, write_summary, save_read, class_review
-    Patients            explain_for_patient, check_explanation, PatientExplanation, show_explanations
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
                         localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
     Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
 
 The modules, from the bottom up (each imports only those below it; import-linter checks this):
 errors, files, render, secret -> pixels, dicom, images, figures (image input) -> access, auth, local, remote,
-pack, model (model access) -> asking -> cases, chest_findings, concordance, case_images, reports, lay_terms (case
-content and how a read is judged) -> reveal, case_view, patient, walkthrough, class_reads, quizzes, handouts, summary
-(the teaching flow) -> ct_volume, localisation, comparison, demo_data (skills) -> notebooks, recording, cli (apps).
+pack, model (model access) -> asking -> cases, chest_findings, concordance, case_images, reports (case content
+and how a read is judged) -> reveal, case_view, walkthrough, class_reads, quizzes, handouts, summary (the teaching
+flow) -> ct_volume, localisation, comparison, demo_data (skills) -> notebooks, recording, cli (apps).
 """
 
 from ._version import __version__

@@ -26,10 +26,10 @@ def handout_html(case: Case, findings: Findings | None, resident_read: str | Non
 
     explanations: plain-language explanations for the patient (the resident's, MedGemma's), with their measures.
     """
+    patient = (f"<h3>Explained to the patient</h3>{explanations_html(*explanations)}" if explanations else "")
     picture = case_image(case, image)
     view = CaseView(case, picture)
     prompt = f"<p><b>Prompt.</b> {esc(findings.prompt)}</p>" if findings else ""
-    patient = (f"<h3>Explained to the patient</h3>{explanations_html(*explanations)}" if explanations else "")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Case {esc(case.id)}: {esc(case.title)}</title>"

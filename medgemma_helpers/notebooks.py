@@ -132,6 +132,8 @@ def build_notebook(case: Case) -> dict[str, Any]:
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb")
+# Skill notebooks from this number on keep the shared top but use headings that say what their cells do.
+FIRST_OWN_HEADINGS = 11
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
@@ -171,12 +173,19 @@ def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = No
     return written
 
 
-def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
-    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer."""
+def skeleton_problems(notebook: dict[str, Any], *, own_headings: bool = False) -> list[str]:
+    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer.
+
+    own_headings: a skill notebook that keeps the shared top and closing discussion, with its own headings between.
+    """
     problems = []
     headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
                 for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if headings != list(SKELETON):
+    if own_headings:  # the shared top and the closing discussion; between them, headings of its own
+        top, last = list(SKELETON[:4]), SKELETON[-1]
+        if headings[:4] != top or headings[-1:] != [last] or len(headings) < 6:
+            problems.append(f"sections are {headings}, expected {top}, its own, then {last!r}")
+    elif headings != list(SKELETON):
         problems.append(f"sections are {headings}, expected {list(SKELETON)}")
     cells = notebook.get("cells", [])
     title = "".join(cells[0].get("source", "")) if cells else ""
@@ -187,21 +196,6 @@ def skeleton_problems(notebook: dict[str, Any]) -> list[str]:
             problems.append(f"cell {index} holds outputs or an execution count; clear them before committing")
     if not any("not a diagnostic tool" in "".join(cell.get("source", "")) for cell in cells):
         problems.append("no cell says that this is not a diagnostic tool")
-    return problems
-
-
-# What every skill notebook from 11 on shares with the others: the top, then headings of its own.
-SHARED_TOP = SKELETON[:4]
-
-
-def skill_notebook_problems(notebook: dict[str, Any]) -> list[str]:
-    """What keeps a skill notebook from the shared top: title, badges, disclaimer, the first sections, no outputs."""
-    problems = [problem for problem in skeleton_problems(notebook) if not problem.startswith("sections are")]
-    headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
-                for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if tuple(headings[:len(SHARED_TOP)]) != SHARED_TOP or headings[-1:] != [SKELETON[-1]]:
-        problems.append(f"sections are {headings}: a skill notebook starts with {list(SHARED_TOP)} and ends with "
-                        f"{SKELETON[-1]!r}")
     return problems
 
 

@@ -31,10 +31,10 @@ from .walkthrough import run_case
 def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, model: Any = None) -> Path:
     """Ask the live model every question the notebooks ask (or only these cases'), and write the class pack.
 
-    Per case: its question, and for a case with an image the structured-read prompt too; with no cases given,
+    Per case: its question, and for a case with an image the structured-read prompt too (cases 03 and 04 also
+    their key's read explained for the patient, as notebook 12 asks); with no cases given,
     also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
-    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well. Cases 03 and
-    04 also get notebook 12's request: their key's read explained for the patient.
+    CT phantom). The class review asks the cases' own questions, so it replays from the pack as well.
     """
     recorder = RecordingMedGemma(model if model is not None else default_model())
     chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
