@@ -7,6 +7,7 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
     Reaching MedGemma   authenticate, load_model, connect, use_pack, record_pack, clear_model_cache
     Asking              analyze, analyze_many, Request, Findings, show_findings, split_thinking
     Cases               list_cases, load_case, case_prompt, case_image, load_image, upload_image
+    Patients            explain_for_patient, check_explanation, PatientExplanation, show_explanations
     Teaching            show_case, quiz, run_case, show_answer_key, structured_prompt, show_report,
                         check_findings, concordance_score, FindingCheck, export_handout,
                         run_all_cases, show_summary, write_summary, save_read, class_review
@@ -41,6 +42,7 @@ from .images import load_image
 from .localisation import Box, localize, parse_boxes, show_boxes
 from .model import clear_model_cache, load_model
 from .pack import use_pack
+from .patient import PatientExplanation, check_explanation, explain_for_patient, show_explanations
 from .quizzes import quiz, show_answer_key
 from .recording import record_pack
 from .remote import connect
@@ -57,6 +59,7 @@ __all__ = [
     "show_case", "quiz", "run_case", "show_answer_key", "structured_prompt", "show_report",
     "check_findings", "concordance_score", "FindingCheck", "export_handout",
     "run_all_cases", "show_summary", "write_summary", "save_read", "class_review",
+    "explain_for_patient", "check_explanation", "PatientExplanation", "show_explanations",
     "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
     "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",

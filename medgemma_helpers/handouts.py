@@ -1,11 +1,12 @@
 """One self-contained HTML page per case: the image, the history, the reads, the key and the concordance.
 
-Layer: teaching flow. May import: errors, render, files, cases, case_view, asking, quiz.
+Layer: teaching flow. May import: errors, render, files, cases, case_view, asking, quiz, patient.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,18 @@ from .case_view import CaseView, case_image
 from .cases import Case, load_case
 from .errors import InputError
 from .files import write_atomically
+from .patient import PatientExplanation, explanations_html
 from .quizzes import comparison_html
 from .render import DISCLAIMER, esc
 
 
-def handout_html(case: Case, findings: Findings | None, resident_read: str | None = None, image: Any = None) -> str:
-    """One self-contained HTML page for a case: image embedded, history, reads, key, concordance, disclaimer."""
+def handout_html(case: Case, findings: Findings | None, resident_read: str | None = None, image: Any = None,
+                 explanations: Sequence[PatientExplanation] = ()) -> str:
+    """One self-contained HTML page for a case: image embedded, history, reads, key, concordance, disclaimer.
+
+    explanations: plain-language explanations for the patient (the resident's, MedGemma's), with their measures.
+    """
+    patient = (f"<h3>Explained to the patient</h3>{explanations_html(*explanations)}" if explanations else "")
     picture = case_image(case, image)
     view = CaseView(case, picture)
     prompt = f"<p><b>Prompt.</b> {esc(findings.prompt)}</p>" if findings and not findings.planted else ""
@@ -31,13 +38,14 @@ def handout_html(case: Case, findings: Findings | None, resident_read: str | Non
         "line-height:1.45}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
         "blockquote{border-left:3px solid #999;margin:0;padding-left:1em}.warn{color:#a33}</style></head><body>"
         f"<p class='warn'><b>{esc(DISCLAIMER)}</b></p>"
-        f"{view._repr_html_()}{prompt}{comparison_html(case, findings, resident_read)}"
+        f"{view._repr_html_()}{prompt}{comparison_html(case, findings, resident_read)}{patient}"
         f"<p style='color:#777;font-size:85%'>Handout generated {esc(time.strftime('%Y-%m-%d'))} by the MedGemma "
         "case notebooks.</p></body></html>")
 
 
 def export_handout(case: Case | str | int, findings: Findings | None, path: str | Path, *,
-                   resident_read: str | None = None, image: Any = None) -> Path:
+                   resident_read: str | None = None, image: Any = None,
+                   explanations: Sequence[PatientExplanation] = ()) -> Path:
     """Write the case handout as one self-contained HTML file (a folder gets <id>_<slug>_handout.html)."""
     case = load_case(case)
     if Path(path).suffix == "":  # "handouts/" or "handouts": a folder, made if needed
@@ -45,5 +53,5 @@ def export_handout(case: Case | str | int, findings: Findings | None, path: str 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"Handout path {path} should end in .html (or be a folder).")
-    write_atomically(path, handout_html(case, findings, resident_read, image).encode("utf-8"))
+    write_atomically(path, handout_html(case, findings, resident_read, image, explanations).encode("utf-8"))
     return path

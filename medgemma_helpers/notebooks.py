@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
-from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
+from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
 from .ct_volume import NOTEBOOK_QUESTION
 from .images import pads_to_square
 from .localisation import NOTEBOOK_STRUCTURES
+from .patient import PATIENT_NOTEBOOK_CASES
 from .render import DISCLAIMER
 from .reveal import SHOW_ALL_ENV
 from .trust import LITERATURE, TRUST_CASE, context_questions
@@ -132,7 +133,7 @@ def build_notebook(case: Case) -> dict[str, Any]:
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb",
-                   "11_when_to_trust_medgemma.ipynb", "13_find_it_drill.ipynb")
+                   "11_when_to_trust_medgemma.ipynb", "12_explain_to_patient.ipynb", "13_find_it_drill.ipynb")
 # Skill notebooks from this number on keep the shared top but use headings that say what their cells do.
 FIRST_OWN_HEADINGS = 11
 
@@ -152,7 +153,8 @@ def all_notebooks(cases: list[Case] | None = None) -> dict[str, dict[str, Any]]:
     made = {name: _render(name.replace(".ipynb", ".md"), name, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
                           max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
-                          trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE)
+                          trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE,
+                          patient_cases=[load_case(c) for c in PATIENT_NOTEBOOK_CASES])
             for name in OTHER_NOTEBOOKS}
     made.update({notebook_name(case): build_notebook(case) for case in (cases or list_cases(CASES_DIR))})
     return dict(sorted(made.items()))

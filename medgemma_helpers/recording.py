@@ -25,6 +25,7 @@ from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
 from .pack import RecordingMedGemma, write_pack
+from .patient import PATIENT_NOTEBOOK_CASES, explain_for_patient
 from .reports import structured_prompt
 from .trust import TRUST_CASE, compare_contexts
 from .walkthrough import run_case
@@ -33,7 +34,8 @@ from .walkthrough import run_case
 def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, model: Any = None) -> Path:
     """Ask the live model every question the notebooks ask (or only these cases'), and write the class pack.
 
-    Per case: its question, and for a case with an image the structured-read prompt too; with no cases given,
+    Per case: its question, and for a case with an image the structured-read prompt too (cases 03 and 04 also
+    their key's read explained for the patient, as notebook 12 asks); with no cases given,
     also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
     CT phantom, and notebook 11's film asked with its history, without it and with a misleading one). The class
     review asks the cases' own questions, so it replays from the pack as well.
@@ -50,6 +52,11 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
             print(f"[{asked}] {label}", flush=True)
             recorder.label = label
             run_case(case, recorder, prompt=prompt, stream=False, show_prompt=False)
+        if case.id in PATIENT_NOTEBOOK_CASES:  # notebook 12: the key's read, explained for the patient by MedGemma
+            asked += 1
+            print(f"[{asked}] case {case.id}: its read explained for the patient", flush=True)
+            recorder.label = f"notebook 12: case {case.id} explained for the patient"
+            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
     if cases is None:
         print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
         recorder.label = "notebook 00: the quick start"

@@ -1,0 +1,371 @@
+"""Plain words for findings, and the medical terms a patient needs explained (pure text, no model).
+
+A patient explanation says "fluid around the lung", not "pleural effusion". To judge whether it still says every
+finding of the read, the concordance checker reads it with each finding's plain phrasings added to its terms
+(`lay_finding`): "there is no fluid around your lungs" denies an effusion by the same negation rules a report's
+"no effusion" does, and "your heart is not enlarged" denies cardiomegaly inside the phrase itself.
+
+- `STANDARD_LAY_TERMS`: plain phrasings of every built-in chest finding (chest_findings.STANDARD_FINDINGS), by
+  name; `CASE_LAY_TERMS`: those of the other findings the project's cases use (catheters and lines, congestion,
+  the interstitial pattern, the pelvic case's fibroid, scans and blood count), by answer-key finding name.
+  `{lung}`, `{womb}` and `{edge}` in a phrase stand for the ways a patient text names them ("your left lung",
+  "both lungs").
+- `JARGON`: medical terms a patient text should not use without saying what they mean. A term counts as glossed
+  when a plain word for it stands in the same sentence ("a pleural effusion, which is fluid around the lung").
+- `faithfulness`: what an explanation kept, dropped or added against a read (or a case's answer key).
+
+These are word lists, not understanding: a phrase the lists lack is not seen. The explanation's table quotes the
+sentence behind every verdict so a reader can check the checker.
+
+Layer: cases and concordance (above concordance, whose rules it uses). May import: cases, chest_findings,
+concordance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .cases import Case, ReferenceFinding
+from .chest_findings import STANDARD_FINDINGS, standard_findings_for
+from .concordance import _sentences, check_findings
+
+# The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them).
+_PLACES = {
+    "{lung}": ("the lung", "the lungs", "your lung", "your lungs", "the right lung", "the left lung",
+               "your right lung", "your left lung", "both lungs", "one lung", "each lung"),
+    "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
+    "{edge}": ("its edge", "the edge", "its edges", "the edges"),
+}
+
+
+def _expand(phrases: Sequence[str]) -> tuple[str, ...]:
+    """Each phrase with every placeholder replaced by each of its wordings."""
+    done: list[str] = []
+    for phrase in phrases:
+        variants = [phrase]
+        for placeholder, wordings in _PLACES.items():
+            if placeholder in phrase:
+                variants = [v.replace(placeholder, w) for v in variants for w in wordings]
+        done.extend(variants)
+    return tuple(dict.fromkeys(done))
+
+
+@dataclass(frozen=True)
+class LayTerms:
+    """Plain wordings of one finding: phrases that name it, and plain normal statements that deny it."""
+
+    says: tuple[str, ...]
+    normal: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
+
+
+def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
+    examples = list(says)
+    for placeholder, wordings in _PLACES.items():
+        examples = [phrase.replace(placeholder, wordings[0]) for phrase in examples]
+    return LayTerms(_expand(says), _expand(normal), tuple(examples))
+
+
+STANDARD_LAY_TERMS: dict[str, LayTerms] = {
+    "cardiomegaly": _lay(
+        ("enlarged heart", "heart is enlarged", "large heart", "big heart", "bigger heart", "larger heart",
+         "heart is large", "heart is big", "heart is bigger than normal", "heart is larger than normal",
+         "heart is bigger than it should be", "heart is larger than it should be"),
+        ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
+         "normal-sized heart", "heart size is normal", "heart looks normal")),
+    "widened mediastinum": _lay(
+        ("widened space between the lungs", "wider space between the lungs", "space between the lungs is wider",
+         "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
+         "middle of the chest is widened"),
+        ("space between the lungs is normal", "middle of the chest is normal", "middle of the chest looks normal")),
+    "consolidation": _lay(
+        ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
+         "solid-looking area", "dense patch"),
+        ("lungs look clear", "lungs are clear")),
+    "pleural effusion": _lay(
+        ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
+         "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
+         "water on the lung")),
+    "pneumothorax": _lay(
+        ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
+         "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall")),
+    "pulmonary oedema": _lay(
+        ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
+         "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}")),
+    "emphysema": _lay(
+        ("damaged air sacs", "damage to the air sacs", "damage to the tiny air sacs", "air sacs are damaged",
+         "damaged tiny air sacs")),
+    "pulmonary fibrosis": _lay(("scarring", "scar tissue", "scarred lung", "lungs are scarred")),
+    "fracture": _lay(
+        ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
+         "bone is broken", "rib is broken"),
+        ("bones look normal", "bones are normal", "bones look healthy")),
+    "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump")),
+    "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
+}
+
+CASE_LAY_TERMS: dict[str, LayTerms] = {
+    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "pulmonary vascular congestion": _lay(
+        ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
+         "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
+         "blood is backing up", "blood backing up")),
+    "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),
+    "reticular opacities": _lay(
+        ("net-like pattern", "net-like lines", "lacy pattern", "lacy lines", "web of fine lines", "fine lines",
+         "network of lines", "criss-cross lines")),
+    "lower-zone predominance": _lay(
+        ("bottom of {lung}", "bottoms of {lung}", "lower part of {lung}", "lower parts of {lung}", "base of {lung}",
+         "bases of {lung}", "lower lungs")),
+    # the pelvic case: its history findings ...
+    "uterine fibroid": _lay(
+        ("growth in {womb}", "lump in {womb}", "growth of the womb muscle", "non-cancerous growth",
+         "noncancerous growth", "benign growth", "harmless growth")),
+    "pelvic ultrasound": _lay(
+        ("sound-wave scan", "scan that uses sound waves", "scan using sound waves", "ultrasound scan")),
+    "mri": _lay(("magnet scan", "scan that uses magnets", "scan using magnets", "scan that uses a magnet",
+                 "mri scan")),
+    "anaemia": _lay(
+        ("low blood count", "low iron", "low red blood cell count", "too few red blood cells",
+         "not enough red blood cells", "blood test")),
+    # ... and what an ultrasound or MRI of a fibroid shows
+    "fibroid on the image": _lay(
+        ("growth in {womb}", "lump in {womb}", "non-cancerous growth", "noncancerous growth", "benign growth")),
+    "enlarged uterus": _lay(
+        ("enlarged womb", "bigger womb", "larger womb", "womb is enlarged", "womb is bigger than normal",
+         "womb is larger than normal", "uterus is bigger than normal")),
+    "well-defined margins": _lay(("clear edges", "smooth edges", "sharp edges", "clear outline", "smooth outline")),
+    "edge shadowing": _lay(("shadows at {edge}", "shadows along {edge}", "shadow at {edge}", "dark lines at {edge}")),
+    "peripheral doppler flow": _lay(
+        ("blood flow around {edge}", "blood flowing around {edge}", "blood flow around the outside")),
+    "t2 hypointense": _lay(("dark on the mri", "dark on mri", "dark on the scan", "dark on the magnet scan")),
+}
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
+    """The plain wordings of an answer-key finding: its built-in chest finding's and its own, name by name."""
+    says: list[str] = []
+    normal: list[str] = []
+    examples: list[str] = []
+    entries = [STANDARD_LAY_TERMS[e.name] for e in standard_findings_for(finding.name, tuple(finding.synonyms))]
+    own = CASE_LAY_TERMS.get(_name_key(finding.name))
+    for entry in [*entries, *([own] if own else [])]:
+        says.extend(entry.says)
+        normal.extend(entry.normal)
+        examples.extend(entry.examples)
+    return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)), tuple(dict.fromkeys(examples)))
+
+
+def lay_finding(finding: ReferenceFinding) -> ReferenceFinding:
+    """A copy of the finding whose terms and normal statements also hold its plain wordings."""
+    lay = lay_terms_of(finding)
+    return dataclasses.replace(finding, synonyms=(*finding.synonyms, *lay.says),
+                               absent_when=(*finding.absent_when, *lay.normal))
+
+
+# ---------------------------------------------------------------- jargon
+
+
+@dataclass(frozen=True)
+class Jargon:
+    """A medical term (and its other spellings) and the plain words that explain it."""
+
+    term: str
+    glosses: tuple[str, ...]
+    spellings: tuple[str, ...] = ()
+
+
+def _j(term: str, glosses: str, *spellings: str) -> Jargon:
+    return Jargon(term, tuple(g.strip() for g in glosses.split(",")), spellings)
+
+
+JARGON: tuple[Jargon, ...] = (
+    _j("cardiomegaly", "big, large, enlarge, swollen"),
+    _j("cardiothoracic ratio", "heart, width, wide"),
+    _j("cardiac silhouette", "heart, outline, shadow"),
+    _j("cardiac", "heart"),
+    _j("mediastinum", "middle of the chest, between the lungs, centre of the chest, center of the chest",
+       "mediastinal"),
+    _j("pleural effusion", "fluid, water"),
+    _j("effusion", "fluid, water"),
+    _j("pleura", "lining, around the lung, space around", "pleural"),
+    _j("pneumothorax", "collapse, air around, air leak, air outside, air in the space", "pneumothoraces"),
+    _j("consolidation", "filled, cloudy, solid, dense, patch", "consolidative"),
+    _j("opacity", "white, cloud, shadow, haz, patch, dense", "opacities", "opacification", "opacified"),
+    _j("infiltrate", "cloud, patch, shadow, filled"),
+    _j("oedema", "fluid, water, swell, swollen", "edema"),
+    _j("pulmonary vascular congestion", "blood vessel, swollen, full, backed, backing"),
+    _j("vascular congestion", "blood vessel, swollen, full, backed, backing"),
+    _j("vasculature", "blood vessel", "vascular"),
+    _j("cephalization", "blood vessel", "cephalisation", "upper lobe diversion"),
+    _j("Kerley B lines", "fluid, line"),
+    _j("pulmonary embolism", "clot"),
+    _j("embolism", "clot", "embolus", "emboli"),
+    _j("pulmonary", "lung"),
+    _j("interstitial", "tissue between, lung tissue, framework, supporting tissue"),
+    _j("reticular", "net, lace, lacy, web, fine line", "reticulation", "reticulonodular"),
+    _j("fibrosis", "scar", "fibrotic"),
+    _j("emphysema", "air sac, damaged"),
+    _j("atelectasis", "collapse, not fully inflated, deflated"),
+    _j("nodule", "spot, lump", "nodular"),
+    _j("lesion", "spot, area, lump, growth"),
+    _j("mass", "lump, growth"),
+    _j("cavitation", "hole, hollow", "cavitary", "cavitating"),
+    _j("catheter", "tube, line"),
+    _j("hemithorax", "side of the chest, half of the chest", "haemithorax"),
+    _j("hemidiaphragm", "breathing muscle, muscle, diaphragm", "haemidiaphragm"),
+    _j("costophrenic angle", "corner, bottom of the lung, base of the lung", "costophrenic"),
+    _j("meniscus", "curve, curved, fluid"),
+    _j("perihilar", "root, middle, centre, center, around where"),
+    _j("hilar", "root, middle, centre, center, where the", "hilum", "hila"),
+    _j("parenchyma", "lung tissue, tissue", "parenchymal"),
+    _j("bilateral", "both", "bilaterally"),
+    _j("unilateral", "one side"),
+    _j("bibasilar", "bottom, base, lower", "bibasal", "basilar"),
+    _j("apical", "top", "apex", "apices"),
+    _j("radiograph", "x-ray, x ray, xray", "radiographic", "radiography"),
+    _j("thoracic", "chest", "thorax"),
+    _j("thoracentesis", "needle, drain", "thoracocentesis"),
+    _j("angiography", "scan, dye", "angiogram", "CTPA"),
+    _j("echocardiography", "ultrasound, heart scan, scan", "echocardiogram"),
+    _j("natriuretic peptide", "blood test", "BNP"),
+    _j("congestive", "fluid, back up, backs up, pump"),
+    _j("leiomyoma", "fibroid, growth, lump", "leiomyomas", "leiomyomata", "myoma"),
+    _j("myometrium", "muscle, wall of the womb, womb", "myometrial"),
+    _j("uterus", "womb", "uterine"),
+    _j("transvaginal", "through the vagina, inside, internal"),
+    _j("sonography", "ultrasound, sound wave", "ultrasonography", "sonographic"),
+    _j("Doppler", "blood flow"),
+    _j("hypointense", "dark", "hypointensity"),
+    _j("hypoechoic", "dark"),
+    _j("hyperechoic", "bright"),
+    _j("anaemia", "blood count, red blood cell, iron, low blood", "anemia"),
+    _j("haemoglobin", "blood, red blood cell", "hemoglobin"),
+    _j("unremarkable", "normal"),
+    _j("benign", "not cancer, harmless, non-cancerous, noncancerous"),
+    _j("malignant", "cancer", "malignancy"),
+    _j("neoplasm", "growth, tumour, tumor, cancer", "neoplastic"),
+    _j("idiopathic", "unknown cause, no known cause"),
+    _j("aetiology", "cause", "etiology"),
+    _j("chronic", "long-term, long term, lasting, for a long time"),
+    _j("dyspnoea", "short of breath, breathless, breathing", "dyspnea"),
+    _j("pleuritic", "breath, breathing"),
+    _j("orthopnoea", "lying flat, lying down", "orthopnea"),
+    _j("haemoptysis", "coughing up blood, blood", "hemoptysis"),
+)
+
+
+def _any_word(words: Sequence[str], *, suffix: str) -> re.Pattern[str]:
+    alternation = "|".join(re.escape(w).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]*") for w in words)
+    return re.compile(rf"(?<![A-Za-z])(?:{alternation}){suffix}(?![A-Za-z])", re.IGNORECASE)
+
+
+# a term may be plural ("nodules"); a gloss may be inflected ("scar" glosses by "scarring", "enlarge" by "enlarged")
+_TERMS = [(entry, _any_word((entry.term, *entry.spellings), suffix="(?:s|es)?"),
+           _any_word(entry.glosses, suffix="[a-z]{0,3}")) for entry in JARGON]
+
+
+@dataclass(frozen=True)
+class JargonUse:
+    """A medical term left without a plain gloss in its sentence, and that sentence."""
+
+    term: str
+    sentence: str
+
+
+def jargon_left(text: str) -> list[JargonUse]:
+    """Each medical term (JARGON) used with no plain word for it in the same sentence, first use per term."""
+    found: dict[str, JargonUse] = {}
+    for sentence in _sentences(text or ""):
+        # the longest term wins where two overlap ("pleural effusion", not "pleural" and "effusion")
+        matches = sorted(((m.start(), m.end(), entry, gloss) for entry, pattern, gloss in _TERMS
+                          for m in pattern.finditer(sentence)), key=lambda hit: hit[0] - hit[1])
+        taken: list[tuple[int, int, Jargon, re.Pattern[str]]] = []
+        for start, end, entry, gloss in matches:
+            if not any(a < end and start < b for a, b, _, _ in taken):
+                taken.append((start, end, entry, gloss))
+        for _, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
+            if entry.term not in found and not gloss.search(sentence):
+                found[entry.term] = JargonUse(entry.term, sentence)
+    return list(found.values())
+
+
+# ---------------------------------------------------------------- faithfulness
+
+
+@dataclass(frozen=True)
+class FaithfulnessCheck:
+    """One finding: what the read (or key) says of it, what the explanation says, and the verdict.
+
+    verdict: "kept" (said as the read says it), "dropped" (a finding the read asserts, or a pertinent one it
+    denies, that the explanation leaves out or says otherwise), "added" (asserted by the explanation, not by the
+    read), or "" (not at stake: neither asserted nor a pertinent denial, and not asserted by the explanation).
+    """
+
+    finding: str
+    read_status: str
+    said_status: str
+    verdict: str
+    evidence: str = ""  # the explanation's sentence
+    read_evidence: str = ""  # the read's sentence ("" when judged against the answer key)
+    plain_words: tuple[str, ...] = ()  # a few plain wordings the checker knows, for a dropped finding
+
+
+def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[ReferenceFinding]:
+    """The case's findings read without an image, then the built-in chest findings it lacks (to catch additions).
+
+    Without a case, the built-in chest findings alone, none a pertinent negative.
+    """
+    if case is None:
+        own: list[ReferenceFinding] = []
+        chest = True
+    else:
+        findings = case.answer_key.findings if isinstance(case, Case) else tuple(case)
+        own = [f for f in findings if not f.shown_on]
+        chest = not isinstance(case, Case) or "chest" in case.modality.lower()
+    covered = {entry.name for f in own for entry in standard_findings_for(f.name, tuple(f.synonyms))}
+    extra = [ReferenceFinding(entry.name, entry.keys, "absent", pertinent=False)
+             for entry in STANDARD_FINDINGS if chest and entry.name not in covered]
+    return own + extra
+
+
+_SAYS = ("present", "uncertain")
+
+
+def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read: str | None = None
+                 ) -> list[FaithfulnessCheck]:
+    """Finding by finding, what a patient explanation kept, dropped or added, against the read or the case's key.
+
+    Against a read: every finding it asserts (present or hedged, with the same certainty) and every pertinent one
+    it denies must be said so in the explanation; against the key, likewise with the key's findings. A finding the
+    explanation asserts that the read does not is added.
+    """
+    findings = [lay_finding(f) for f in _findings_to_check(case)]
+    said = check_findings(text, findings)
+    if read is not None:
+        reference = [(c.status, c.evidence) for c in check_findings(read, findings)]
+    else:
+        reference = [(f.expected, "") for f in findings]
+    checks = []
+    for finding, explained, (status, quote) in zip(findings, said, reference):
+        at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
+        if at_stake and explained.status == status:
+            verdict = "kept"
+        elif explained.status in _SAYS and status not in _SAYS:
+            verdict = "added"
+        elif at_stake:
+            verdict = "dropped"
+        else:
+            verdict = ""
+        plain = lay_terms_of(finding).examples[:4] if verdict == "dropped" else ()
+        checks.append(FaithfulnessCheck(finding.name, status, explained.status, verdict, explained.evidence, quote,
+                                        plain))
+    return checks

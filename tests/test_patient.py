@@ -1,0 +1,313 @@
+"""Explaining a read to the patient: the plain vocabulary over the built-in table, faithfulness (dropped and added
+findings), reading level from textstat, jargon with and without a gloss, MedGemma's rewrite through the stand-in, a
+class pack and a server, and notebook 12 run headless on the stand-in and from a pack."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import textstat
+
+import medgemma_helpers as mh
+from medgemma_helpers import access, notebooks
+from medgemma_helpers import pack as packs
+from medgemma_helpers.cases import ReferenceFinding
+from medgemma_helpers.chest_findings import STANDARD_FINDINGS
+from medgemma_helpers.lay_terms import CASE_LAY_TERMS, STANDARD_LAY_TERMS, jargon_left, lay_finding, lay_terms_of
+from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PATIENT_SYSTEM, patient_prompt
+from conftest import PROJECT_ROOT
+
+# Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
+FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "
+               "chest. There is no collapsed lung.")
+DROPS_THE_TUBE_03 = "Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung."
+INVENTS_A_BIG_HEART_03 = FAITHFUL_03 + " Your heart is bigger than normal."
+FAITHFUL_04 = ("Your heart is larger than it should be. The blood vessels in your lungs are swollen, and there is "
+               "extra fluid in your lungs. A thin tube shows up near the top of your left lung.")
+
+
+def _generic(name: str) -> ReferenceFinding:
+    """A finding named like a built-in chest finding, with nothing of its own (so only the table speaks)."""
+    return ReferenceFinding(name, (), "present")
+
+
+def _status(text: str, findings: list[ReferenceFinding]) -> dict[str, str]:
+    return {check.finding: check.status for check in mh.check_findings(text, [lay_finding(f) for f in findings])}
+
+
+# ---------------------------------------------------------------- the plain vocabulary
+
+
+def test_every_built_in_chest_finding_has_plain_words_that_name_it_and_only_it():
+    everything = [_generic(entry.name) for entry in STANDARD_FINDINGS]
+    assert {entry.name for entry in STANDARD_FINDINGS} == set(STANDARD_LAY_TERMS)
+    for entry in STANDARD_FINDINGS:
+        phrases = lay_terms_of(_generic(entry.name)).says
+        assert phrases, entry.name
+        for phrase in phrases:
+            statuses = _status(f"The X-ray shows {phrase}.", everything)
+            said = {name for name, status in statuses.items() if status != "not_mentioned"}
+            assert said == {entry.name} and statuses[entry.name] == "present", (entry.name, phrase, statuses)
+
+
+def test_every_finding_of_every_case_has_plain_words():
+    for case in mh.list_cases():
+        for finding in case.answer_key.findings:
+            phrases = lay_terms_of(finding).says
+            assert phrases, (case.id, finding.name)
+            modality = finding.shown_on[0] if finding.shown_on else None  # a finding read on the user's own image
+            for phrase in phrases:
+                [check] = mh.check_findings(f"We found {phrase}.", [lay_finding(finding)], image_modality=modality)
+                assert check.status == "present", (case.id, finding.name, phrase)
+    named = {" ".join(f.name.lower().split()) for case in mh.list_cases() for f in case.answer_key.findings}
+    assert set(CASE_LAY_TERMS) <= named  # no entry for a finding no case has
+
+
+@pytest.mark.parametrize(("text", "finding", "status"), [
+    ("Your heart is not enlarged.", "cardiomegaly", "absent"),
+    ("Your heart is a normal size.", "cardiomegaly", "absent"),
+    ("Your heart is bigger than normal.", "cardiomegaly", "present"),
+    ("There is no fluid around the lungs.", "pleural effusion", "absent"),
+    ("There may be a little fluid around your left lung.", "pleural effusion", "uncertain"),
+    ("Your lung is not collapsed.", "pneumothorax", "absent"),
+    ("There is no air leak around your lungs.", "pneumothorax", "absent"),
+    ("There is no scarring in your lungs.", "pulmonary fibrosis", "absent"),
+    ("We see scarring at the bottom of both lungs.", "pulmonary fibrosis", "present"),
+    ("There is no extra fluid in your lungs.", "pulmonary oedema", "absent"),
+])
+def test_plain_words_are_read_with_the_same_negation_and_hedging_rules(text, finding, status):
+    assert _status(text, [_generic(finding)])[finding] == status
+
+
+# ---------------------------------------------------------------- faithfulness
+
+
+def test_a_plain_explanation_that_keeps_every_finding_passes():
+    for text, case in ((FAITHFUL_03, "03"), (FAITHFUL_04, "04")):
+        measured = mh.check_explanation(text, case)
+        assert measured.dropped == () and measured.added == (), (case, measured.checks)
+        key = mh.load_case(case).answer_key.findings
+        at_stake = {f.name for f in key if f.expected == "present" or f.pertinent}
+        assert set(measured.kept) == at_stake
+
+
+def test_a_dropped_finding_and_an_invented_one_are_caught_and_quoted():
+    dropped = mh.check_explanation(DROPS_THE_TUBE_03, "03")
+    assert dropped.dropped == ("catheter",) and dropped.added == ()
+    invented = mh.check_explanation(INVENTS_A_BIG_HEART_03, "03")
+    assert invented.dropped == () and invented.added == ("cardiomegaly",)  # not in the key: a built-in finding
+    markup = invented._repr_html_()
+    assert "Added: <b>cardiomegaly</b>" in markup and html.escape("Your heart is bigger than normal.") in markup
+    markup = dropped._repr_html_()
+    assert "Dropped: <b>catheter</b>" in markup and "says nothing of it" in markup and "thin tube" in markup
+    # leaving out a pertinent normal result drops it too; leaving out a non-pertinent one does not
+    assert mh.check_explanation(FAITHFUL_03.replace(" There is no collapsed lung.", ""), "03").dropped == \
+        ("pneumothorax",)
+    assert "pneumothorax" not in mh.check_explanation(FAITHFUL_04, "04").dropped  # not pertinent in case 04
+
+
+def test_against_a_read_its_certainty_must_be_kept_and_a_denial_is_not_an_addition():
+    read = "Possible small left pleural effusion. No pneumothorax. The heart is enlarged."
+    kept = mh.check_explanation("There may be a little fluid around your left lung. Your heart is larger than "
+                                "normal. Your lung has not collapsed and there is no collapsed lung.", "03", read=read)
+    assert kept.against == "the read" and kept.dropped == () and kept.added == ()
+    firmer = mh.check_explanation("There is fluid around your left lung. Your heart is larger than normal. There is "
+                                  "no collapsed lung.", "03", read=read)
+    assert firmer.dropped == ("pleural effusion",)  # the read hedged it; the explanation states it as certain
+    denied = mh.check_explanation("There may be a little fluid around your left lung. Your heart is larger than "
+                                  "normal. There is no collapsed lung. There is no tube.", "03", read=read)
+    assert denied.added == () and denied.dropped == ()
+
+
+def test_the_pelvic_case_is_explained_in_plain_words_too():
+    plain = ("Your symptoms point to a fibroid, a non-cancerous growth in your womb. A sound-wave scan of your belly "
+             "will show it, and a magnet scan can map it before any treatment. A blood test will check for a low "
+             "blood count from the heavy bleeding.")
+    measured = mh.check_explanation(plain, "06")
+    assert set(measured.kept) == {"uterine fibroid", "pelvic ultrasound", "MRI", "anaemia"}
+    assert measured.dropped == measured.added == measured.jargon == ()
+    terse = mh.check_explanation("You have a leiomyoma of the uterus. A transvaginal ultrasound will show it.", "06")
+    assert terse.dropped == ("MRI", "anaemia") and terse.jargon == ("leiomyoma", "uterus", "transvaginal")
+
+
+# ---------------------------------------------------------------- reading level and jargon
+
+
+def test_the_reading_level_is_textstats_on_the_same_text():
+    for text in (FAITHFUL_03, FAITHFUL_04, mh.load_case("04").answer_key.diagnosis):
+        measured = mh.check_explanation(text, "04")
+        assert measured.grade == textstat.flesch_kincaid_grade(text)
+        assert measured.reading_ease == textstat.flesch_reading_ease(text)
+    plain, report = (mh.check_explanation(t, "04") for t in (FAITHFUL_04, mh.load_case("04").answer_key.diagnosis))
+    assert plain.grade < 6 < report.grade and plain.reading_ease > report.reading_ease
+
+
+def test_jargon_is_listed_unless_plain_words_explain_it_in_the_same_sentence():
+    bare = jargon_left("You have a pleural effusion. The catheter is in place.")
+    assert [(use.term, use.sentence) for use in bare] == [("pleural effusion", "You have a pleural effusion."),
+                                                         ("catheter", "The catheter is in place.")]
+    glossed = "You have a pleural effusion, which means fluid around the lung. The catheter (a thin tube) is in place."
+    assert jargon_left(glossed) == []
+    # the gloss must stand in the same sentence
+    assert [u.term for u in jargon_left("You have a pleural effusion. That is fluid around the lung.")] == \
+        ["pleural effusion"]
+    measured = mh.check_explanation("Cardiomegaly and bilateral opacities are seen. Your heart is big.", "04")
+    assert measured.jargon == ("cardiomegaly", "bilateral", "opacity")
+    assert mh.check_explanation(FAITHFUL_04, "04").jargon == ()
+
+
+def test_everything_shown_is_escaped():
+    measured = mh.check_explanation("<script>alert(1)</script> Your pleural effusion <b>is</b> large.", "03")
+    markup = measured._repr_html_()
+    assert "<script>" not in markup and "&lt;script&gt;" in markup and "<b>is</b>" not in markup
+
+
+# ---------------------------------------------------------------- MedGemma's rewrite
+
+
+def test_explain_for_patient_sends_the_visible_prompt_with_the_read_and_measures_the_answer(tiny_model, monkeypatch):
+    sent: list[str] = []
+    real = tiny_model.model.generate
+
+    def spy(**kwargs):
+        sent.append(tiny_model.processor.tokenizer.decode(kwargs["input_ids"][0]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(tiny_model.model, "generate", spy)
+    read = "Large right pleural effusion. No pneumothorax."
+    explained = mh.explain_for_patient(read, "03", grade=5, model=tiny_model, max_new_tokens=24, stream=False)
+    assert len(sent) == 1
+    assert patient_prompt(read, 5) in sent[0] and PATIENT_SYSTEM in sent[0] and "grade 5 level" in sent[0]
+    assert explained.prompt == patient_prompt(read, 5) and explained.findings.new_tokens > 0
+    assert explained.text == explained.findings.text and explained.against == "the read"
+    assert explained.grade == textstat.flesch_kincaid_grade(explained.text)
+    # a random-weight model keeps no finding: both of the read's are dropped
+    assert set(explained.dropped) == {"pleural effusion", "pneumothorax"}
+    # an edited prompt is what the model gets
+    mh.explain_for_patient(read, model=tiny_model, max_new_tokens=4, stream=False,
+                           prompt="Say this simply, grade {grade}: {read}")
+    assert "Say this simply, grade 6: Large right pleural effusion." in sent[1]
+    with pytest.raises(mh.InputError, match="must hold {read}"):
+        mh.explain_for_patient(read, model=tiny_model, prompt="No placeholder here.")
+    with pytest.raises(mh.InputError, match="empty"):
+        mh.explain_for_patient("  ", model=tiny_model)
+
+
+def test_the_handout_carries_both_explanations(tmp_path, with_cases):
+    mine = mh.check_explanation(FAITHFUL_03, "03")
+    other = mh.check_explanation(DROPS_THE_TUBE_03, "03")
+    page = mh.export_handout("03", None, tmp_path, explanations=[mine, other]).read_text()
+    assert "Explained to the patient" in page and html.escape(FAITHFUL_03) in page
+    assert "Dropped: <b>catheter</b>" in page and "Flesch-Kincaid grade" in page
+    assert "Explained to the patient" not in mh.export_handout("03", None, tmp_path / "plain.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def patient_pack(case_environment, tiny_model_dir, tmp_path_factory) -> Path:
+    """A class pack recorded on the stand-in for notebook 12's cases, in a process with the notebooks' environment."""
+    path = tmp_path_factory.mktemp("pack") / "patient.pack"
+    script = ("import sys, medgemma_helpers as mh; "
+              "mh.record_pack(sys.argv[1], sys.argv[2:], model=mh.load_model(device='cpu'))")
+    env = {**os.environ, **case_environment}
+    done = subprocess.run([sys.executable, "-c", script, str(path), *PATIENT_NOTEBOOK_CASES], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return path
+
+
+def test_a_class_pack_replays_the_explanations_and_refuses_an_edited_prompt(patient_pack, tiny_model, with_cases,
+                                                                             monkeypatch):
+    monkeypatch.setenv(packs.PACE_ENV, "0")
+    room = int(with_cases["MEDGEMMA_MAX_NEW_TOKENS"])  # what the recording process asked with
+    labels = {entry["label"] for entry in json.loads(patient_pack.read_text())["entries"]}
+    assert {f"notebook 12: case {c} explained for the patient" for c in PATIENT_NOTEBOOK_CASES} <= labels
+    packed = mh.use_pack(patient_pack)
+    try:
+        for case_id in PATIENT_NOTEBOOK_CASES:
+            read = mh.load_case(case_id).answer_key.diagnosis
+            replayed = mh.explain_for_patient(read, case_id, model=packed, max_new_tokens=room, stream=False)
+            live = mh.explain_for_patient(read, case_id, model=tiny_model, max_new_tokens=room, stream=False)
+            assert replayed.text == live.text and replayed.dropped == live.dropped
+        with pytest.raises(mh.MedGemmaError, match="the question differs"):
+            mh.explain_for_patient(read, case_id, model=packed, max_new_tokens=room, stream=False,
+                                   prompt=PATIENT_PROMPT + " Be brief.")
+    finally:
+        access.forget(packed)
+
+
+def test_a_served_model_explains_as_the_local_one_does(tiny_model, tiny_model_dir, tmp_path):
+    from served import TransformersServe, serve_unavailable_reason
+
+    reason = serve_unavailable_reason()
+    if reason is not None:
+        assert "extras" not in reason, reason
+        pytest.skip(reason)
+    server = TransformersServe(tiny_model_dir, log=tmp_path / "serve.log")
+    try:
+        server.wait_ready(timeout=60)
+        remote = mh.connect(server.url)
+        try:
+            served = mh.explain_for_patient(FAITHFUL_03, "03", model=remote, max_new_tokens=16, stream=False)
+        finally:
+            remote.close()
+    finally:
+        server.stop()
+    local = mh.explain_for_patient(FAITHFUL_03, "03", model=tiny_model, max_new_tokens=16, stream=False)
+    assert served.text == local.text != "" and served.findings.new_tokens == 16
+
+
+# ---------------------------------------------------------------- notebook 12
+
+
+def _texts(executed: Path) -> str:
+    notebook = nbformat.read(executed, as_version=4)
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append("".join(output.get("text", "")))
+            parts.extend(v if isinstance(v, str) else "".join(v) for k, v in output.get("data", {}).items()
+                         if k.startswith("text/"))
+    return "\n".join(parts)
+
+
+def _run_notebook_12(out: Path) -> str:
+    [result] = notebooks.execute_notebooks(out, [notebooks.NOTEBOOKS_DIR / "12_explain_to_patient.ipynb"],
+                                           timeout=600)
+    assert result["error"] is None, result["error"]
+    return _texts(result["executed"])
+
+
+def _assert_notebook_shows_both(text: str, out: Path) -> None:
+    assert "not a diagnostic tool" in text and "The read:\n{read}" in text  # the prompt, shown
+    assert text.count("mh-patient-explanations") == 2  # both cases, side by side
+    assert text.count("Your explanation") >= 2 and text.count("MedGemma&#x27;s explanation") >= 2
+    assert "Flesch-Kincaid grade" in text and "(nothing written)" in text
+    for case_id in PATIENT_NOTEBOOK_CASES:
+        page = (out / "handouts").glob(f"{case_id}_*_handout.html")
+        assert "Explained to the patient" in next(page).read_text()
+
+
+def test_notebook_12_runs_headless_on_the_stand_in(case_environment, tmp_path, monkeypatch):
+    for name, value in case_environment.items():
+        monkeypatch.setenv(name, value)
+    text = _run_notebook_12(tmp_path)
+    # the handouts are written beside the notebook that ran (notebooks/), so read them there
+    _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
+
+
+def test_notebook_12_runs_from_a_pack_with_no_model(patient_pack, case_environment, tmp_path, monkeypatch):
+    for name, value in case_environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MEDGEMMA_MODEL_ID")
+    monkeypatch.setenv(packs.PACK_ENV, str(patient_pack))
+    monkeypatch.setenv(packs.PACE_ENV, "0")
+    text = _run_notebook_12(tmp_path)
+    assert "recorded on CPU" in text  # MedGemma's explanation came from the pack
+    _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
