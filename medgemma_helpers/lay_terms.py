@@ -105,22 +105,22 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("bones look normal", "bones are normal", "bones look healthy")),
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump")),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
-}
-
-CASE_LAY_TERMS: dict[str, LayTerms] = {
-    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
     "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
          "blood is backing up", "blood backing up")),
+    "lower-zone predominance": _lay(
+        ("bottom of {lung}", "bottoms of {lung}", "lower part of {lung}", "lower parts of {lung}", "base of {lung}",
+         "bases of {lung}", "lower lungs")),
+}
+
+CASE_LAY_TERMS: dict[str, LayTerms] = {
+    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
     "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),
     "reticular opacities": _lay(
         ("net-like pattern", "net-like lines", "lacy pattern", "lacy lines", "web of fine lines", "fine lines",
          "network of lines", "criss-cross lines")),
-    "lower-zone predominance": _lay(
-        ("bottom of {lung}", "bottoms of {lung}", "lower part of {lung}", "lower parts of {lung}", "base of {lung}",
-         "bases of {lung}", "lower lungs")),
     # the pelvic case: its history findings ...
     "uterine fibroid": _lay(
         ("growth in {womb}", "lump in {womb}", "growth of the womb muscle", "non-cancerous growth",
