@@ -11,7 +11,8 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
                         check_findings, concordance_score, FindingCheck, export_handout,
                         run_all_cases, show_summary, write_summary, save_read, class_review
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
-                        localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
+                        localize, parse_boxes, Box, show_boxes, compare_studies, show_pair,
+                        series_films, series_image
     Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
 
 The modules, from the bottom up (each imports only those below it; import-linter checks this):
@@ -27,7 +28,7 @@ from .auth import authenticate
 from .case_view import case_image, show_case, upload_image
 from .cases import Case, case_prompt, list_cases, load_case
 from .class_reads import class_review, save_read
-from .comparison import compare_studies, show_pair
+from .comparison import compare_studies, series_films, series_image, show_pair
 from .concordance import FindingCheck, check_findings, concordance_score
 from .ct_volume import analyze_volume, show_volume, volume_request
 from .dicom import ct_windows, load_ct_series
@@ -54,6 +55,6 @@ __all__ = [
     "check_findings", "concordance_score", "FindingCheck", "export_handout",
     "run_all_cases", "show_summary", "write_summary", "save_read", "class_review",
     "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
-    "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
+    "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair", "series_films", "series_image",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
+from .comparison import SERIES_FILE, series_films
 from .ct_volume import NOTEBOOK_QUESTION
 from .case_view import systematic_checklist
 from .errors import InputError
@@ -194,7 +195,8 @@ def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None,
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
     made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
-                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS) for name in OTHER_NOTEBOOKS}
+                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE))
+            for name in OTHER_NOTEBOOKS}
     made.update({notebook_name(case): build_notebook(case, blind=blind, repo_url=repo_url)
                  for case in (cases or list_cases(CASES_DIR))})
     return dict(sorted(made.items()))
