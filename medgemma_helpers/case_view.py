@@ -137,7 +137,7 @@ def case_image(case: Case | str | int, image: Any = None) -> Image.Image | None:
 
 
 def show_case(case: Case | str | int, image: Any = None, *, blind: bool = False) -> None:
-    """Show the case image (with its attribution) beside the clinical-history card; blind leaves out the differential."""
+    """Show the case image (with its attribution) beside the history card; blind leaves out the differential."""
     case = load_case(case)
     view = CaseView(case, case_image(case, image), blind)
     if in_notebook():

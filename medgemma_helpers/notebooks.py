@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
+from .case_view import systematic_checklist
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
 from .comparison import SERIES_FILE, series_films
 from .ct_volume import NOTEBOOK_QUESTION
-from .case_view import systematic_checklist
 from .errors import InputError
 from .localisation import NOTEBOOK_STRUCTURES
 from .render import DISCLAIMER
@@ -62,10 +62,10 @@ def _badges(name: str, repo_url: str) -> str:
 
 def setup_code(repo_url: str) -> str:
     """The setup cell's code for the project at repo_url."""
-    return _SETUP_CODE.replace("@REPO_URL@", repo_url)
+    return _SETUP.replace("@REPO_URL@", repo_url)
 
 
-_SETUP_CODE = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
+_SETUP = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
 import os, runpy, subprocess, sys
 from pathlib import Path
 
