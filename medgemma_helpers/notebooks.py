@@ -144,7 +144,7 @@ def _case_objectives(case: Case, checklist: tuple[str, ...], blind: bool) -> lis
         first = f"Read a {case.modality.lower()} ({case.view}) systematically: " + "; ".join(
             item.split(":")[0].lower() for item in checklist[:6]) + "."
     differential = [] if blind else [
-        f"Weigh the differential: {', '.join(d.split(' (')[0].lower() for d in case.differential[:5])}."]
+        f"Weigh the differential: {'; '.join(d.split(' (')[0].lower() for d in case.differential[:5])}."]
     return [first, *differential,
             "Commit to your own read, then compare it with MedGemma's and with the answer key.",
             "Recognise what MedGemma 1.5 can and cannot tell you, and why its read needs clinical judgment."]

@@ -129,7 +129,8 @@ def test_case_texts_say_what_the_films_show():
     assert "previous films" in two and "lateral view" in two
     assert "preserved lung volumes" in text("05") and "emphysema" in text("05")
     six = mh.load_case("06")
-    before_the_reveal = " ".join((six.title, six.slug, six.history, six.presenting_complaint, *six.red_flags))
+    before_the_reveal = " ".join((six.title, six.slug, six.history, six.presenting_complaint, *six.red_flags,
+                                  *six.review_checklist))
     assert six.title == "Heavy menstrual bleeding" and "fibroid" not in before_the_reveal.lower()
     assert any("PALM" in item for item in six.differential) and "suspicion" in six.answer_key.diagnosis
     assert mh.load_case("heavy-menstrual-bleeding") is not None and mh.load_case("06").id == "06"
