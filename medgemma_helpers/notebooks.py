@@ -182,8 +182,8 @@ def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
     cell: dict[str, Any] = {"cell_type": kind, "id": f"cell-{index:02d}", "metadata": {},
                             "source": source.splitlines(keepends=True)}
     if kind == "code" and source.startswith("# @title"):
-        # Plumbing shows as its one-line title: a form in Colab, a collapsed input in JupyterLab.
-        cell["metadata"] = {"cellView": "form", "jupyter": {"source_hidden": True}}
+        # Plumbing shows as its one-line title in Colab (a form cell); elsewhere the title is its first line.
+        cell["metadata"] = {"cellView": "form"}
     if kind == "code":
         cell["execution_count"] = None
         cell["outputs"] = []
