@@ -160,7 +160,7 @@ def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REP
     checklist = systematic_checklist(case)
     # The template's BLIND decides unless the caller does; the objectives must follow the same choice.
     blinded = _template_blind() if blind is None else blind
-    return _render("case.md", notebook_name(case), repo_url, case=case, patient=patient, BLIND=blinded,
+    return _render("case.md", notebook_name(case), repo_url, case=case, patient=patient, blind=blinded,
                    title=f"Case {case.id}: {case.title}", tagline=_markdown_text(case.presenting_complaint),
                    checklist=checklist, objectives=_case_objectives(case, checklist, blinded),
                    pointers=() if checklist == case.review_checklist else case.review_checklist)
@@ -168,8 +168,9 @@ def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REP
 
 def _template_blind() -> bool:
     """The BLIND a teacher set at the top of case.md (False unless set to True there)."""
+    # Read here rather than inside the template, so the objectives above the read follow the same choice.
     source = (TEMPLATES_DIR / "case.md").read_text(encoding="utf-8")
-    return re.search(r"\{%-?\s*set BLIND = True\b", source) is not None
+    return re.search(r"\{%-?\s*set BLIND = True\s*-?%\}", source) is not None
 
 
 # The notebooks that are not one case each, by file name: each from its own template.

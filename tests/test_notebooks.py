@@ -94,6 +94,30 @@ def test_only_the_generic_checklist_comes_before_the_read_and_blind_holds_the_di
     assert differential not in before and differential in after and pointer in after
     assert "Weigh the differential" not in before
     assert "mh.show_case(case, blind=True)" in before
+    # ... and the card that cell shows holds it back too, listing the generic checklist, not this film's pointers.
+    from medgemma_helpers.case_view import CaseView, case_text
+
+    assert case.differential[2] in case_text(case) and case.differential[2] not in case_text(case, blind=True)
+    card = CaseView(case, None, blind=True)._repr_html_()
+    assert html.escape(case.differential[2]) not in card and html.escape(mh.case_view.CHEST_CHECKLIST[3]) in card
+    assert "lobulation suggesting nodes" not in card
+    assert html.escape(case.differential[2]) in CaseView(case, None)._repr_html_()
+
+
+def test_blind_set_in_the_template_is_the_default_layout(tmp_path, monkeypatch):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(notebooks.TEMPLATES_DIR, templates)
+    source = (templates / "case.md").read_text()
+    assert "{% set BLIND = False %}" in source
+    (templates / "case.md").write_text(source.replace("{% set BLIND = False %}", "{% set BLIND = True %}"))
+    monkeypatch.setattr(notebooks, "TEMPLATES_DIR", templates)
+    case = mh.load_case("03")
+    before, after = _text_after_reveal(notebooks.build_notebook(case))
+    assert notebooks._markdown_text(case.differential[0]) in after and "Weigh the differential" not in before
+    before, _ = _text_after_reveal(notebooks.build_notebook(case, blind=False))  # an explicit choice wins
+    assert notebooks._markdown_text(case.differential[0]) in before
 
 
 def test_the_teaching_layer_follows_the_reveal_and_replaces_the_generic_questions():
