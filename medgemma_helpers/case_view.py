@@ -171,8 +171,7 @@ def answer_key_html(case: Case) -> str:
             f"<table><tr><th>Finding</th><th>Expected</th><th>Also counts</th></tr>{rows}</table>"
             f"<p><b>Diagnosis.</b> {esc(case.answer_key.diagnosis)}</p>"
             f"<p><b>How certain.</b> {esc(case.answer_key.certainty)}</p>"
-            f"<p><b>Teaching points</b></p><ul>{points}</ul>{attribution}"
-            f"<p style='color:#a33;font-size:90%'>{esc(DISCLAIMER)}</p></div>")
+            f"<p><b>Teaching points</b></p><ul>{points}</ul>{attribution}</div>")
 
 
 def answer_key_text(case: Case) -> str:
