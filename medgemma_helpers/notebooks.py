@@ -22,7 +22,7 @@ from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
 from .case_view import systematic_checklist
-from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases
+from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
 from .comparison import SERIES_FILE, series_films
 from .ct_volume import NOTEBOOK_QUESTION
 from .errors import InputError
@@ -120,6 +120,8 @@ def _environment() -> Any:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined,
                                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     environment.filters["md"] = _markdown_text
+    # An attribution followed by more text needs its full stop, once.
+    environment.filters["sentence"] = lambda value: _markdown_text(value).rstrip(".") + "."
     return environment
 
 
@@ -196,7 +198,8 @@ def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None,
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
     made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
-                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE))
+                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE),
+                          film=load_case("01", CASES_DIR).image)
             for name in OTHER_NOTEBOOKS}
     made.update({notebook_name(case): build_notebook(case, blind=blind, repo_url=repo_url)
                  for case in (cases or list_cases(CASES_DIR))})
