@@ -35,7 +35,8 @@ TEMPLATES_DIR = NOTEBOOKS_DIR / "templates"
 # The one place the project's public home is written (a teacher's fork rewrites it with
 # `make-notebooks --repo-url`); badges and the setup cell are generated from it.
 REPO_URL_FILE = TEMPLATES_DIR / "repository.txt"
-REPO_URL = REPO_URL_FILE.read_text(encoding="utf-8").strip()
+# Without the templates (an installed copy, not the project) nothing here can be built, but the commands still load.
+REPO_URL = REPO_URL_FILE.read_text(encoding="utf-8").strip() if REPO_URL_FILE.is_file() else ""
 REPO_BRANCH = "main"
 CLONE_FOLDER = "medgemma-case-notebooks"
 
