@@ -13,7 +13,8 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
                         run_all_cases, show_summary, write_summary, save_read, class_review
     Trust               compare_contexts (and quiz(..., shown_read=...), quiz.revise)
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
-                        localize, parse_boxes, Box, show_boxes, compare_studies, show_pair
+                        localize, parse_boxes, Box, show_boxes, compare_studies, show_pair,
+                        series_films, series_image
     Drills              drill, drill_review
     Errors              MedGemmaError, AccessError, CaseError, ImageError, InputError
 
@@ -30,7 +31,7 @@ from .auth import authenticate
 from .case_view import case_image, show_case, upload_image
 from .cases import Case, case_prompt, list_cases, load_case
 from .class_reads import class_review, drill_review, save_read
-from .comparison import compare_studies, show_pair
+from .comparison import compare_studies, series_films, series_image, show_pair
 from .concordance import FindingCheck, check_findings, concordance_score
 from .ct_volume import analyze_volume, show_volume, volume_request
 from .dicom import ct_windows, load_ct_series
@@ -61,7 +62,7 @@ __all__ = [
     "run_all_cases", "show_summary", "write_summary", "save_read", "class_review",
     "explain_for_patient", "check_explanation", "PatientExplanation", "show_explanations",
     "load_ct_series", "ct_windows", "volume_request", "analyze_volume", "show_volume", "montage",
-    "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair",
+    "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair", "series_films", "series_image",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
     "drill", "drill_review",
     "compare_contexts",

@@ -48,11 +48,11 @@ def case_image_path(case: Case) -> Path:
     """A verified local file for the case's image: mirror first, then images/, then the pinned download."""
     if case.image is None:
         raise ImageError(f"Case {case.id} ({case.slug}) has no image of its own; pass your own image instead.")
-    return verified_file(case.image)
+    return verified_image_path(case.image)
 
 
-def verified_file(image: CaseImage) -> Path:
-    """A verified local file for any pinned image (a case's, a drill film): mirror, then images/, then download."""
+def verified_image_path(image: CaseImage) -> Path:
+    """A verified local file for any pinned image (a case's, a film series'): mirror, images/, then download."""
     mirrored = _from_mirror(image)
     if mirrored is not None:
         return mirrored

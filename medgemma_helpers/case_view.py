@@ -36,7 +36,28 @@ def _png_of(image: Image.Image, caption: str) -> bytes:
     return buffer.getvalue()
 
 
-def _history_card_html(case: Case) -> str:
+# The systematic review taught for every chest film: shown before a read, it points at no finding of the case.
+CHEST_CHECKLIST = (
+    "Technical quality: projection, rotation, inspiration, penetration",
+    "Airway: trachea, carina, main bronchi",
+    "Lungs: each zone compared with the other side, apices included",
+    "Pleura: costophrenic angles, pleural margins, a pneumothorax at the apices",
+    "Heart: size (cardiothoracic ratio on a PA film) and borders",
+    "Mediastinum and hila: width, contour, position and density",
+    "Diaphragm and upper abdomen: both hemidiaphragms, free gas",
+    "Lines, tubes and devices: each traced from where it enters to where it ends",
+    "Bones and soft tissues: ribs, clavicles, spine, chest wall, breasts",
+    "Review areas: apices, behind the heart, below the diaphragm, hila",
+)
+
+
+def systematic_checklist(case: Case) -> tuple[str, ...]:
+    """The checklist to read a case by before any answer: the generic chest review, else the case's own."""
+    # A case without a chest film (a teacher's CT, case 06's pelvis) has no generic list here; its own must do.
+    return CHEST_CHECKLIST if "chest" in case.modality.lower() and case.image is not None else case.review_checklist
+
+
+def _history_card_html(case: Case, blind: bool = False) -> str:
     patient = ", ".join(str(part) for part in (f"{case.patient.age}-year-old" if case.patient.age else None,
                                               case.patient.sex) if part)
     def bullets(items: tuple[str, ...]) -> str:
@@ -48,8 +69,8 @@ def _history_card_html(case: Case) -> str:
         f"<p><b>Presenting complaint.</b> {esc(case.presenting_complaint)}</p>"
         f"<p><b>History.</b> {esc(case.history)}</p>"
         f"<p><b>Red flags</b></p>{bullets(case.red_flags)}"
-        f"<p><b>Differential</b></p>{bullets(case.differential)}"
-        f"<details><summary><b>Systematic review checklist</b></summary>{bullets(case.review_checklist)}</details>"
+        + ("" if blind else f"<p><b>Differential</b></p>{bullets(case.differential)}")
+        + f"<details><summary><b>Read it systematically</b></summary>{bullets(systematic_checklist(case))}</details>"
         "</div>"
     )
 
@@ -63,9 +84,10 @@ def _attribution(case: Case) -> str:
 class CaseView:
     """What show_case displays: HTML (image beside the history card) with a PNG of the image alongside."""
 
-    def __init__(self, case: Case, image: Image.Image | None):
+    def __init__(self, case: Case, image: Image.Image | None, blind: bool = False):
         self.case = case
         self.image = image
+        self.blind = blind
         # The PNG output carries the attribution inside it; the HTML view shows it as a readable caption.
         self.png = _png_of(image, _attribution(case)) if image is not None else None
         self.html_png = _png_of(image, "") if image is not None else None
@@ -85,19 +107,20 @@ class CaseView:
             picture = ("<div style='flex:1;min-width:200px;color:#555'><i>No openly licensed image exists for this "
                        "case: it runs as a history-and-reasoning case, or on your own de-identified image.</i></div>")
         layout = "display:flex;gap:1.5em;flex-wrap:wrap;align-items:flex-start"
-        return f"<div style='{layout}'>{picture}{_history_card_html(self.case)}</div>"
+        return f"<div style='{layout}'>{picture}{_history_card_html(self.case, self.blind)}</div>"
 
     def __repr__(self) -> str:
-        return case_text(self.case)
+        return case_text(self.case, blind=self.blind)
 
 
-def case_text(case: Case) -> str:
-    """The case as plain text for a terminal."""
+def case_text(case: Case, *, blind: bool = False) -> str:
+    """The case as plain text for a terminal (blind: without the differential)."""
     patient = " ".join(str(p) for p in (case.patient.age and f"{case.patient.age}-year-old", case.patient.sex) if p)
     lines = [f"Case {case.id}: {case.title}", f"{case.modality}, {case.view}" + (f"; {patient}" if patient else ""),
              "", f"Presenting complaint: {case.presenting_complaint}", f"History: {case.history}", "", "Red flags:"]
-    lines += [f"  - {item}" for item in case.red_flags] + ["Differential:"]
-    lines += [f"  - {item}" for item in case.differential]
+    lines += [f"  - {item}" for item in case.red_flags]
+    if not blind:
+        lines += ["Differential:"] + [f"  - {item}" for item in case.differential]
     if case.image is not None:
         lines += ["", _attribution(case)]
     return "\n".join(lines)
@@ -113,16 +136,16 @@ def case_image(case: Case | str | int, image: Any = None) -> Image.Image | None:
     return load_case_image(case)
 
 
-def show_case(case: Case | str | int, image: Any = None) -> None:
-    """Show the case image (with its attribution) beside the clinical-history card."""
+def show_case(case: Case | str | int, image: Any = None, *, blind: bool = False) -> None:
+    """Show the case image (with its attribution) beside the history card; blind leaves out the differential."""
     case = load_case(case)
-    view = CaseView(case, case_image(case, image))
+    view = CaseView(case, case_image(case, image), blind)
     if in_notebook():
         from IPython.display import display
 
         display(view)
     else:
-        print(case_text(case))
+        print(case_text(case, blind=blind))
 
 
 def _expectation(finding: Any) -> str:
@@ -148,8 +171,7 @@ def answer_key_html(case: Case) -> str:
             f"<table><tr><th>Finding</th><th>Expected</th><th>Also counts</th></tr>{rows}</table>"
             f"<p><b>Diagnosis.</b> {esc(case.answer_key.diagnosis)}</p>"
             f"<p><b>How certain.</b> {esc(case.answer_key.certainty)}</p>"
-            f"<p><b>Teaching points</b></p><ul>{points}</ul>{attribution}"
-            f"<p style='color:#a33;font-size:90%'>{esc(DISCLAIMER)}</p></div>")
+            f"<p><b>Teaching points</b></p><ul>{points}</ul>{attribution}</div>")
 
 
 def answer_key_text(case: Case) -> str:

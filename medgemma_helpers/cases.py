@@ -101,6 +101,26 @@ class Patient:
     sex: str | None
 
 
+DIFFICULTIES = ("introductory", "intermediate", "advanced")
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """A model report for report-writing practice: findings, impression, recommendation."""
+
+    findings: str
+    impression: str
+    recommendation: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A page for further reading: its title and its https address."""
+
+    title: str
+    url: str
+
+
 @dataclass(frozen=True)
 class Case:
     """One validated teaching case."""
@@ -123,6 +143,13 @@ class Case:
     teaching_points: tuple[str, ...]
     image: CaseImage | None
     source_file: Path = field(compare=False)
+    # The teaching layer: optional, so a teacher's own case file works without it; the notebook falls back to
+    # generic objectives and questions.
+    difficulty: str | None = None
+    objectives: tuple[str, ...] = ()
+    discussion_questions: tuple[str, ...] = ()
+    model_report: ModelReport | None = None
+    references: tuple[Reference, ...] = ()
 
 
 # ---------------------------------------------------------------- validation
@@ -323,7 +350,36 @@ def _parse_case(path: Path, data: Any) -> Case:
         teaching_points=r.text_list(data, "teaching_points"),
         image=image,
         source_file=path,
+        **_teaching_layer(r, data),
     )
+
+
+def _optional_texts(reader: _Reader, data: dict[str, Any], key: str) -> tuple[str, ...]:
+    return reader.text_list(data, key) if data.get(key) is not None else ()
+
+
+def _teaching_layer(r: _Reader, data: dict[str, Any]) -> dict[str, Any]:
+    """The case's teaching layer (difficulty, objectives, questions, model report, references), each optional."""
+    difficulty = r.get(data, "difficulty", str, optional=True)
+    if difficulty is not None and difficulty not in DIFFICULTIES:
+        raise r.fail("difficulty", f"is '{difficulty}'; use one of {', '.join(DIFFICULTIES)}")
+    questions = _optional_texts(r, data, "discussion_questions")
+    if len(questions) == 1:
+        raise r.fail("discussion_questions", "lists one question; give two or three, or leave the field out")
+    report = None
+    report_data = r.get(data, "model_report", dict, optional=True)
+    if report_data is not None:
+        report = ModelReport(*(r.get(report_data, part, str, "model_report.")
+                               for part in ("findings", "impression", "recommendation")))
+    references = []
+    for index, item in enumerate(r.get(data, "references", list, optional=True) or ()):
+        prefix = f"references[{index}]."
+        url = r.get(item, "url", str, prefix).strip()
+        if not re.fullmatch(r"https://[^\s/]+\.[^\s/]+(/\S*)?", url):
+            raise r.fail(f"{prefix}url", f"'{url}' must be one https:// address, such as a Radiopaedia page")
+        references.append(Reference(title=r.get(item, "title", str, prefix), url=url))
+    return {"difficulty": difficulty, "objectives": _optional_texts(r, data, "objectives"),
+            "discussion_questions": questions, "model_report": report, "references": tuple(references)}
 
 
 def read_case_file(path: str | Path) -> Case:

@@ -17,7 +17,7 @@ from .case_view import show_case
 from .cases import cases_dir, load_case
 from .errors import CaseError, MedGemmaError
 from .images import load_image, model_image
-from .notebooks import case_notebooks, execute_notebooks, write_notebooks
+from .notebooks import case_notebooks, execute_notebooks, set_repo_url, write_notebooks
 from .pack import PACK_ENV
 from .quizzes import show_answer_key
 from .recording import record_pack
@@ -140,7 +140,11 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_notebooks(args: argparse.Namespace) -> int:
-    written = write_notebooks(Path(args.out), cases_dir()) if args.out else write_notebooks()
+    # A fork's address is recorded where the badges and setup cell read it, so later builds and tests agree.
+    repo_url = set_repo_url(args.repo_url) if args.repo_url else None
+    blind = True if args.blind else None
+    written = (write_notebooks(Path(args.out), cases_dir(), blind=blind, repo_url=repo_url) if args.out
+               else write_notebooks(blind=blind, repo_url=repo_url))
     for path in written:
         print(path)
     return 0
@@ -199,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     make = commands.add_parser("make-notebooks", help="write the notebooks from notebooks/templates and the cases")
     make.add_argument("--out", help="write into this folder, with the cases of MEDGEMMA_CASES_DIR (a teacher's own); "
                                     "default: the project's notebooks/ from its cases/")
+    make.add_argument("--repo-url", help="your fork's GitHub address (https://github.com/OWNER/NAME): recorded in "
+                                         "notebooks/templates/repository.txt, then used for the badges and setup cell")
+    make.add_argument("--blind", action="store_true", help="hold each case's differential back until after the "
+                                                         "reveal (as BLIND = True at the top of case.md does)")
     make.set_defaults(handler=_cmd_make_notebooks)
 
     args = parser.parse_args(argv)

@@ -1,19 +1,77 @@
 """Prior versus current: two studies of one patient in one prompt (prior first), and the change table back.
 
-Layer: skills. May import: errors, render, images, figures, asking.
+The films of one real patient over time are listed as data (cases/longitudinal_films.csv, pinned and sha256-checked
+like the case images), so notebook 09 opens with a true prior-current pair.
+
+Layer: skills. May import: errors, render, images, figures, asking, cases, case_images.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from .asking import DEFAULT_MAX_NEW_TOKENS, Findings, analyze, split_thinking
+from .case_images import verified_image_path
+from .cases import CASES_DIR, SHA256_PATTERN, CaseImage, cases_dir
+from .errors import CaseError
 from .figures import side_by_side
 from .images import load_image, model_image
 from .render import esc, in_notebook, show_html
+
+SERIES_FILE = "longitudinal_films.csv"
+_SERIES_COLUMNS = ("file", "patient", "follow_up", "nih_labels", "shows", "sha256", "size_bytes", "url", "licence",
+                   "attribution")
+
+
+@dataclass(frozen=True)
+class SeriesFilm:
+    """One film of a patient followed over time: where it comes from (pinned, sha256) and what it shows."""
+
+    image: CaseImage
+    patient: str
+    follow_up: int
+    nih_labels: str
+    shows: str  # what the project's own review of the film sees
+
+
+def _series_path() -> Path:
+    # A teacher's case folder may bring its own series; otherwise the project's.
+    own = cases_dir() / SERIES_FILE
+    return own if own.is_file() else CASES_DIR / SERIES_FILE
+
+
+def series_films(path: str | Path | None = None) -> list[SeriesFilm]:
+    """The films of one patient over time, in follow-up order, each row checked (CaseError names the row)."""
+    path = Path(path) if path else _series_path()
+    with path.open(encoding="utf-8", newline="") as table:
+        rows = list(csv.DictReader(table))
+    films = []
+    for number, row in enumerate(rows, 2):
+        missing = [column for column in _SERIES_COLUMNS if not (row.get(column) or "").strip()]
+        where = f"{path.name}, row {number}"
+        if missing:
+            raise CaseError(f"{where}: {', '.join(missing)} missing; every film needs {', '.join(_SERIES_COLUMNS)}.")
+        if not SHA256_PATTERN.fullmatch(row["sha256"]) or not row["url"].startswith("https://"):
+            raise CaseError(f"{where}: sha256 must be 64 lowercase hex digits and url a pinned https:// address.")
+        if not (row["follow_up"].isdigit() and row["size_bytes"].isdigit()) or "/" in row["file"] or \
+                "\\" in row["file"] or row["file"].startswith("."):
+            raise CaseError(f"{where}: follow_up and size_bytes must be whole numbers and file a plain file name.")
+        image = CaseImage(file=row["file"], url=row["url"], sha256=row["sha256"], size_bytes=int(row["size_bytes"]),
+                          licence=row["licence"], attribution=row["attribution"], source_label=row["nih_labels"])
+        films.append(SeriesFilm(image, row["patient"], int(row["follow_up"]), row["nih_labels"], row["shows"]))
+    if len({film.patient for film in films}) != 1 or len(films) < 2:
+        raise CaseError(f"{path.name} must list at least two films of one patient.")
+    return sorted(films, key=lambda film: film.follow_up)
+
+
+def series_image(film: SeriesFilm) -> Image.Image:
+    """One series film as 8-bit RGB, from the mirror, images/ or its pinned download, always sha256-checked."""
+    return load_image(verified_image_path(film.image))
 
 COMPARISON_PROMPT = (
     "The first image is the prior chest X-ray and the second image is the current chest X-ray of the same patient. "

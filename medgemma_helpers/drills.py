@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw
 from . import access
 from ._version import __version__
 from .asking import DEFAULT_MAX_NEW_TOKENS, analyze, split_thinking
-from .case_images import verified_file
+from .case_images import verified_image_path
 from .cases import CASES_DIR, CaseImage
 from .class_reads import DRILL_RECORD_FORMAT, _clean_alias, reads_folder
 from .errors import InputError, MedGemmaError
@@ -174,7 +174,7 @@ class Film:
 
     def path(self) -> Path:
         """The film's verified local file (mirror, cache or the pinned download; sha256-checked)."""
-        return verified_file(CaseImage(self.image, self.url, self.sha256, 0, "NIH ChestX-ray14 terms",
+        return verified_image_path(CaseImage(self.image, self.url, self.sha256, 0, "NIH ChestX-ray14 terms",
                                        ATTRIBUTION, self.finding or "No Finding"))
 
     def picture(self) -> Image.Image:

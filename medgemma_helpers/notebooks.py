@@ -15,29 +15,39 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
+from .case_view import systematic_checklist
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
+from .comparison import SERIES_FILE, series_films
 from .ct_volume import NOTEBOOK_QUESTION
-from .images import pads_to_square
+from .errors import InputError
 from .localisation import NOTEBOOK_STRUCTURES
 from .patient import PATIENT_NOTEBOOK_CASES
 from .render import DISCLAIMER
 from .reveal import SHOW_ALL_ENV
 from .trust import LITERATURE, TRUST_CASE, context_questions
 
-# The one place the project's public home is written; badges and the setup cell are generated from it.
-REPO_URL = "https://github.com/medgemma-case-notebooks/medgemma-case-notebooks"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+TEMPLATES_DIR = NOTEBOOKS_DIR / "templates"
+# The one place the project's public home is written (a teacher's fork rewrites it with
+# `make-notebooks --repo-url`); badges and the setup cell are generated from it.
+REPO_URL_FILE = TEMPLATES_DIR / "repository.txt"
+# Without the templates (an installed copy, not the project) nothing here can be built, but the commands still load.
+REPO_URL = REPO_URL_FILE.read_text(encoding="utf-8").strip() if REPO_URL_FILE.is_file() else ""
 REPO_BRANCH = "main"
 CLONE_FOLDER = "medgemma-case-notebooks"
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
-# The skeleton every case notebook follows, in order (a test checks each notebook against it).
-SKELETON = ("Learning objectives", "Setup", "Authenticate", "Load MedGemma", "The case", "Your read", "Ask MedGemma",
+# The skeleton every case notebook follows, in order (a test checks each notebook against it): medicine first.
+SKELETON = ("The case", "Learning objectives", "Setup", "Authenticate", "Load MedGemma", "Your read", "Ask MedGemma",
             "Reveal the answer key", "Discussion and limitations")
+# The top and the end every skill notebook shares; its own sections between say what their cells do.
+SKILL_TOP = ("Learning objectives", "Setup", "Authenticate", "Load MedGemma")
+SKILL_END = "Discussion and limitations"
 
 
 def notebook_name(case: Case) -> str:
@@ -45,19 +55,24 @@ def notebook_name(case: Case) -> str:
     return f"{case.id}_{case.slug.replace('-', '_')}.ipynb"
 
 
-def _badges(name: str) -> str:
-    path = REPO_URL.removeprefix("https://github.com/")
+def _badges(name: str, repo_url: str) -> str:
+    path = repo_url.removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{path}/blob/{REPO_BRANCH}/notebooks/{name}"
-    kaggle = f"https://kaggle.com/kernels/welcome?src={REPO_URL}/blob/{REPO_BRANCH}/notebooks/{name}"
+    kaggle = f"https://kaggle.com/kernels/welcome?src={repo_url}/blob/{REPO_BRANCH}/notebooks/{name}"
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
             f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({kaggle})")
 
 
-SETUP_CODE = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
+def setup_code(repo_url: str) -> str:
+    """The setup cell's code for the project at repo_url."""
+    return _SETUP.replace("@REPO_URL@", repo_url)
+
+
+_SETUP = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
 import os, runpy, subprocess, sys
 from pathlib import Path
 
-REPO_URL, CLONE = "{REPO_URL}", "{CLONE_FOLDER}"
+REPO_URL, CLONE = "@REPO_URL@", "{CLONE_FOLDER}"
 HOSTED = "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ
 
 class SetupNotDone:  # stands in for mh until setup succeeds, so later cells say why instead of a NameError
@@ -77,9 +92,24 @@ if root is None:
                        "On Kaggle, turn the Internet on (Settings > Internet on, in the panel on the right); "
                        "then run this cell again.")
 mh = runpy.run_path(str(root / "medgemma_helpers" / "hosted_setup.py"))["prepare"](root, hosted=HOSTED)'''
+SETUP_CODE = setup_code(REPO_URL)
 
 
-TEMPLATES_DIR = NOTEBOOKS_DIR / "templates"
+def checked_repo_url(url: str) -> str:
+    """A GitHub repository address as the badges and the setup cell need it, or an InputError saying why not."""
+    cleaned = str(url).strip().removesuffix("/").removesuffix(".git")
+    # Colab opens notebooks from GitHub only, and the setup cell clones the same address.
+    if not re.fullmatch(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", cleaned):
+        raise InputError(f"Repository address {str(url)[:120]!r} is not a GitHub repository; give it as "
+                         "https://github.com/OWNER/NAME (Colab opens notebooks from GitHub only).")
+    return cleaned
+
+
+def set_repo_url(url: str) -> str:
+    """Record a teacher's fork as the project's home (badges and setup cell); the checked address."""
+    cleaned = checked_repo_url(url)
+    REPO_URL_FILE.write_text(cleaned + "\n", encoding="utf-8")
+    return cleaned
 
 
 def _markdown_text(value: Any) -> str:
@@ -93,70 +123,92 @@ def _environment() -> Any:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined,
                                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     environment.filters["md"] = _markdown_text
+    # An attribution followed by more text needs its full stop, once.
+    environment.filters["sentence"] = lambda value: _markdown_text(value).rstrip(".") + "."
     return environment
 
 
-def _render(template: str, name: str, **values: Any) -> dict[str, Any]:
+def _render(template: str, name: str, repo_url: str = REPO_URL, **values: Any) -> dict[str, Any]:
     """A template (jupytext markdown with Jinja placeholders) rendered and read as notebook JSON, no outputs."""
     import jupytext
 
     text = _environment().get_template(template).render(
-        badges=_badges(name), disclaimer=DISCLAIMER, setup_code=SETUP_CODE, **values)
+        badges=_badges(name, repo_url), disclaimer=DISCLAIMER, setup_code=setup_code(repo_url), **values)
     notebook = jupytext.reads(text, fmt="md")
     cells = [_cell(index, cell.cell_type, cell.source) for index, cell in enumerate(notebook.cells)]
     metadata = {key: value for key, value in notebook.metadata.items() if key != "jupytext"}
     return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
 
 
-def _case_objectives(case: Case) -> list[str]:
+def _case_objectives(case: Case, checklist: tuple[str, ...], blind: bool) -> list[str]:
+    """The objectives shown before the read: generic, so they name no finding of this case."""
     if case.image is None:
-        first = (f"Reason from the history of a {case.title.lower()} case to the imaging you would order and what "
-                 "it would show.")
+        first = (f"Reason from the history of a patient with {case.title.lower()} to the imaging you would order "
+                 "and what it would show.")
     else:
         first = f"Read a {case.modality.lower()} ({case.view}) systematically: " + "; ".join(
-            item.split(":")[0].lower() for item in case.review_checklist[:6]) + "."
-    return [first,
-            f"Weigh the differential: {', '.join(d.split(' (')[0].lower() for d in case.differential[:5])}.",
+            item.split(":")[0].lower() for item in checklist[:6]) + "."
+    differential = [] if blind else [
+        f"Weigh the differential: {'; '.join(d.split(' (')[0].lower() for d in case.differential[:5])}."]
+    return [first, *differential,
             "Commit to your own read, then compare it with MedGemma's and with the answer key.",
             "Recognise what MedGemma 1.5 can and cannot tell you, and why its read needs clinical judgment."]
 
 
-def build_notebook(case: Case) -> dict[str, Any]:
-    """The notebook for one case, from notebooks/templates/case.md and the case file, with no outputs."""
+def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REPO_URL) -> dict[str, Any]:
+    """The notebook for one case, from notebooks/templates/case.md and the case file, with no outputs.
+
+    blind=True holds the differential back until after the reveal; None keeps the template's own BLIND setting.
+    """
     patient = ", ".join(part for part in (f"{case.patient.age}-year-old" if case.patient.age else "",
                                           case.patient.sex or "") if part)
-    return _render("case.md", notebook_name(case), case=case, patient=patient, pads=pads_to_square(case.modality),
+    checklist = systematic_checklist(case)
+    # The template's BLIND decides unless the caller does; the objectives must follow the same choice.
+    blinded = _template_blind() if blind is None else blind
+    return _render("case.md", notebook_name(case), repo_url, case=case, patient=patient, blind=blinded,
                    title=f"Case {case.id}: {case.title}", tagline=_markdown_text(case.presenting_complaint),
-                   objectives=_case_objectives(case))
+                   checklist=checklist, objectives=_case_objectives(case, checklist, blinded),
+                   pointers=() if checklist == case.review_checklist else case.review_checklist)
+
+
+def _template_blind() -> bool:
+    """The BLIND a teacher set at the top of case.md (False unless set to True there)."""
+    # Read here rather than inside the template, so the objectives above the read follow the same choice.
+    source = (TEMPLATES_DIR / "case.md").read_text(encoding="utf-8")
+    return re.search(r"\{%-?\s*set BLIND = True\s*-?%\}", source) is not None
 
 
 # The notebooks that are not one case each, by file name: each from its own template.
 OTHER_NOTEBOOKS = ("00_quick_start.ipynb", "07_ct_volume.ipynb", "08_anatomy_localisation.ipynb",
                    "09_longitudinal_comparison.ipynb", "10_class_review.ipynb",
                    "11_when_to_trust_medgemma.ipynb", "12_explain_to_patient.ipynb", "13_find_it_drill.ipynb")
-# Skill notebooks from this number on keep the shared top but use headings that say what their cells do.
-FIRST_OWN_HEADINGS = 11
 
 
 def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
     # Stable ids, so regenerating the notebooks gives byte-identical files.
     cell: dict[str, Any] = {"cell_type": kind, "id": f"cell-{index:02d}", "metadata": {},
                             "source": source.splitlines(keepends=True)}
+    if kind == "code" and source.startswith("# @title"):
+        # Plumbing shows as its one-line title in Colab (a form cell); elsewhere the title is its first line.
+        cell["metadata"] = {"cellView": "form"}
     if kind == "code":
         cell["execution_count"] = None
         cell["outputs"] = []
     return cell
 
 
-def all_notebooks(cases: list[Case] | None = None) -> dict[str, dict[str, Any]]:
+def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None,
+                  repo_url: str = REPO_URL) -> dict[str, dict[str, Any]]:
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
-    made = {name: _render(name.replace(".ipynb", ".md"), name, ct_question=NOTEBOOK_QUESTION,
+    made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
-                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
+                          max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE),
+                          film=load_case("01", CASES_DIR).image,
                           trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE,
-                          patient_cases=[load_case(c) for c in PATIENT_NOTEBOOK_CASES])
+                          patient_cases=[load_case(c, CASES_DIR) for c in PATIENT_NOTEBOOK_CASES])
             for name in OTHER_NOTEBOOKS}
-    made.update({notebook_name(case): build_notebook(case) for case in (cases or list_cases(CASES_DIR))})
+    made.update({notebook_name(case): build_notebook(case, blind=blind, repo_url=repo_url)
+                 for case in (cases or list_cases(CASES_DIR))})
     return dict(sorted(made.items()))
 
 
@@ -165,31 +217,35 @@ def notebook_text(notebook: dict[str, Any]) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
-def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = None) -> list[Path]:
+def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = None, *, blind: bool | None = None,
+                    repo_url: str | None = None) -> list[Path]:
     """Write every notebook from the templates (cases from cases_folder, else the project's); the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, notebook in all_notebooks(list_cases(cases_folder) if cases_folder else None).items():
+    chosen = list_cases(cases_folder) if cases_folder else None
+    for name, notebook in all_notebooks(chosen, blind=blind, repo_url=repo_url or REPO_URL).items():
         path = folder / name
         path.write_text(notebook_text(notebook), encoding="utf-8")
         written.append(path)
     return written
 
 
-def skeleton_problems(notebook: dict[str, Any], *, own_headings: bool = False) -> list[str]:
-    """What keeps a notebook from the shared skeleton: missing or misordered sections, outputs, no disclaimer.
+def skeleton_problems(notebook: dict[str, Any], *, skill: bool = False) -> list[str]:
+    """What keeps a notebook from its skeleton: missing or misordered sections, outputs, no disclaimer.
 
-    own_headings: a skill notebook that keeps the shared top and closing discussion, with its own headings between.
+    A case notebook has exactly SKELETON's sections; a skill notebook (skill=True) starts with SKILL_TOP, ends with
+    the discussion, and names its own sections in between (none of them the case notebook's read-and-reveal ones).
     """
     problems = []
     headings = [line[3:].strip() for cell in notebook.get("cells", []) if cell.get("cell_type") == "markdown"
                 for line in "".join(cell.get("source", "")).splitlines() if line.startswith("## ")]
-    if own_headings:  # the shared top and the closing discussion; between them, headings of its own
-        top, last = list(SKELETON[:4]), SKELETON[-1]
-        if headings[:4] != top or headings[-1:] != [last] or len(headings) < 6:
-            problems.append(f"sections are {headings}, expected {top}, its own, then {last!r}")
-    elif headings != list(SKELETON):
+    if not skill and headings != list(SKELETON):
         problems.append(f"sections are {headings}, expected {list(SKELETON)}")
+    own = headings[len(SKILL_TOP):-1]
+    if skill and (tuple(headings[:len(SKILL_TOP)]) != SKILL_TOP or headings[-1:] != [SKILL_END] or not own
+                  or set(own) & (set(SKELETON) - set(SKILL_TOP))):
+        problems.append(f"sections are {headings}, expected {list(SKILL_TOP)}, then the notebook's own sections "
+                        f"(not named as a case notebook's), then {SKILL_END!r}")
     cells = notebook.get("cells", [])
     title = "".join(cells[0].get("source", "")) if cells else ""
     if not title.startswith("# ") or "colab-badge" not in title or "open-in-kaggle" not in title:

@@ -15,7 +15,7 @@ from typing import Any
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM, analyze
 from .case_view import case_image
 from .cases import Case, list_cases, load_case
-from .comparison import compare_studies
+from .comparison import compare_studies, series_films, series_image
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
 from .demo_data import write_demo_ct_series
 from .dicom import load_ct_series
@@ -65,7 +65,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         recorder.label = "notebook 08: localisation"
         localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
         recorder.label = "notebook 09: prior versus current"
-        compare_studies(case_image("01"), case_image("03"), model=recorder, stream=False)
+        films = series_films()
+        compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
         recorder.label = "notebook 07: the CT phantom"
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
@@ -74,11 +75,11 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         compare_contexts(TRUST_CASE, model=recorder)
         # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
         # finding it names, asked exactly as the drill asks them.
-        films = load_films()
+        drill_films = load_films()
         try:
-            for film in films:
-                recorder.label = f"notebook 13: drill film {film.image}"
-                ask_medgemma(film, recorder, drill_findings(films))
+            for drill_film in drill_films:
+                recorder.label = f"notebook 13: drill film {drill_film.image}"
+                ask_medgemma(drill_film, recorder, drill_findings(drill_films))
         except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
             print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)
     written = write_pack(path, recorder)

@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 for _name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MEDGEMMA_MODEL_ID", "MEDGEMMA_ENDPOINT"):
     os.environ.pop(_name, None)
 
+import csv  # noqa: E402
 import hashlib  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -113,6 +114,16 @@ def _cases_with_generated_films(folder: Path, size_of: Callable[[int], tuple[int
             _generated_xray(index, size_of(index)).save(image_path)
             data["image"]["sha256"] = hashlib.sha256(image_path.read_bytes()).hexdigest()
         (folder / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    # The prior-current series too: the same rows, each film generated and its sha256 pinned.
+    with (PROJECT_ROOT / "cases" / "longitudinal_films.csv").open(newline="") as table:
+        rows = list(csv.DictReader(table))
+    for index, row in enumerate(rows, 20):
+        _generated_xray(index, size_of(index)).save(mirror / row["file"])
+        row["sha256"] = hashlib.sha256((mirror / row["file"]).read_bytes()).hexdigest()
+    with (folder / "longitudinal_films.csv").open("w", newline="") as table:
+        writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     return {"MEDGEMMA_IMAGE_MIRROR": str(mirror), "MEDGEMMA_CASES_DIR": str(folder)}
 
 

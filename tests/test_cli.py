@@ -66,4 +66,4 @@ def test_main_command_offline_from_the_hub_cache_needs_no_token(case_environment
     result = _run(["notebooks", "--out", str(tmp_path / "out"), "--only", "06", "--allow-cpu"], environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 1 notebooks ran" in result.stdout
-    assert (tmp_path / "out" / "06_uterine_fibroid.html").is_file()
+    assert (tmp_path / "out" / "06_heavy_menstrual_bleeding.html").is_file()

@@ -25,8 +25,160 @@ def test_the_quick_start_one_notebook_per_case_the_skills_and_the_review_all_wit
     assert [path.name for path in paths][1:7] == case_names
     assert [path.name[:2] for path in paths] == [f"{number:02d}" for number in range(len(paths))]
     for path in paths:
-        own = int(path.name[:2]) >= notebooks.FIRST_OWN_HEADINGS
-        assert notebooks.skeleton_problems(json.loads(path.read_text()), own_headings=own) == [], path.name
+        skill = path.name not in case_names
+        assert notebooks.skeleton_problems(json.loads(path.read_text()), skill=skill) == [], path.name
+
+
+def _headings(notebook: dict) -> list[str]:
+    return [line[3:] for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines() if line.startswith("## ")]
+
+
+def test_skill_notebooks_name_their_own_sections_and_the_check_refuses_case_headings():
+    for path in _committed():
+        notebook = json.loads(path.read_text())
+        if path.name in {notebooks.notebook_name(case) for case in mh.list_cases()}:
+            # A case notebook is not a skill notebook: its read-and-reveal headings are refused there.
+            assert notebooks.skeleton_problems(notebook, skill=True), path.name
+            continue
+        headings = _headings(notebook)
+        assert "Reveal the answer key" not in headings and "The case" not in headings, path.name
+        assert tuple(headings[:4]) == notebooks.SKILL_TOP and headings[-1] == notebooks.SKILL_END
+        renamed = copy.deepcopy(notebook)
+        for cell in renamed["cells"]:
+            cell["source"] = "".join(cell["source"]).replace(f"## {headings[-2]}", "## Reveal the answer key")
+        assert any("sections" in problem for problem in notebooks.skeleton_problems(renamed, skill=True))
+
+
+def _code_index(notebook: dict) -> int:
+    return next(index for index, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code")
+
+
+def _markdown_before_code(notebook: dict) -> str:
+    return "".join("".join(cell["source"]) for cell in notebook["cells"][:_code_index(notebook)])
+
+
+def test_a_case_notebook_shows_history_film_and_question_before_any_code():
+    for case in mh.list_cases():
+        notebook = notebooks.build_notebook(case)
+        before = _markdown_before_code(notebook)
+        assert _headings(notebook)[0] == "The case"
+        for text in (case.history, case.question):
+            assert notebooks._markdown_text(text) in before, case.id
+        if case.image is not None:
+            # The film itself, through its pinned address, with its attribution beside it.
+            assert f"\n![Case {case.id}: " in before and f"]({case.image.url})" in before, case.id
+            assert notebooks._markdown_text(case.image.attribution) in before, case.id
+        else:
+            assert "No openly licensed image" in before and "\n![" not in before
+        setup = notebook["cells"][_code_index(notebook)]
+        assert "".join(setup["source"]).startswith("# @title Setup") and setup["metadata"]["cellView"] == "form"
+        assert "padded to a centred square" not in before and "greedy" not in json.dumps(notebook)
+
+
+def _text_after_reveal(notebook: dict) -> tuple[str, str]:
+    text = "".join("".join(cell["source"]) for cell in notebook["cells"])
+    before, _, after = text.partition("## Reveal the answer key")
+    return before, after
+
+
+def test_only_the_generic_checklist_comes_before_the_read_and_blind_holds_the_differential_back():
+    case = mh.load_case("02")
+    pointer = notebooks._markdown_text("Hila: size, density and contour of each hilum; lobulation suggesting nodes")
+    differential = notebooks._markdown_text(case.differential[2])
+    before, after = _text_after_reveal(notebooks.build_notebook(case))
+    assert pointer not in before and pointer in after
+    assert notebooks._markdown_text(mh.case_view.CHEST_CHECKLIST[0]) in before
+    assert differential in before and differential not in after  # the default layout: the differential up front
+    before, after = _text_after_reveal(notebooks.build_notebook(case, blind=True))
+    assert differential not in before and differential in after and pointer in after
+    assert "Weigh the differential" not in before
+    assert "mh.show_case(case, blind=True)" in before
+    # ... and the card that cell shows holds it back too, listing the generic checklist, not this film's pointers.
+    from medgemma_helpers.case_view import CaseView, case_text
+
+    assert case.differential[2] in case_text(case) and case.differential[2] not in case_text(case, blind=True)
+    card = CaseView(case, None, blind=True)._repr_html_()
+    assert html.escape(case.differential[2]) not in card and html.escape(mh.case_view.CHEST_CHECKLIST[3]) in card
+    assert "lobulation suggesting nodes" not in card
+    assert html.escape(case.differential[2]) in CaseView(case, None)._repr_html_()
+
+
+def test_blind_set_in_the_template_is_the_default_layout(tmp_path, monkeypatch):
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(notebooks.TEMPLATES_DIR, templates)
+    source = (templates / "case.md").read_text()
+    assert "{% set BLIND = False %}" in source
+    (templates / "case.md").write_text(source.replace("{% set BLIND = False %}", "{% set BLIND = True %}"))
+    monkeypatch.setattr(notebooks, "TEMPLATES_DIR", templates)
+    case = mh.load_case("03")
+    before, after = _text_after_reveal(notebooks.build_notebook(case))
+    assert notebooks._markdown_text(case.differential[0]) in after and "Weigh the differential" not in before
+    before, _ = _text_after_reveal(notebooks.build_notebook(case, blind=False))  # an explicit choice wins
+    assert notebooks._markdown_text(case.differential[0]) in before
+
+
+def test_the_teaching_layer_follows_the_reveal_and_replaces_the_generic_questions():
+    for case in mh.list_cases():
+        before, after = _text_after_reveal(notebooks.build_notebook(case))
+        assert case.model_report and case.objectives and len(case.discussion_questions) in (2, 3)
+        for text in (case.model_report.impression, case.objectives[0], *case.discussion_questions):
+            assert notebooks._markdown_text(text) not in before and notebooks._markdown_text(text) in after, case.id
+        for reference in case.references:
+            assert f"]({reference.url})" in after
+        assert "one image at a time" not in after and "which findings did you" not in after.lower(), case.id
+        assert f"level: {case.difficulty}" in before
+
+
+def test_one_disclaimer_at_the_top_and_one_in_the_discussion():
+    for path in _committed():
+        notebook = json.loads(path.read_text())
+        holding = [index for index, cell in enumerate(notebook["cells"])
+                   if "not a diagnostic tool" in "".join(cell["source"])]
+        assert len(holding) == 2 and holding[0] == 0, path.name
+        assert "## Discussion and limitations" in "".join(notebook["cells"][holding[1]]["source"]), path.name
+    review = (notebooks.NOTEBOOKS_DIR / "10_class_review.ipynb").read_text()
+    assert "formative" in review and "not an assessment" in review
+
+
+def test_example_reads_do_not_give_the_answer_away():
+    findings = ("nodule", "effusion", "sternotomy", "wires", "catheter", "normal", "right", "left", "mass")
+    for name in notebooks.OTHER_NOTEBOOKS:
+        notebook = json.loads((notebooks.NOTEBOOKS_DIR / name).read_text())
+        example = next("".join(cell["source"]) for cell in notebook["cells"]
+                       if "".join(cell["source"]).startswith("my_read = "))
+        assert not [word for word in findings if word in example.lower()], name
+
+
+def test_notebook_09_opens_with_one_patients_real_films_and_keeps_the_other_pair_as_an_exercise():
+    films = mh.series_films()
+    assert len({film.patient for film in films}) == 1 and [film.follow_up for film in films] == [0, 1, 2]
+    assert "sternotomy" in films[2].shows and "sternotomy" not in films[1].shows
+    text = (notebooks.NOTEBOOKS_DIR / "09_longitudinal_comparison.ipynb").read_text()
+    assert films[1].image.url in text and films[2].image.url in text
+    assert "same patient?" in text and "No openly licensed" not in text and "different patients" not in text
+
+
+def test_make_notebooks_repo_url_rewrites_badges_and_setup_for_a_fork(tmp_path, monkeypatch):
+    from medgemma_helpers import cli
+
+    recorded = tmp_path / "repository.txt"
+    recorded.write_text(notebooks.REPO_URL + "\n")
+    monkeypatch.setattr(notebooks, "REPO_URL_FILE", recorded)
+    fork = "https://github.com/a-teacher/medgemma-fork"
+    assert cli.main(["make-notebooks", "--out", str(tmp_path / "out"), "--repo-url", fork + ".git"]) == 0
+    assert recorded.read_text().strip() == fork
+    for path in (tmp_path / "out").glob("*.ipynb"):
+        text = path.read_text()
+        assert notebooks.REPO_URL not in text, path.name
+        assert f"colab.research.google.com/github/a-teacher/medgemma-fork/blob/main/notebooks/{path.name}" in text
+        assert f'REPO_URL, CLONE = \\"{fork}\\"' in text, path.name
+    with pytest.raises(mh.InputError, match="GitHub"):
+        notebooks.checked_repo_url("https://gitlab.com/a-teacher/fork")
+    assert cli.main(["make-notebooks", "--out", str(tmp_path / "bad"), "--repo-url", "not a url"]) == 2
+    assert recorded.read_text().strip() == fork  # a refused address changes nothing
 
 
 def test_committed_notebooks_are_the_template_output():

@@ -43,7 +43,7 @@ def live_kernel_environment(case_environment, monkeypatch):
     monkeypatch.delenv(reveal.SHOW_ALL_ENV, raising=False)  # a live kernel, not the headless walkthrough
 
 
-@pytest.mark.parametrize("notebook_name", ["03_acute_respiratory_distress.ipynb", "06_uterine_fibroid.ipynb"])
+@pytest.mark.parametrize("notebook_name", ["03_acute_respiratory_distress.ipynb", "06_heavy_menstrual_bleeding.ipynb"])
 def test_run_all_reveals_nothing_until_a_read_is_committed(live_kernel_environment, notebook_name):
     path = notebooks.NOTEBOOKS_DIR / notebook_name
     notebook = nbformat.read(path, as_version=4)
