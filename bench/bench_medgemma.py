@@ -27,8 +27,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (build_full_size_model, full_size_processor, log, median_seconds, offline_environment,  # noqa: E402
-                     parameter_bytes, test_image)
+from _common import (  # noqa: E402
+    build_full_size_model,
+    full_size_processor,
+    log,
+    median_seconds,
+    offline_environment,
+    parameter_bytes,
+    test_image,
+)
 
 PROMPT = "Describe this chest X-ray."
 SYSTEM = "You are an expert radiologist."
@@ -260,9 +267,9 @@ def child_build(folder: Path) -> dict[str, Any]:
 def child_load(folder: Path) -> dict[str, Any]:
     """In its own process: load through mh.load_model on the CPU; peak RSS of this process."""
     import torch  # noqa: F401 - imported before the baseline, as a notebook would have it
+    import transformers  # noqa: F401
 
     import medgemma_helpers as mh
-    import transformers  # noqa: F401
 
     baseline = _peak_rss_bytes()
     started = time.perf_counter()

@@ -20,9 +20,10 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
 
 The modules, from the bottom up (each imports only those below it; import-linter checks this):
 errors, files, render, secret -> pixels, dicom, images, figures (image input) -> access, auth, local, remote,
-pack, model (model access) -> asking -> cases, chest_findings, concordance, case_images, reports (case content
-and how a read is judged) -> reveal, case_view, walkthrough, class_reads, quizzes, handouts, summary (the teaching
-flow) -> ct_volume, localisation, comparison, demo_data, trust (skills) -> notebooks, recording, cli (apps).
+pack, model (model access) -> asking -> attributes, cases, chest_findings, concordance, case_images, reports,
+impressions (case content and how a read is judged) -> reveal, revisions, case_view, walkthrough, lay_terms,
+patient, class_reads, quizzes, handouts, summary (the teaching flow) -> ct_volume, localisation, comparison,
+demo_data, trust, drills (skills) -> notebooks, recording, hosted_setup, cli (apps).
 """
 
 from ._version import __version__

@@ -87,6 +87,21 @@ class StandardFinding:
 
 # "No focal lesion" denies a nodule and a mass without naming either.
 _NO_LESION = r"no\s+(?:(?:focal|discrete|suspicious|definite|new|pulmonary|lung|parenchymal)\s+){0,3}lesions?"
+# The interstitial patterns whose place may follow them, each a fixed-width look-behind (Python's re needs that).
+_PATTERNS_BEFORE_A_PLACE = tuple(f"{pattern} " for pattern in (
+    "reticulation", "reticular opacity", "reticular opacities", "reticular markings", "reticular marking",
+    "reticular pattern", "reticular changes", "reticular shadowing", "reticulonodular opacities",
+    "reticulonodular pattern", "reticulonodular markings", "interstitial opacities", "interstitial markings",
+    "interstitial changes", "interstitial pattern", "interstitial shadowing", "fibrosis", "fibrotic changes",
+    "fibrotic change", "honeycombing"))
+
+
+def _after_pattern(place: str) -> str:
+    """A place phrase that counts only right after an interstitial pattern's name (which it does not include)."""
+    behind = "|".join(f"(?<={re.escape(words)})" for words in _PATTERNS_BEFORE_A_PLACE)
+    return f"(?:{behind}){place}"
+
+
 _NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
 
 STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
@@ -248,6 +263,10 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
             r"(?:predominantly|predominant|mainly|mostly|chiefly|worst|maximal|(?:most|more)\s+(?:marked|prominent|"
             r"pronounced|severe|evident|conspicuous|extensive))\s+(?:at|in|within|towards?|involving)\s+"
             r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:lung\s+)?(?:zones|lobes|fields))",
+            # ... or a pattern's place after it ("reticular opacities in both lower zones"): only the place is
+            # matched, so the pattern stays a mention of its own finding
+            _after_pattern(r"(?:in|at|within|involving|affecting|of)\s+(?:the\s+|both\s+)?(?:lung\s+)?"
+                           r"(?:bases|lower\s+(?:lung\s+)?(?:zones|lobes|fields))(?:\s+bilaterally)?"),
         ),
     ),
     StandardFinding(

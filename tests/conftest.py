@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 # Before transformers or huggingface_hub are imported: they read these once, at import.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -19,9 +19,9 @@ import csv  # noqa: E402
 import hashlib  # noqa: E402
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,11 @@ for _path in (str(PROJECT_ROOT), str(TESTS_DIR)):
 
 torch.set_num_threads(1)
 
+from tiny_medgemma import build_tiny_medgemma  # noqa: E402
+
 import medgemma_helpers as mh  # noqa: E402
 from medgemma_helpers.local import MedGemma  # noqa: E402
-from tiny_medgemma import build_tiny_medgemma  # noqa: E402
+
 
 def closed_port() -> int:
     """A local port nothing listens on: connecting to it is refused at once."""
@@ -96,7 +98,8 @@ def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     if real is not None:
         environment["MEDGEMMA_IMAGE_MIRROR"] = str(real)
         return environment
-    environment.update(_cases_with_generated_films(tmp_path_factory.mktemp("generated-cases"), lambda index: (256, 256)))
+    generated = tmp_path_factory.mktemp("generated-cases")
+    environment.update(_cases_with_generated_films(generated, lambda index: (256, 256)))
     return environment
 
 

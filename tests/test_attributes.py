@@ -339,6 +339,22 @@ def test_a_zone_before_a_pattern_is_the_lower_zone_predominance(text):
     assert checks["reticular opacities"].status == "present"
 
 
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("Reticular opacities in both lower zones.", "reticular opacities"),
+    ("Fine reticular markings at the lung bases bilaterally.", "reticular opacities"),
+    ("Fibrosis in the lower lobes.", "pulmonary fibrosis")])
+def test_a_place_after_a_pattern_is_the_lower_zone_predominance_and_the_pattern_keeps_its_own(text, pattern):
+    checks = {c.finding: c for c in check_findings(text, mh.load_case(5))}
+    assert checks["lower-zone predominance"].status == "present"
+    assert checks[pattern].status == "present"
+
+
+@pytest.mark.parametrize("text", ["Reticular opacities in the upper zones.", "Airspace opacities at both bases.",
+                                  "Small effusions at the lung bases."])
+def test_a_place_after_anything_else_is_not_a_lower_zone_predominance(text):
+    assert _check(5, text, "lower-zone predominance").status == "not_mentioned"
+
+
 def test_no_lower_zone_reticulation_denies_both():
     checks = {c.finding: c.status for c in check_findings("No lower zone reticulation.", mh.load_case(5))}
     assert checks["lower-zone predominance"] == "absent" and checks["reticular opacities"] == "absent"

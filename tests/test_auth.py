@@ -125,7 +125,8 @@ def test_gated_refusal_becomes_access_error_with_steps_and_no_token(gated_hub, t
 
 
 def test_offline_without_cache_fails_fast_with_advice(tmp_path):
-    code = "import medgemma_helpers as mh\ntry:\n    mh.load_model()\nexcept mh.AccessError as e:\n    print('OFFLINE', e)\n"
+    code = ("import medgemma_helpers as mh\ntry:\n    mh.load_model()\n"
+            "except mh.AccessError as e:\n    print('OFFLINE', e)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING", "MEDGEMMA"))}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path), PYTHONPATH=str(PROJECT_ROOT))
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

@@ -9,10 +9,8 @@ import torch
 
 import medgemma_helpers as mh
 from medgemma_helpers import walkthrough
-from medgemma_helpers.asking import Request, analyze_many
-from medgemma_helpers.local import _padded_inputs
-from medgemma_helpers.asking import build_messages
-from medgemma_helpers.local import prepare_inputs
+from medgemma_helpers.asking import Request, analyze_many, build_messages
+from medgemma_helpers.local import _padded_inputs, prepare_inputs
 
 PROMPT = "Describe this chest X-ray."
 SYSTEM = "You are an expert radiologist."

@@ -18,12 +18,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from conftest import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import PROJECT_ROOT, shared_images_dir
 from PIL import Image
 
 import medgemma_helpers as mh
 from medgemma_helpers import case_images, cases
-from conftest import PROJECT_ROOT, shared_images_dir
 
 
 def test_six_cases_validate_in_order():

@@ -149,7 +149,8 @@ SCOPES = [
     ("No consolidation (images limited by motion) but a small effusion.",
      {"consolidation": "absent", "pleural effusion": "present"}),
     ("Thoracentesis was not performed due to the small size of the effusion.", {"pleural effusion": "present"}),
-    ("The basal opacity may be due to atelectasis or pneumonia.", {"atelectasis": "uncertain", "pneumonia": "uncertain"}),
+    ("The basal opacity may be due to atelectasis or pneumonia.",
+     {"atelectasis": "uncertain", "pneumonia": "uncertain"}),
     ("Pleural effusion: small. Comparison: none available.", {"pleural effusion": "present"}),
 ]
 
@@ -245,8 +246,8 @@ SPELLINGS_AND_PLURALS = [
     ("bronchus", "Dilated bronchi."), ("hilum", "Both hila."), ("atelectasis", "Atelectases."),
     ("mass", "Several masses."), ("abscess", "Two abscesses."), ("branch", "Vessel branches."),
     ("fibroid", "Multiple fibroids."), ("fibroids", "A fibroid."), ("effusions", "An effusion."),
-    ("box", "Boxes."), ("abscesses", "An abscess."), ("branches", "A branch."), ("ribs", "One rib."), ("air-space opacity", "Airspace opacity."),
-    ("air space opacity", "Air-space opacities."),
+    ("box", "Boxes."), ("abscesses", "An abscess."), ("branches", "A branch."), ("ribs", "One rib."),
+    ("air-space opacity", "Airspace opacity."), ("air space opacity", "Air-space opacities."),
     ("HIV/AIDS", "Known HIV / AIDS."),
 ]
 
@@ -342,7 +343,8 @@ SENTENCES = [
     ("Impression: 1. No effusion. 2. Cardiomegaly.",
      {"pleural effusion": ("absent", "Impression: 1. No effusion."), "cardiomegaly": ("present", "Cardiomegaly.")}),
     ("| Finding | Status |\n|---|---|\n| Pleural effusion | none |\n| Cardiomegaly | present |",
-     {"pleural effusion": ("absent", "Pleural effusion : none"), "cardiomegaly": ("present", "Cardiomegaly : present")}),
+     {"pleural effusion": ("absent", "Pleural effusion : none"),
+      "cardiomegaly": ("present", "Cardiomegaly : present")}),
 ]
 
 

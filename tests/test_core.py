@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 from PIL import Image
+from tiny_medgemma import TOKENS_PER_IMAGE
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 import medgemma_helpers as mh
-from medgemma_helpers.asking import build_messages
-from medgemma_helpers.local import MedGemma
-from medgemma_helpers.local import decode_answer, prepare_inputs
+from medgemma_helpers.asking import build_messages, findings_html
+from medgemma_helpers.local import MedGemma, decode_answer, prepare_inputs
 from medgemma_helpers.model import _dtype_keyword
-from medgemma_helpers.asking import findings_html
 from medgemma_helpers.render import markdown_to_safe_html
-from tiny_medgemma import TOKENS_PER_IMAGE
 
 PROMPT = "Describe this chest X-ray."
 SYSTEM = "You are an expert radiologist."

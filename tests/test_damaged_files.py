@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import _generated_xray, shared_images_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
 import medgemma_helpers as mh
 from medgemma_helpers import demo_data
-from conftest import _generated_xray, shared_images_dir
 
 SECONDS_ALLOWED = 5.0  # not a speed target: a damaged file must fail (or load) at once, never hang
 PYDICOM_FILES = ("CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "MR_small_bigendian.dcm",

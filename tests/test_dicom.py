@@ -7,8 +7,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pydicom
+import pytest
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate

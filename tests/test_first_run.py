@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
-from conftest import PROJECT_ROOT
 
 
 def _cli(arguments: list[str], environment: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:

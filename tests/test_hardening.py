@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import PROJECT_ROOT, closed_port
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers import demo_data
-from medgemma_helpers import notebooks
-from conftest import PROJECT_ROOT, closed_port
+from medgemma_helpers import demo_data, notebooks
 
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 HANG_GUARD_SECONDS = 5  # not a speed target: a bad input must fail at once, not wait on a network timeout

@@ -12,10 +12,10 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import closed_port
 from PIL import Image
 
 import medgemma_helpers as mh
-from conftest import closed_port
 
 
 def _save(image: Image.Image, path, **options):
@@ -272,10 +272,11 @@ def test_image_bytes_load_like_the_file_and_fail_under_one_name(tmp_path):
     assert np.array_equal(np.asarray(from_bytes), np.asarray(mh.load_image(_write(tmp_path / "a.png", _png_bytes()))))
     assert np.array_equal(np.asarray(mh.load_image(bytearray(_png_bytes()))), np.asarray(from_bytes))
     with pytest.raises(mh.ImageError, match=r"^Image given as bytes is not a recognised image format \(PNG, JPEG, "
-                                            r"TIFF, BMP, WebP, or DICOM by \.dcm suffix\); export it as PNG or JPEG\.$"):
+                                            r"TIFF, BMP, WebP, or DICOM by \.dcm suffix\); "
+                                            r"export it as PNG or JPEG\.$"):
         mh.load_image(b"<html>not an image</html>")
-    with pytest.raises(mh.ImageError, match=r"^Image given as bytes could not be decoded \([A-Z]\w*Error: .+\); the file may be "
-                                            r"truncated or corrupt\. Download or export it again\.$"):
+    with pytest.raises(mh.ImageError, match=r"^Image given as bytes could not be decoded \([A-Z]\w*Error: .+\); "
+                                            r"the file may be truncated or corrupt\. Download or export it again\.$"):
         mh.load_image(_png_bytes()[:300])
     with pytest.raises(mh.ImageError, match=r"^Image given as bytes is empty \(0 bytes\)"):
         mh.load_image(b"")
@@ -442,6 +443,6 @@ def test_a_damaged_exif_block_is_refused_by_name_with_what_to_do():
 
 def test_pillows_own_bomb_check_is_explained(tmp_path):
     path = _png_header_only(tmp_path / "bomb.png", 30000, 30000)
-    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(path))} is too large to decode safely \(a possible "
-                                            r"decompression bomb\); downscale it before loading\.$"):
+    with pytest.raises(mh.ImageError, match=rf"^Image {re.escape(str(path))} is too large to decode safely "
+                                            r"\(a possible decompression bomb\); downscale it before loading\.$"):
         mh.load_image(path)

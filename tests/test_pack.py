@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT, _generated_xray
 
 import medgemma_helpers as mh
 from medgemma_helpers import access
 from medgemma_helpers import pack as packs
-from conftest import PROJECT_ROOT, _generated_xray
 
 TOKEN = "hf_" + "R" * 34  # a token-shaped secret in the recording's environment: it must never reach the pack
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import textstat
+from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
 from medgemma_helpers import access, notebooks
@@ -22,7 +23,6 @@ from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.chest_findings import STANDARD_FINDINGS
 from medgemma_helpers.lay_terms import CASE_LAY_TERMS, STANDARD_LAY_TERMS, jargon_left, lay_finding, lay_terms_of
 from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PATIENT_SYSTEM, patient_prompt
-from conftest import PROJECT_ROOT
 
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
 FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "

@@ -14,15 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from PIL import Image
+from served import TransformersServe, free_port, serve_unavailable_reason
 
 import medgemma_helpers as mh
-from medgemma_helpers import access
-from medgemma_helpers.pixels import pad_square
+from medgemma_helpers import access, walkthrough
 from medgemma_helpers import model as model_module
-from medgemma_helpers import walkthrough
 from medgemma_helpers.asking import Request, analyze_many
+from medgemma_helpers.pixels import pad_square
 from medgemma_helpers.remote import RemoteMedGemma, connect
-from served import TransformersServe, free_port, serve_unavailable_reason
 
 PROMPT = "Describe this chest X-ray."
 

@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT
 
 from medgemma_helpers import hosted_setup, notebooks
-from conftest import PROJECT_ROOT
 
 FAKE_PIP = '''
 import json, os, shutil, sys
@@ -90,7 +90,8 @@ for step in json.loads(os.environ["STEPS"]):
 def _dist_info(site: Path, name: str, version: str, requires: list[str] = ()) -> None:
     folder = site / f"{name}-{version}.dist-info"
     folder.mkdir(parents=True)
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+             *(f"Requires-Dist: {r}" for r in requires)]
     (folder / "METADATA").write_text("\n".join(lines) + "\n")
 
 
@@ -208,7 +209,8 @@ def test_kaggle_with_internet_off_says_how_to_turn_it_on(host):
                        cell_code=notebooks.SETUP_CODE.replace(notebooks.REPO_URL, str(host.folder / "offline.git")))
     assert results[0].startswith("CELL-ERROR RuntimeError") and "Settings > Internet on" in results[0]
     assert results[1].startswith("NEXT-ERROR RuntimeError Setup has not finished")  # not a bare NameError
-    setup_text = next("".join(cell["source"]) for cell in notebooks.all_notebooks()["01_standard_chest_xray.ipynb"]["cells"]
+    cells = notebooks.all_notebooks()["01_standard_chest_xray.ipynb"]["cells"]
+    setup_text = next("".join(cell["source"]) for cell in cells
                       if "".join(cell["source"]).startswith("## Setup"))
     assert "Settings > Internet on" in setup_text  # the Setup text says so up front
     assert host.pip_calls() == []

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_medgemma import TOKENS_PER_IMAGE
 
 import medgemma_helpers as mh
 from medgemma_helpers import comparison, demo_data, localisation
 from medgemma_helpers.asking import build_messages
 from medgemma_helpers.ct_volume import CT_INTRO
 from medgemma_helpers.local import prepare_inputs
-from tiny_medgemma import TOKENS_PER_IMAGE
 
 
 @pytest.fixture(scope="module")

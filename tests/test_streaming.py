@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import medgemma_helpers as mh
-from medgemma_helpers.local import MedGemma
 from medgemma_helpers import asking
+from medgemma_helpers.local import MedGemma
 
 PROMPT = "Describe this chest X-ray."
 STEP_SECONDS = 0.01

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers import quizzes as teaching, reports, walkthrough
+from medgemma_helpers import quizzes as teaching
+from medgemma_helpers import reports, walkthrough
 from medgemma_helpers.case_view import answer_key_html, answer_key_text
 from medgemma_helpers.render import markdown_to_safe_html
 
@@ -147,7 +148,7 @@ def test_upload_widget_reads_png_and_dicom(tmp_path):
     NOW = datetime.datetime.now(datetime.timezone.utc)
     upload = mh.upload_image()
     with pytest.raises(mh.ImageError, match="No image"):
-        upload.image
+        _ = upload.image
     buffer = io.BytesIO()
     Image.new("L", (20, 10), 99).save(buffer, "PNG")
     upload.widget.value = ({"name": "mine.png", "type": "image/png", "size": len(buffer.getvalue()),
@@ -370,7 +371,8 @@ def test_the_answer_key_waits_for_the_reveal_in_a_live_kernel(case01, monkeypatc
     assert notices == [reveal.HIDDEN_KEY] and updates == [] and capsys.readouterr().out == ""
     reveal.session("01").reveal("<b>Right</b> pneumothorax.")
     (filled,) = updates
-    assert case01.answer_key.findings[0].name in filled and "&lt;b&gt;Right&lt;/b&gt;" in filled and "<b>Right</b>" not in filled
+    assert case01.answer_key.findings[0].name in filled
+    assert "&lt;b&gt;Right&lt;/b&gt;" in filled and "<b>Right</b>" not in filled
     reveal.forget_sessions()
 
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import _generated_xray
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers.local import MedGemma
-from medgemma_helpers.pixels import pad_square
 from medgemma_helpers import walkthrough
 from medgemma_helpers.asking import Request, analyze_many
-from conftest import _generated_xray
+from medgemma_helpers.local import MedGemma
+from medgemma_helpers.pixels import pad_square
 
 CHEST_CASES = ("01", "02", "03", "04", "05")
 
