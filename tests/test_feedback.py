@@ -20,7 +20,7 @@ import yaml
 from PIL import Image
 
 import medgemma_helpers as mh
-from medgemma_helpers import class_reads, concordance, impressions, quizzes, summary
+from medgemma_helpers import class_reads, concordance, impressions, quizzes, reveal, summary
 from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.concordance import (
     ErrorTally,
@@ -242,6 +242,7 @@ def test_the_text_comparison_uses_the_same_words(keyed_cases, side_reading):
 
 
 def test_the_terminal_run_prints_the_wrong_side(keyed_cases, side_reading, capsys):
+    reveal.forget_sessions()  # no read committed by an earlier test in this kernel
     quizzes.show_answer_key("03", _findings(LEFT_03))  # what `python -m medgemma_helpers run 03` shows at the end
     printed = capsys.readouterr().out
     assert WRONG in printed and "Kinds of error: missed 0 · invented 0 · wrong side 1" in printed

@@ -145,11 +145,14 @@ def test_one_disclaimer_at_the_top_and_one_in_the_discussion():
 
 def test_example_reads_do_not_give_the_answer_away():
     findings = ("nodule", "effusion", "sternotomy", "wires", "catheter", "normal", "right", "left", "mass")
+    examples = {}
     for name in notebooks.OTHER_NOTEBOOKS:
         notebook = json.loads((notebooks.NOTEBOOKS_DIR / name).read_text())
-        example = next("".join(cell["source"]) for cell in notebook["cells"]
-                       if "".join(cell["source"]).startswith("my_read = "))
-        assert not [word for word in findings if word in example.lower()], name
+        examples[name] = [text for text in ("".join(cell["source"]) for cell in notebook["cells"])
+                          if text.startswith("my_read = ")]
+        for example in examples[name]:
+            assert not [word for word in findings if word in example.lower()], name
+    assert len([name for name, found in examples.items() if found]) >= 5  # the skill notebooks that show one
 
 
 def test_notebook_09_opens_with_one_patients_real_films_and_keeps_the_other_pair_as_an_exercise():

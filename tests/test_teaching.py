@@ -322,7 +322,7 @@ def test_the_answer_key_outside_a_notebook_prints_both_reads_against_the_key(cas
     out = capsys.readouterr().out
     assert out.index("Your read:") < out.index("MedGemma:") < out.index(answer_key_text(case01))
     your_part, model_part = out.split("MedGemma:")[0], out.split("MedGemma:")[1]
-    assert "pneumothorax: said present, key absent" in your_part
+    assert "pneumothorax: said present · right, key absent" in your_part  # the side as read
     assert "pneumothorax: said absent, key absent" in model_part
     assert [c.finding for c in checks] == [c.finding for c in mh.check_findings(model_read.text, case01)]
     assert {c.finding: c.status for c in checks}["pneumothorax"] == "absent"  # the model's read is scored
@@ -468,7 +468,7 @@ def _table_rows(page: str, title: str) -> dict[str, list[str]]:
 def test_the_comparison_scores_each_read_and_shows_the_key_only_when_asked(case01):
     page = teaching.comparison_html(case01, _findings("Large right pneumothorax."), "No pneumothorax.")
     assert _table_rows(page, "Your read vs the answer key")["pneumothorax"][1] == "absent"
-    assert _table_rows(page, "MedGemma vs the answer key")["pneumothorax"][1] == "present"
+    assert _table_rows(page, "MedGemma vs the answer key")["pneumothorax"][1] == "present · right · large"
     assert answer_key_html(case01) in page
     assert "<blockquote style='overflow-wrap:anywhere'>No pneumothorax.<br>Heart normal.</blockquote>" in \
         teaching.comparison_html(case01, None, "No pneumothorax.\nHeart normal.")
