@@ -205,6 +205,8 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         "pulmonary fibrosis",
         keys=("fibrosis", "pulmonary fibrosis", "interstitial fibrosis"),
         head="fibrosis",
+        # honeycombing is established fibrosis seen on the film, not a diagnosis drawn from it
+        positive=(r"honeycomb(?:ing|ed)?(?:\s+(?:pattern|change|changes|cysts?))?",),
         lookalikes=("cystic", "retroperitoneal", "myocardial", "endomyocardial", "liver", "hepatic", "bridging",
                     "submucous", "progressive massive"),
     ),
@@ -260,9 +262,13 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         positive=(
             r"(?:lower[\s-]+(?:zones?|lobes?|lung\s+zones?)|lung\s+bases|bi-?basal|bi-?basilar|basal|basilar)"
             r"(?:[\s-]+predominant)?(?=\s+(?:[a-z-]+\s+){0,2}?(?:reticul|interstitial|fibro|honeycomb)[a-z]*)",
-            r"(?:predominantly|predominant|mainly|mostly|chiefly|worst|maximal|(?:most|more)\s+(?:marked|prominent|"
-            r"pronounced|severe|evident|conspicuous|extensive))\s+(?:at|in|within|towards?|involving)\s+"
+            r"(?:predominantly|predominant|mainly|mostly|chiefly|worst|worse|greatest|maximal|(?:most|more)\s+"
+            r"(?:marked|prominent|pronounced|severe|evident|conspicuous|extensive|obvious|apparent|notable))\s+"
+            r"(?:at|in|within|towards?|involving)\s+"
             r"(?:the\s+|both\s+)?(?:lung\s+)?(?:bases|lower\s+(?:lung\s+)?(?:zones|lobes|fields))",
+            # ... or named as a predominance in other words ("lower lung zone predominant", "bibasilar predominance")
+            r"(?:lower[\s-]+(?:lung[\s-]+)?(?:zones?|lobes?|fields?)|lower[\s-]+lung|bi-?basilar|bi-?basal|basilar|"
+            r"basal)[\s-]+predominan(?:ce|t)",
             # ... or a pattern's place after it ("reticular opacities in both lower zones"): only the place is
             # matched, so the pattern stays a mention of its own finding
             _after_pattern(r"(?:in|at|within|involving|affecting|of)\s+(?:the\s+|both\s+)?(?:lung\s+)?"

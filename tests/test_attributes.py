@@ -349,6 +349,19 @@ def test_a_place_after_a_pattern_is_the_lower_zone_predominance_and_the_pattern_
     assert checks[pattern].status == "present"
 
 
+@pytest.mark.parametrize("text", ["Coarse interstitial markings in both lungs, worse at the lung bases.",
+                                  "Reticulation with a lower lung zone predominance.",
+                                  "Basilar-predominant reticular opacities.",
+                                  "Reticular opacities, greatest in the lower zones."])
+def test_a_predominance_in_other_words_is_the_lower_zone_predominance(text):
+    assert _check(5, text, "lower-zone predominance").status == "present"
+
+
+def test_honeycombing_is_fibrosis_seen_on_the_film():
+    assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
+    assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
+
+
 @pytest.mark.parametrize("text", ["Reticular opacities in the upper zones.", "Airspace opacities at both bases.",
                                   "Small effusions at the lung bases."])
 def test_a_place_after_anything_else_is_not_a_lower_zone_predominance(text):
