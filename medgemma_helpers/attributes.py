@@ -13,7 +13,8 @@ name.
 
 How a read's words are read (`read_attributes`, all tested in tests/test_attributes.py):
 
-- Side: "right", "left", "right-sided", "R"; "bilateral", "bilaterally", "both lungs", "bibasilar", "biapical";
+- Side: "right", "left", "right-sided", "R"; the image's side, which is the patient's other one ("on the left
+  side of the image", "the viewer's right"); "bilateral", "bilaterally", "both lungs", "bibasilar", "biapical";
   "right greater than left", "R > L" and "larger on the right" (a comparison of two sides) are bilateral; a
   plural place with no side ("at the bases", "in the lower lobes", "throughout the lungs"), "basal" or
   "basilar" alone, and a plural effusion or pneumothorax are bilateral. Not a side: a direction ("shift to the
@@ -136,6 +137,9 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
     (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES})\b|\s+lung\b)|"
      r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b", "side", "bilateral",
      re.IGNORECASE),
+    # the image's side is the patient's other side: "on the left side of the image" is in the right lung
+    (rf"\b{_SIDE}(?:[\s-]+(?:hand\s+)?side)?\s+of\s+the\s+(?:image|film|radiograph|picture|screen|x-?ray)\b|"
+     rf"\b(?:the\s+)?(?:viewer|reader|image|film|screen)(?:['’]s)?\s+{_SIDE}\b", "side", "image", re.IGNORECASE),
     # "larger on the right" compares the two sides: there is something on both
     (rf"\b(?:larger|greater|bigger|worse|more\s+[a-z]+)\s+on\s+the\s+{_SIDE}\b", "side", "bilateral", re.IGNORECASE),
     # a side, but not of the heart's chambers ("left ventricular"), nor a verb ("the catheter was left in place")
@@ -220,6 +224,8 @@ def _value(clause: str, match: re.Match[str], kind: str, how: str) -> str:
         return max(ends, key=lambda size: _ORDER.get(size, -1))
     if kind == "size":
         return _SIZE_WORDS.get(text, how)
+    if how == "image":  # as seen on the film, the patient's right is on the viewer's left
+        return "left" if re.search(r"\bright\b", text) else "right"
     if how == "letter":
         return "right" if text == "r" else "left"
     if how == "word":

@@ -357,6 +357,16 @@ def test_a_predominance_in_other_words_is_the_lower_zone_predominance(text):
     assert _check(5, text, "lower-zone predominance").status == "present"
 
 
+@pytest.mark.parametrize(("text", "side"), [
+    ("A pleural effusion on the left side of the image.", "right"),
+    ("A pleural effusion is seen on the viewer's right.", "left"),
+    ("Effusion at the base on the image's left.", "right"),
+    ("Left pleural effusion (the right side of the radiograph).", "left"),
+])
+def test_the_images_side_is_the_patients_other_side(text, side):
+    assert _check(3, text, "pleural effusion").side == side
+
+
 def test_honeycombing_is_fibrosis_seen_on_the_film():
     assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
     assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
