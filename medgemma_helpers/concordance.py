@@ -420,6 +420,9 @@ def _term_pattern(term: str) -> re.Pattern[str]:
             negatable = False  # one named group per pattern
             # a term with a verb ("heart is enlarged") can be denied inside itself: "heart is not enlarged"
             part += r"(?P<neg>\s+(?:not|no\s+longer))?"
+        if word.lower() == "the" and 0 < index < len(words) - 1:
+            # a side may stand inside a term: "blunting of the right costophrenic angle"
+            part += r"(?:\s+(?:right|left|both))?"
         parts.append(part)
     body = "".join(parts)
     return re.compile(rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])", re.IGNORECASE)

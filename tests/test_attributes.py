@@ -367,6 +367,16 @@ def test_the_images_side_is_the_patients_other_side(text, side):
     assert _check(3, text, "pleural effusion").side == side
 
 
+@pytest.mark.parametrize(("text", "status", "side"), [
+    ("Blunting of the left costophrenic angle.", "present", "left"),
+    ("No blunting of the right costophrenic angle.", "absent", "right"),
+    ("Fluid in the right pleural space.", "present", "right"),
+])
+def test_a_side_inside_a_terms_words_still_names_the_term(text, status, side):
+    check = _check(2, text, "pleural effusion")  # case 02 names these phrasings without a side
+    assert (check.status, check.side) == (status, side)
+
+
 def test_honeycombing_is_fibrosis_seen_on_the_film():
     assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
     assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
