@@ -191,7 +191,7 @@ _PRE_BREAKS = frozenset("""of in on at with within without from for by over alon
 # ... and those that end a phrase after a head: "effusion on the right" is one phrase, "effusion with right
 # hemidiaphragm elevation" or "effusion and right ..." is not.
 _POST_BREAKS = frozenset("""with without and or nor but however although though whereas while except due
-    secondary from causing than since compared prior previous previously""".split())
+    secondary causing than since compared prior previous previously""".split())
 _GLUE = frozenset("and or to".split())
 _QUANTITY = frozenset("amount amounts area areas volume degree focus foci region regions patch patches".split())
 _MAX_PRE, _MAX_POST = 5, 10

@@ -102,6 +102,10 @@ def _after_pattern(place: str) -> str:
     return f"(?:{behind}){place}"
 
 
+# The pulmonary vessels as a read names them when it describes congestion ("prominent pulmonary vasculature").
+_PULMONARY_VESSELS = (r"(?:pulmonary\s+(?:vascular(?:ity|\s+markings)|vasculature|vessels|veins|venous\s+markings)|"
+                      r"vascular\s+markings)")
+
 _NORMAL = r"normal|within\s+(?:the\s+)?normal\s+(?:limits|range)|unremarkable"
 
 STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
@@ -250,6 +254,11 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
             r"(?:pulmonary\s+)?(?:blood(?:\s+flow)?|flow))\s+to\s+the\s+upper\s+(?:lobes|zones)",
             r"cephali[sz]ation",
             r"(?:engorged|distended|dilated)\s+(?:upper[\s-]+(?:lobe|zone)\s+)?(?:pulmonary\s+)?(?:vessels|veins)",
+            # prominent vessels in other words, before or after them
+            rf"(?:prominen(?:t|ce)|engorge(?:d|ment)|distension|distention|increased)\s+(?:of\s+(?:the\s+)?)?"
+            rf"{_PULMONARY_VESSELS}",
+            rf"{_PULMONARY_VESSELS}\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?"
+            r"(?:prominent|engorged|distended|increased|congested)",
         ),
         normal=normal_statements(_words("pulmonary vasculature", "pulmonary vascularity", "pulmonary vessels"),
                                  _NORMAL, _words("normal")),
@@ -288,6 +297,9 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
                     # a shunt of blood, not a device
                     "left-to-right", "right-to-left", "intracardiac", "portosystemic", "arteriovenous"),
         lookalikes_after=("of", "sign", "shadow", "shadows", "vascularity", "physiology", "fraction"),
+        # lines by their other names: an implanted port and a PICC are central lines too
+        positive=(r"port[\s-]*a[\s-]*cath", r"(?:chest|venous|implanted|infusion|central\s+venous)\s+port",
+                  r"picc(?:\s+line)?", r"peripherally\s+inserted\s+central\s+(?:venous\s+)?catheter"),
         hedge_is_about_type=True,
     ),
 )

@@ -377,6 +377,25 @@ def test_a_side_inside_a_terms_words_still_names_the_term(text, status, side):
     assert (check.status, check.side) == (status, side)
 
 
+@pytest.mark.parametrize(("text", "status"), [
+    ("There is prominence of the pulmonary vasculature.", "present"),
+    ("Engorged pulmonary vessels in both upper zones.", "present"),
+    ("The pulmonary vascular markings are increased.", "present"),
+    ("The pulmonary vasculature is not prominent.", "absent"),
+    ("Pulmonary vessels are borderline prominent.", "uncertain"),
+])
+def test_prominent_vessels_in_other_words_are_congestion(text, status):
+    assert _check(4, text, "pulmonary vascular congestion").status == status
+
+
+@pytest.mark.parametrize("text", ["A left chest port-a-cath.", "Left-sided PICC line.",
+                                  "An implanted venous port on the left.",
+                                  "A catheter enters from the left neck."])
+def test_a_port_or_a_picc_is_a_line_and_its_entry_side_is_read(text):
+    check = _check(4, text, "line or tube")
+    assert (check.status, check.side) == ("present", "left")
+
+
 def test_honeycombing_is_fibrosis_seen_on_the_film():
     assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
     assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
