@@ -378,6 +378,12 @@ def _link(gap: str, second: str = "") -> str:
     return ""
 
 
+# After a comma, a side with a subject and a predicate of its own ("..., left lung clear") describes that subject.
+_OWN_STATEMENT = re.compile(
+    r"(?:[\s-]+sided)?\s+(?:[a-z-]+\s+){1,3}?(?:is|are|was|were|appears?|remains?|looks?|clear|normal|unremarkable|"
+    r"sharp|preserved|intact|(?:well[\s-]+)?expanded|free|negative)\b", re.IGNORECASE)
+
+
 def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, int]],
            items_text: set[str]) -> tuple[tuple[int, int], str] | None:
     """(the head one attribute phrase belongs to, "before" or "after" it), by the rules in read_attributes."""
@@ -389,7 +395,10 @@ def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, i
     if following and _joins_forward(clause[item_end:following[0]], items_text):
         return following, "before"
     if previous:
-        return (previous, "after") if _joins_backward(clause[previous[1]:item_start], items_text) else None
+        gap = clause[previous[1]:item_start]
+        if "," in gap and _OWN_STATEMENT.match(clause, item_end):
+            return None  # "effusion on the right, left lung clear": the side starts a statement of its own
+        return (previous, "after") if _joins_backward(gap, items_text) else None
     if following and _joins_backward(clause[item_end:following[0]], items_text):
         return following, "before"
     return None

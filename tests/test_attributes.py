@@ -396,6 +396,13 @@ def test_a_port_or_a_picc_is_a_line_and_its_entry_side_is_read(text):
     assert (check.status, check.side) == ("present", "left")
 
 
+@pytest.mark.parametrize("text", ["Large effusion in the right hemithorax, left lung clear, left pleural space normal.",
+                                  "Pleural effusion on the right, left hemithorax is unremarkable.",
+                                  "Right effusion, left costophrenic angle sharp."])
+def test_a_side_that_starts_its_own_statement_after_a_comma_is_not_the_findings(text):
+    assert _check(3, text, "pleural effusion").side == "right"
+
+
 def test_honeycombing_is_fibrosis_seen_on_the_film():
     assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
     assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
