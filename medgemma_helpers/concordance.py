@@ -717,6 +717,13 @@ def _attributes_of(text: str, mention: _Mention, mentions: Sequence[_Mention]) -
                                                              if (m.start, m.end) != (mention.start, mention.end)])
 
 
+# A hedge right before a device's name doubts which device it is, not that there is one: "a line, possibly a VP
+# shunt", "probably a central venous catheter"; "a catheter cannot be excluded" still doubts the device itself.
+_TYPE_HEDGE = re.compile(r"(?:\b(?:possibly|probably|presumably|likely|perhaps|presumed|possible|probable|either|"
+                         r"(?:which|that)\s+(?:may|might|could)\s+be)|^\W*(?:may|might|could)\s+(?:also\s+)?be)"
+                         r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+
+
 def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]) -> dict[int, list[_Found]]:
     """(status, evidence, attributes) of every mention, keyed by the finding's index in the answer key."""
     per_finding: dict[int, list[_Found]] = {}
@@ -742,7 +749,8 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
             for m, status in _clause_statuses(clause, inside).items():
-                if status == "uncertain" and patterns[m.finding].hedge_is_about_type:
+                if status == "uncertain" and patterns[m.finding].hedge_is_about_type and \
+                        _TYPE_HEDGE.search(clause[:m.start]):
                     status = "present"  # "possibly a VP shunt": unsure which device, sure there is one
                 # where and how big are read in the whole sentence: "opacity at the left base, which may be
                 # atelectasis" places the atelectasis across a clause boundary

@@ -308,6 +308,11 @@ def test_a_hedge_on_a_device_is_not_a_hedge_on_anything_else():
     assert _check(3, "Possibly a shunt. Possible small pneumothorax.", "pneumothorax").status == "uncertain"
 
 
+@pytest.mark.parametrize("text", ["A catheter cannot be excluded.", "?Central line.", "There may be a line."])
+def test_a_hedge_on_whether_there_is_a_device_stays_a_hedge(text):
+    assert _check(4, text, "line or tube").status == "uncertain"
+
+
 def test_subtle_findings_accept_a_hedged_read():
     for name in ("pulmonary vascular congestion", "pulmonary oedema"):
         check = _check(4, "Possible mild pulmonary oedema and vascular congestion.", name)
