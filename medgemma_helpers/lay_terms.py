@@ -91,7 +91,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "water on the lung")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
-         "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall")),
+         "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall"),
+        ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
+         "lung is fully inflated", "lungs are fully inflated")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}")),
@@ -306,7 +308,7 @@ class FaithfulnessCheck:
     """One finding: what the read (or key) says of it, what the explanation says, and the verdict.
 
     verdict: "kept" (said as the read says it), "dropped" (a finding the read asserts, or a pertinent one it
-    denies, that the explanation leaves out or says otherwise), "added" (asserted by the explanation, not by the
+    denies, that the explanation leaves out, says otherwise or puts on the other side), "added" (asserted by the explanation, not by the
     read), or "" (not at stake: neither asserted nor a pertinent denial, and not asserted by the explanation).
     """
 
@@ -317,6 +319,7 @@ class FaithfulnessCheck:
     evidence: str = ""  # the explanation's sentence
     read_evidence: str = ""  # the read's sentence ("" when judged against the answer key)
     plain_words: tuple[str, ...] = ()  # a few plain wordings the checker knows, for a dropped finding
+    wrong_side: str = ""  # "left, where the read has right": a finding kept in words but moved to the other side
 
 
 def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[ReferenceFinding]:
@@ -351,13 +354,16 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     findings = [lay_finding(f) for f in _findings_to_check(case)]
     said = check_findings(text, findings)
     if read is not None:
-        reference = [(c.status, c.evidence) for c in check_findings(read, findings)]
+        reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
     else:
-        reference = [(f.expected, "") for f in findings]
+        reference = [(f.expected, "", f.side) for f in findings]
     checks = []
-    for finding, explained, (status, quote) in zip(findings, said, reference):
+    for finding, explained, (status, quote, side) in zip(findings, said, reference):
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
-        if at_stake and explained.status == status:
+        # a finding moved to the other side is not kept, however plainly it is named
+        moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
+            if status in _SAYS and explained.side and side and explained.side != side else ""
+        if at_stake and explained.status == status and not moved:
             verdict = "kept"
         elif explained.status in _SAYS and status not in _SAYS:
             verdict = "added"
@@ -367,5 +373,5 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             verdict = ""
         plain = lay_terms_of(finding).examples[:4] if verdict == "dropped" else ()
         checks.append(FaithfulnessCheck(finding.name, status, explained.status, verdict, explained.evidence, quote,
-                                        plain))
+                                        plain, moved))
     return checks

@@ -230,6 +230,7 @@ def _faithfulness_html(explanation: PatientExplanation) -> str:
     for check in explanation.checks:
         if check.verdict == "dropped":
             said = ("says nothing of it" if check.said_status == "not_mentioned"
+                    else f"puts it on the {esc(check.wrong_side)}: {_quote(check.evidence)}" if check.wrong_side
                     else f"says {check.said_status.replace('_', ' ')}: {_quote(check.evidence)}")
             source = _quote(check.read_evidence) if check.read_evidence else (
                 "the answer key has it present" if check.read_status == "present"

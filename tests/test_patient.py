@@ -311,3 +311,14 @@ def test_notebook_12_runs_from_a_pack_with_no_model(patient_pack, case_environme
     text = _run_notebook_12(tmp_path)
     assert "recorded on CPU" in text  # MedGemma's explanation came from the pack
     _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
+
+
+def test_a_finding_moved_to_the_other_side_is_dropped_and_says_where():
+    read = "Moderate right pleural effusion. No pneumothorax. A right central venous catheter."
+    moved = mh.check_explanation("There is fluid around your left lung. A thin tube runs down the left side of "
+                                 "your chest. Your lung has not collapsed.", "03", read=read)
+    assert set(moved.dropped) == {"pleural effusion", "catheter"} and "pneumothorax" in moved.kept
+    assert "puts it on the left, where the read has right" in moved._repr_html_()
+    kept = mh.check_explanation("There is fluid around your right lung. A thin tube runs down the right side of "
+                                "your chest. Your lungs have not collapsed.", "03", read=read)
+    assert kept.dropped == () and set(kept.kept) == {"pleural effusion", "pneumothorax", "catheter"}
