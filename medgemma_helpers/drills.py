@@ -342,8 +342,9 @@ def ask_medgemma(film: Film, model: Any, findings: Sequence[str], *,
         if boxes:
             box = Box(f"MedGemma: {finding}", boxes[0].x0, boxes[0].y0, boxes[0].x1, boxes[0].y1)
         else:
-            notes.append(f"MedGemma named {finding} but gave no usable box.")
-    zones = box_zones(box, picture.width, picture.height) if box is not None else (() if finding else None)
+            notes.append(f"MedGemma named {finding} but gave no usable box: its place is not scored, as a "
+                         "resident's is not when no zone is given.")
+    zones = box_zones(box, picture.width, picture.height) if box is not None else None
     result = score(film, MEDGEMMA, abnormal, finding, zones)
     result.notes = notes + result.notes
     result.box, result.answer_text = box, answer.text

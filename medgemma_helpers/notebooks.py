@@ -175,7 +175,7 @@ def _template_blind() -> bool:
     """The BLIND a teacher set at the top of case.md (False unless set to True there)."""
     # Read here rather than inside the template, so the objectives above the read follow the same choice.
     source = (TEMPLATES_DIR / "case.md").read_text(encoding="utf-8")
-    return re.search(r"\{%-?\s*set BLIND = True\s*-?%\}", source) is not None
+    return re.search(r"\{%-?\s*set\s+BLIND\s*=\s*(?:True|true)\s*-?%\}", source) is not None
 
 
 # The notebooks that are not one case each, by file name: each from its own template.

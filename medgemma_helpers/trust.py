@@ -24,7 +24,7 @@ from .walkthrough import _answer, case_request
 
 TRUST_CASE = "03"
 _ASK = "Describe the findings, including any lines or devices, then give an impression."
-# (label, question); None is the case's own question, with its history. Case 03's film is a large right
+# (label, question); None is the case's own question, with its history. Case 03's film is a moderate right
 # effusion: a history of fever and productive cough invites a reading of pneumonia instead.
 CONTEXTS: tuple[tuple[str, str | None], ...] = (
     ("with its history", None),
@@ -34,9 +34,9 @@ CONTEXTS: tuple[tuple[str, str | None], ...] = (
 
 # A teacher's example of a planted error for case 03: a plausible read with one finding invented (a small
 # pneumothorax the film does not show). Teachers write their own: one finding moved to the wrong side, one added.
-PLANTED_READ = ("PA chest radiograph. Large right pleural effusion with a meniscus, obscuring the right "
+PLANTED_READ = ("PA chest radiograph. Moderate right pleural effusion with a meniscus, obscuring the right "
                 "hemidiaphragm and the lower right heart border. A catheter projects over the right hemithorax. "
-                "Small right apical pneumothorax. The left lung is clear. Impression: large right pleural effusion "
+                "Small right apical pneumothorax. The left lung is clear. Impression: moderate right pleural effusion "
                 "and a small right pneumothorax; this film neither confirms nor excludes pulmonary embolism.")
 
 # What has been measured about readers and model reads: (figure, source), for discussion.
@@ -53,9 +53,6 @@ LITERATURE: tuple[tuple[str, str], ...] = (
      "findings in 5.4-17.4 % of chest radiograph reports (one model 0.3 %), against 0.1 % for radiologists.",
      "Lim et al. Comparative evaluation of generative AI models for chest radiograph report generation in the "
      "emergency department. Eur Radiol 2026. doi:10.1007/s00330-026-12648-8"),
-    ("MedGemma's read changes with the context it is given: asked with no history, it has called an abnormal "
-     "film normal.",
-     "Try it above: the same film with its history, without it and with a misleading one."),
 )
 
 
@@ -175,13 +172,13 @@ def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any
 
 # For case 03 and PLANTED_READ: a first read, then the revision after seeing the planted read.
 _DEMO_ROUNDS = (
-    ("Large right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest.",
-     "Large right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the right "
+    ("Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest.",
+     "Moderate right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the right "
      "chest."),  # misled on pneumothorax
-    ("Large right pleural effusion. No pneumothorax.",
-     "Large right pleural effusion. No pneumothorax. A catheter projects over the right hemithorax."),  # corrected
-    ("Large right pleural effusion. No pneumothorax. A catheter over the right chest.",
-     "Large right pleural effusion. No pneumothorax. A catheter over the right chest."),  # held the read
+    ("Moderate right pleural effusion. No pneumothorax.",
+     "Moderate right pleural effusion. No pneumothorax. A catheter projects over the right hemithorax."),  # corrected
+    ("Moderate right pleural effusion. No pneumothorax. A catheter over the right chest.",
+     "Moderate right pleural effusion. No pneumothorax. A catheter over the right chest."),  # held the read
     ("Right pleural effusion. No pneumothorax. Catheter over the right hemithorax.",
      "Right pleural effusion. A pneumothorax cannot be excluded. Catheter over the right hemithorax."),  # hedged
 )

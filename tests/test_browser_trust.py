@@ -22,8 +22,8 @@ from test_browser import (  # noqa: F401 - browser is a fixture
 )
 
 NOTEBOOK = "notebooks/11_when_to_trust_medgemma.ipynb"
-FIRST_READ = "Large right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest."
-REVISED_READ = ("Large right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the "
+FIRST_READ = "Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest."
+REVISED_READ = ("Moderate right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the "
                 "right chest.")
 # What shows only after the reveal in this notebook: the reads, the key, the three contexts, the class's round.
 HIDDEN_UNTIL_REVEAL = (*REVEALED_SELECTORS, ".mh-contexts", ".mh-class-review", ".mh-revision", ".mh-planted-note")

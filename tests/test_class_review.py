@@ -14,7 +14,7 @@ import pytest
 import medgemma_helpers as mh
 from medgemma_helpers import class_reads as review
 
-RIGHT_03 = "Large right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
+RIGHT_03 = "Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
 MISSED_03 = "Small right apical pneumothorax. No effusion."
 
 

@@ -225,7 +225,9 @@ def test_medgemmas_box_is_scored_like_the_residents_by_zone_and_iou():
     result = drills.ask_medgemma(film, wrong, ["Nodule"])
     assert result.place_right is False and result.iou == 0.0 and result.zones == ("left middle",)
     no_box = drills.ask_medgemma(film, _Scripted("Abnormal: yes\nFinding: Nodule", None), ["Nodule"])
-    assert no_box.place_right is False and "no usable box" in " ".join(no_box.notes)
+    # no box is no place given: not scored, as a resident's place is not when no zone is given
+    assert no_box.place_right is None and "no usable box" in " ".join(no_box.notes)
+    assert no_box.finding_right is True and no_box.film_right is True
     said_normal = drills.ask_medgemma(film, _Scripted("Abnormal: no\nFinding: none", None), ["Nodule"])
     assert said_normal.film_right is False and said_normal.box is None
     rows = d.tally()

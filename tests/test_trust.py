@@ -19,15 +19,15 @@ import medgemma_helpers as mh
 from medgemma_helpers import class_reads, notebooks, quizzes, revisions, trust
 from medgemma_helpers.concordance import FindingCheck
 
-# Our own demo reads of case 03 (a large right effusion, a catheter, no pneumothorax), with known changes.
-HELD = "Large right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
-ADDS_PNEUMOTHORAX = ("Large right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter "
+# Our own demo reads of case 03 (a moderate right effusion, a catheter, no pneumothorax), with known changes.
+HELD = "Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
+ADDS_PNEUMOTHORAX = ("Moderate right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter "
                      "projects over the right chest.")
-NO_CATHETER = "Large right pleural effusion with a meniscus. No pneumothorax."
-HEDGES_PNEUMOTHORAX = ("Large right pleural effusion with a meniscus. A pneumothorax cannot be excluded. A catheter "
+NO_CATHETER = "Moderate right pleural effusion with a meniscus. No pneumothorax."
+HEDGES_PNEUMOTHORAX = ("Moderate right pleural effusion with a meniscus. A pneumothorax cannot be excluded. A catheter "
                        "projects over the right chest.")
 # A teacher's planted read: the film's findings, and one invented (a pneumothorax).
-PLANTED = ("Large right pleural effusion. A catheter projects over the right chest. Small right apical pneumothorax "
+PLANTED = ("Moderate right pleural effusion. A catheter projects over the right chest. Small right apical pneumothorax "
            "seen along the visceral pleural line.")
 PLANTED_SENTENCE = "Small right apical pneumothorax seen along the visceral pleural line."
 
