@@ -308,8 +308,9 @@ class FaithfulnessCheck:
     """One finding: what the read (or key) says of it, what the explanation says, and the verdict.
 
     verdict: "kept" (said as the read says it), "dropped" (a finding the read asserts, or a pertinent one it
-    denies, that the explanation leaves out, says otherwise or puts on the other side), "added" (asserted by the explanation, not by the
-    read), or "" (not at stake: neither asserted nor a pertinent denial, and not asserted by the explanation).
+    denies, that the explanation leaves out, says otherwise or puts on the other side), "added" (asserted by the
+    explanation, not by the read), or "" (not at stake: neither asserted nor a pertinent denial, and not asserted
+    by the explanation).
     """
 
     finding: str
