@@ -327,9 +327,10 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
         at, how = index, "alternative"
         while 0 <= at + step < len(heads):
             first, second = sorted((heads[at], heads[at + step]))
-            link = _link(clause[first[1]:second[0]], clause[second[0]:second[1]])
+            link = _link(clause[first[1]:second[0]], clause[second[0]:second[1]], clause[first[0]:first[1]])
             if link == "alternative" or (link in ("interpretation", "beside") and step == -1) or link == "and" or \
-                    (link == "landmark" and step == 1):
+                    (link == "landmark" and step == 1) or (link == "landmark before" and step == -1):
+                link = "landmark" if link == "landmark before" else link
                 # a chain is as weak as its weakest link: alternative > interpretation > beside > and
                 how = min(how, link, key=("and", "landmark", "beside", "interpretation", "alternative").index)
             else:
@@ -352,15 +353,19 @@ _LIST_GLUE = frozenset("and , a an the some".split())
 _LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart", re.IGNORECASE)
 _LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|along|abutting|behind|beneath|"
                        r"below|above|obscuring)\b", re.IGNORECASE)
+_PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|obliterated|hidden|masked)\s+by\b",
+                               re.IGNORECASE)
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
-def _link(gap: str, second: str = "") -> str:
+def _link(gap: str, second: str = "", first: str = "") -> str:
     """How the text between two heads joins them: "alternative" ("or"), "interpretation" ("likely"), "beside"
     ("with adjacent"), "landmark" ("nodule overlying the right 6th rib": the second head says where the first
     is), "and" (a list), or "" (no link)."""
     if _LANDMARK.fullmatch(second) and _LOCATIVE.search(gap):
         return "landmark"
+    if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
+        return "landmark before"  # "the right hemidiaphragm is obscured by an effusion"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
     interprets = any(w in _INTERPRETS for w in words)
     beside = any(w in _BESIDE for w in words)

@@ -408,6 +408,13 @@ def test_a_side_that_starts_its_own_statement_after_a_comma_is_not_the_findings(
     assert _check(3, text, "pleural effusion").side == "right"
 
 
+@pytest.mark.parametrize(("text", "side"), [("The right hemidiaphragm is obscured by a pleural effusion.", "right"),
+                                          ("The left heart border is effaced by an effusion.", "left"),
+                                          ("The left hemidiaphragm is clear and an effusion is present.", "")])
+def test_a_landmark_hidden_by_the_finding_lends_its_side(text, side):
+    assert _check(3, text, "pleural effusion").side == side
+
+
 def test_honeycombing_is_fibrosis_seen_on_the_film():
     assert _check(5, "Honeycombing at both bases.", "pulmonary fibrosis").status == "present"
     assert _check(5, "No honeycombing.", "pulmonary fibrosis").status == "absent"
