@@ -217,6 +217,22 @@ def _screenshot(target, path: Path) -> None:
         print(f"\nscreenshot failed: {error}")
 
 
+@contextmanager
+def notebook_after_run_all(browser, environment: dict[str, str], workdir: Path, notebook: str, name: str,
+                           height: int = 1800) -> Iterator[object]:
+    """A page with `notebook` open in JupyterLab after Run All; if what runs inside fails, a screenshot of it."""
+    with jupyter_lab(PROJECT_ROOT, environment, workdir) as (base_url, token):
+        page = browser.new_page(viewport={"width": 1400, "height": height})
+        try:
+            open_notebook_and_run_all(page, base_url, token, notebook)
+            yield page
+        except BaseException:
+            _screenshot(page, workdir / f"{name}-failure.png")
+            raise
+        finally:
+            page.close()
+
+
 def _heading(comparison, text: str):
     return comparison.locator(":is(h1, h2, h3, h4, h5, h6)", has_text=re.compile(rf"^\s*{text}\s*$")).first
 
@@ -228,36 +244,28 @@ def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
 
     workdir = tmp_path_factory.mktemp("browser")
     # The headless notebook run's environment: the tiny model, and real case images or generated stand-ins.
-    with jupyter_lab(PROJECT_ROOT, case_environment, workdir) as (base_url, token):
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        try:
-            open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
-            # Read first: after Run All, with nothing typed, neither MedGemma's read nor the key is anywhere.
-            notebook = page.locator(".jp-Notebook")
-            before = {selector: notebook.locator(selector).count() for selector in REVEALED_SELECTORS}
-            hidden_notices = notebook.locator(".mh-hidden").count()
-            _screenshot(page, workdir / "notebook01-before-reveal.png")
-            # The "Your read" cell's output: the one whose widgets include the Reveal button.
-            quiz = page.locator(".jp-OutputArea-output").filter(
-                has=page.locator("button.jupyter-button", has_text="Reveal"))
-            expect(quiz).to_have_count(1)
-            textarea = quiz.locator(".widget-textarea textarea")
-            textarea.fill(RESIDENT_READ)
-            textarea.blur()  # syncs the value even when the widget only updates on change
-            quiz.locator("button.jupyter-button", has_text="Reveal").click()
-            # While MedGemma streams, the result shows its progress; the tables come with the final comparison.
-            quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
-            comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(
-                has=page.locator(".mh-concordance")).last
-            comparison.scroll_into_view_if_needed()
-            _screenshot(page, workdir / "notebook01-your-read.png")
-        except BaseException:
-            _screenshot(page, workdir / "notebook01-failure.png")
-            page.close()
-            raise
+    with notebook_after_run_all(browser, case_environment, workdir, NOTEBOOK, "notebook01") as page:
+        # Read first: after Run All, with nothing typed, neither MedGemma's read nor the key is anywhere.
+        notebook = page.locator(".jp-Notebook")
+        before = {selector: notebook.locator(selector).count() for selector in REVEALED_SELECTORS}
+        hidden_notices = notebook.locator(".mh-hidden").count()
+        _screenshot(page, workdir / "notebook01-before-reveal.png")
+        # The "Your read" cell's output: the one whose widgets include the Reveal button.
+        quiz = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator("button.jupyter-button", has_text="Reveal"))
+        expect(quiz).to_have_count(1)
+        textarea = quiz.locator(".widget-textarea textarea")
+        textarea.fill(RESIDENT_READ)
+        textarea.blur()  # syncs the value even when the widget only updates on change
+        quiz.locator("button.jupyter-button", has_text="Reveal").click()
+        # While MedGemma streams, the result shows its progress; the tables come with the final comparison.
+        quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
+        comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(
+            has=page.locator(".mh-concordance")).last
+        comparison.scroll_into_view_if_needed()
+        _screenshot(page, workdir / "notebook01-your-read.png")
         yield {"page": page, "quiz": quiz, "comparison": comparison, "before": before,
                "hidden_notices": hidden_notices}
-        page.close()
     # The server served the repository itself; the committed notebook must still be clean (autosave is off).
     cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]
     assert not [cell for cell in cells if cell.get("outputs") or cell.get("execution_count")], \

@@ -10,8 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import PROJECT_ROOT
-from test_browser import _screenshot, browser, jupyter_lab, open_notebook_and_run_all  # noqa: F401 - a fixture
+from test_browser import _screenshot, browser, notebook_after_run_all  # noqa: F401 - a fixture
 
 from medgemma_helpers import drills
 
@@ -33,39 +32,31 @@ def drilled(browser, case_environment, first_film, tmp_path_factory) -> Iterator
 
     assert first_film.boxed, "the notebook's seed should start on a boxed film"
     workdir = tmp_path_factory.mktemp("browser-drill")
-    with jupyter_lab(PROJECT_ROOT, case_environment, workdir) as (base_url, token):
-        page = browser.new_page(viewport={"width": 1400, "height": 2000})
-        try:
-            open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
-            notebook = page.locator(".jp-Notebook")
-            before = notebook.locator(".mh-drill-reveal").count()
-            drill = page.locator(".jp-OutputArea-output").filter(
-                has=page.locator("button.jupyter-button", has_text="Commit and reveal"))
-            expect(drill).to_have_count(1)
-            expect(drill).to_contain_text("Film 1 of 10")
-            expect(drill).to_contain_text("the patient's right is on your left")
-            film_src = drill.locator("img").first.get_attribute("src")
-            drill.locator("button", has_text=re.compile(r"^\s*Abnormal\s*$")).click()
-            drill.locator("select").select_option(first_film.finding)
-            drill.locator("button", has_text=re.compile(rf"^\s*{first_film.zones[-1]}\s*$")).click()
-            drill.locator("button.jupyter-button", has_text="Commit and reveal").click()
-            reveal = drill.locator(".mh-drill-reveal")
-            reveal.wait_for(timeout=REVEAL_S * 1000)
-            _screenshot(page, workdir / "drill-revealed.png")
-            marks = {row.locator("td").first.inner_text().strip(): row.inner_text()
-                     for row in reveal.locator("tbody tr").all()}
-            revealed_src = drill.locator("img").first.get_attribute("src")
-            tally = drill.locator(".mh-drill-tally").inner_text()
-            drill.locator("button.jupyter-button", has_text="Next film").click()
-            expect(drill).to_contain_text("Film 2 of 10")
-            after_next = drill.locator(".mh-drill-reveal").count()
-        except BaseException:
-            _screenshot(page, workdir / "drill-failure.png")
-            page.close()
-            raise
+    with notebook_after_run_all(browser, case_environment, workdir, NOTEBOOK, "drill", height=2000) as page:
+        notebook = page.locator(".jp-Notebook")
+        before = notebook.locator(".mh-drill-reveal").count()
+        drill = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator("button.jupyter-button", has_text="Commit and reveal"))
+        expect(drill).to_have_count(1)
+        expect(drill).to_contain_text("Film 1 of 10")
+        expect(drill).to_contain_text("the patient's right is on your left")
+        film_src = drill.locator("img").first.get_attribute("src")
+        drill.locator("button", has_text=re.compile(r"^\s*Abnormal\s*$")).click()
+        drill.locator("select").select_option(first_film.finding)
+        drill.locator("button", has_text=re.compile(rf"^\s*{first_film.zones[-1]}\s*$")).click()
+        drill.locator("button.jupyter-button", has_text="Commit and reveal").click()
+        reveal = drill.locator(".mh-drill-reveal")
+        reveal.wait_for(timeout=REVEAL_S * 1000)
+        _screenshot(page, workdir / "drill-revealed.png")
+        marks = {row.locator("td").first.inner_text().strip(): row.inner_text()
+                 for row in reveal.locator("tbody tr").all()}
+        revealed_src = drill.locator("img").first.get_attribute("src")
+        tally = drill.locator(".mh-drill-tally").inner_text()
+        drill.locator("button.jupyter-button", has_text="Next film").click()
+        expect(drill).to_contain_text("Film 2 of 10")
+        after_next = drill.locator(".mh-drill-reveal").count()
         yield {"before": before, "marks": marks, "film_src": film_src, "revealed_src": revealed_src,
                "tally": tally, "after_next": after_next}
-        page.close()
 
 
 def test_nothing_is_revealed_before_the_resident_commits(drilled):

@@ -17,8 +17,7 @@ from test_browser import (  # noqa: F401 - browser is a fixture
     REVEALED_SELECTORS,
     _screenshot,
     browser,
-    jupyter_lab,
-    open_notebook_and_run_all,
+    notebook_after_run_all,
 )
 
 NOTEBOOK = "notebooks/11_when_to_trust_medgemma.ipynb"
@@ -35,37 +34,29 @@ def revised(browser, case_environment, tmp_path_factory) -> Iterator[dict]:  # n
     from playwright.sync_api import expect
 
     workdir = tmp_path_factory.mktemp("browser-trust")
-    with jupyter_lab(PROJECT_ROOT, case_environment, workdir) as (base_url, token):
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        try:
-            open_notebook_and_run_all(page, base_url, token, NOTEBOOK)
-            notebook = page.locator(".jp-Notebook")
-            before = {selector: notebook.locator(selector).count() for selector in HIDDEN_UNTIL_REVEAL}
-            quiz = page.locator(".jp-OutputArea-output").filter(
-                has=page.locator("button.jupyter-button", has_text="Reveal"))
-            expect(quiz).to_have_count(1)
-            revise_button = quiz.locator("button.jupyter-button", has_text="Revise my read")
-            revise_visible_before = revise_button.is_visible()
-            first_box = quiz.locator(".widget-textarea textarea").first
-            first_box.fill(FIRST_READ)
-            first_box.blur()
-            quiz.locator("button.jupyter-button", has_text="Reveal").click()
-            quiz.locator(".mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
-            expect(revise_button).to_be_visible()
-            revise_box = quiz.locator(".widget-textarea textarea").last
-            expect(revise_box).to_have_value(FIRST_READ)  # the revision starts from the first read
-            revise_box.fill(REVISED_READ)
-            revise_box.blur()
-            revise_button.click()
-            quiz.locator(".mh-revision").wait_for(timeout=REVEAL_S * 1000)
-            _screenshot(page, workdir / "notebook11-revised.png")
-        except BaseException:
-            _screenshot(page, workdir / "notebook11-failure.png")
-            page.close()
-            raise
+    with notebook_after_run_all(browser, case_environment, workdir, NOTEBOOK, "notebook11") as page:
+        notebook = page.locator(".jp-Notebook")
+        before = {selector: notebook.locator(selector).count() for selector in HIDDEN_UNTIL_REVEAL}
+        quiz = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator("button.jupyter-button", has_text="Reveal"))
+        expect(quiz).to_have_count(1)
+        revise_button = quiz.locator("button.jupyter-button", has_text="Revise my read")
+        revise_visible_before = revise_button.is_visible()
+        first_box = quiz.locator(".widget-textarea textarea").first
+        first_box.fill(FIRST_READ)
+        first_box.blur()
+        quiz.locator("button.jupyter-button", has_text="Reveal").click()
+        quiz.locator(".mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
+        expect(revise_button).to_be_visible()
+        revise_box = quiz.locator(".widget-textarea textarea").last
+        expect(revise_box).to_have_value(FIRST_READ)  # the revision starts from the first read
+        revise_box.fill(REVISED_READ)
+        revise_box.blur()
+        revise_button.click()
+        quiz.locator(".mh-revision").wait_for(timeout=REVEAL_S * 1000)
+        _screenshot(page, workdir / "notebook11-revised.png")
         yield {"page": page, "quiz": quiz, "before": before, "revise_visible_before": revise_visible_before,
                "first_box": first_box}
-        page.close()
     cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]
     assert not [cell for cell in cells if cell.get("outputs") or cell.get("execution_count")], \
         "the browser session saved outputs into the committed notebook"

@@ -10,8 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import PROJECT_ROOT
-from test_browser import _screenshot, browser, jupyter_lab, open_notebook_and_run_all  # noqa: F401 - a fixture
+from test_browser import _screenshot, browser, notebook_after_run_all  # noqa: F401 - a fixture
 
 from medgemma_helpers.cases import load_case
 from medgemma_helpers.notebooks import notebook_name
@@ -29,27 +28,19 @@ def resident_table(browser, case_environment, tmp_path_factory) -> Iterator[obje
 
     notebook = f"notebooks/{notebook_name(load_case('03'))}"
     workdir = tmp_path_factory.mktemp("browser-wrong-side")
-    with jupyter_lab(PROJECT_ROOT, case_environment, workdir) as (base_url, token):
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        try:
-            open_notebook_and_run_all(page, base_url, token, notebook)
-            quiz = page.locator(".jp-OutputArea-output").filter(
-                has=page.locator("button.jupyter-button", has_text="Reveal"))
-            expect(quiz).to_have_count(1)
-            textarea = quiz.locator(".widget-textarea textarea").first
-            textarea.fill(LEFT_READ)
-            textarea.blur()
-            quiz.locator("button.jupyter-button", has_text="Reveal").click()
-            quiz.locator(".mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
-            table = quiz.locator(".mh-concordance").first  # the resident's read comes first
-            table.scroll_into_view_if_needed()
-            _screenshot(page, workdir / "notebook03-wrong-side.png")
-        except BaseException:
-            _screenshot(page, workdir / "notebook03-failure.png")
-            page.close()
-            raise
+    with notebook_after_run_all(browser, case_environment, workdir, notebook, "notebook03") as page:
+        quiz = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator("button.jupyter-button", has_text="Reveal"))
+        expect(quiz).to_have_count(1)
+        textarea = quiz.locator(".widget-textarea textarea").first
+        textarea.fill(LEFT_READ)
+        textarea.blur()
+        quiz.locator("button.jupyter-button", has_text="Reveal").click()
+        quiz.locator(".mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
+        table = quiz.locator(".mh-concordance").first  # the resident's read comes first
+        table.scroll_into_view_if_needed()
+        _screenshot(page, workdir / "notebook03-wrong-side.png")
         yield table
-        page.close()
 
 
 def test_a_left_effusion_read_of_case_03_shows_wrong_side_on_the_page(resident_table):
