@@ -220,7 +220,8 @@ def _screenshot(target, path: Path) -> None:
 @contextmanager
 def notebook_after_run_all(browser, environment: dict[str, str], workdir: Path, notebook: str, name: str,
                            height: int = 1800) -> Iterator[object]:
-    """A page with `notebook` open in JupyterLab after Run All; if what runs inside fails, a screenshot of it."""
+    """A page with `notebook` open in JupyterLab after Run All; a screenshot of a failure inside; afterwards, the
+    committed notebook checked still clean."""
     with jupyter_lab(PROJECT_ROOT, environment, workdir) as (base_url, token):
         page = browser.new_page(viewport={"width": 1400, "height": height})
         try:
@@ -231,6 +232,10 @@ def notebook_after_run_all(browser, environment: dict[str, str], workdir: Path, 
             raise
         finally:
             page.close()
+    # The server served the repository itself; the committed notebook must still be clean (autosave is off).
+    cells = json.loads((PROJECT_ROOT / notebook).read_text())["cells"]
+    assert not [cell for cell in cells if cell.get("outputs") or cell.get("execution_count")], \
+        "the browser session saved outputs into the committed notebook"
 
 
 def _heading(comparison, text: str):
@@ -266,10 +271,6 @@ def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
         _screenshot(page, workdir / "notebook01-your-read.png")
         yield {"page": page, "quiz": quiz, "comparison": comparison, "before": before,
                "hidden_notices": hidden_notices}
-    # The server served the repository itself; the committed notebook must still be clean (autosave is off).
-    cells = json.loads((PROJECT_ROOT / NOTEBOOK).read_text())["cells"]
-    assert not [cell for cell in cells if cell.get("outputs") or cell.get("execution_count")], \
-        "the browser session saved outputs into the committed notebook"
 
 
 def test_reveal_shows_the_residents_read_and_medgemmas_scored_against_the_key(revealed):
