@@ -35,7 +35,7 @@ import random
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -554,6 +554,16 @@ _DRILL_MEASURES = (("films right", "film_right"), ("findings right", "finding_ri
                    ("places right", "place_right"), ("normals called normal", "normal_right"))
 
 
+def drill_counts(rows: Sequence[dict[str, Any]], reader: Any) -> dict[str, tuple[int, int]]:
+    """(right, scored) per measure for one reader: films right, findings right, places right, normals called."""
+    mine = [row for row in rows if isinstance(row, dict) and row.get("reader") == reader]
+    counts = {}
+    for measure, key in _DRILL_MEASURES:
+        scored = [row.get(key) for row in mine if row.get(key) is not None]
+        counts[measure] = (sum(bool(value) for value in scored), len(scored))
+    return counts
+
+
 def drill_review(source: Any) -> list[dict[str, Any]]:
     """Review a class's saved drills: per resident (and MedGemma), films, findings and places right; the rows.
 
@@ -572,11 +582,9 @@ def drill_review(source: Any) -> list[dict[str, Any]]:
             print(f"Skipped {name}: a saved drill without its rows or alias.")
             continue
         for reader in dict.fromkeys(r.get("reader") for r in record["rows"] if isinstance(r, dict)):
-            mine = [r for r in record["rows"] if isinstance(r, dict) and r.get("reader") == reader]
             row: dict[str, Any] = {"resident": record["alias"], "reader": reader}
-            for measure, key in _DRILL_MEASURES:
-                scored = [r.get(key) for r in mine if r.get(key) is not None]
-                row[measure] = f"{sum(bool(v) for v in scored)} of {len(scored)}"
+            row.update({measure: f"{right} of {scored}"
+                        for measure, (right, scored) in drill_counts(record["rows"], reader).items()})
             rows.append(row)
     cell = "padding:3px 8px;border:1px solid #bbb;text-align:left"
     columns = ["resident", "reader", *(measure for measure, _ in _DRILL_MEASURES)]

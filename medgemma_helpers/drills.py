@@ -54,6 +54,7 @@ from .asking import DEFAULT_MAX_NEW_TOKENS, analyze, split_thinking
 from .case_images import verified_image_path
 from .cases import CASES_DIR, CaseImage
 from .class_reads import DRILL_RECORD_FORMAT, _clean_alias, reads_folder
+from .class_reads import drill_counts as tally_counts  # one count for the drill and the review
 from .errors import InputError, MedGemmaError
 from .files import write_atomically
 from .images import load_image, model_image
@@ -286,18 +287,6 @@ def score(film: Film, reader: str, abnormal: bool | None, finding: str | None,
                          "review of the film: the label can be wrong"
                          + (f", and {finding} is not scored." if finding else "."))
     return Result(film, reader, abnormal, finding, zones, finding_right, place_right, normal_right, film_right, notes)
-
-
-def tally_counts(rows: Sequence[dict[str, Any]], reader: str) -> dict[str, tuple[int, int]]:
-    """(right, scored) per measure for one reader: films right, findings right, places right, normals called."""
-    mine = [row for row in rows if row["reader"] == reader]
-
-    def count(key: str) -> tuple[int, int]:
-        scored = [row[key] for row in mine if row[key] is not None]
-        return sum(bool(value) for value in scored), len(scored)
-
-    return {"films right": count("film_right"), "findings right": count("finding_right"),
-            "places right": count("place_right"), "normals called normal": count("normal_right")}
 
 
 # ---------------------------------------------------------------- MedGemma's answer
