@@ -11,7 +11,7 @@ What a notebook or a teacher calls (everything else lives in its module, layer b
     Teaching            show_case, quiz, run_case, show_answer_key, structured_prompt, show_report,
                         check_findings, concordance_score, FindingCheck, export_handout,
                         run_all_cases, show_summary, write_summary, save_read, class_review
-    Trust               compare_contexts (and quiz(..., shown_read=...), quiz.revise)
+    Trust               compare_contexts, use_round (a teacher's round file; quiz.keep, quiz.revise)
     Skills              load_ct_series, ct_windows, volume_request, analyze_volume, show_volume, montage,
                         localize, parse_boxes, Box, show_boxes, compare_studies, show_pair,
                         series_films, series_image
@@ -49,6 +49,7 @@ from .quizzes import quiz, show_answer_key
 from .recording import record_pack
 from .remote import connect
 from .reports import show_report, structured_prompt
+from .revisions import use_round
 from .summary import run_all_cases, show_summary, write_summary
 from .trust import compare_contexts
 from .walkthrough import run_case
@@ -66,5 +67,5 @@ __all__ = [
     "localize", "parse_boxes", "Box", "show_boxes", "compare_studies", "show_pair", "series_films", "series_image",
     "MedGemmaError", "AccessError", "CaseError", "ImageError", "InputError",
     "drill", "drill_review",
-    "compare_contexts",
+    "compare_contexts", "use_round",
 ]

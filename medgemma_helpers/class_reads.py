@@ -3,10 +3,11 @@
 Saving. When a resident fills in the quiz's "name or alias" box, Reveal also saves the read as one small
 JSON record (`save_read` does the same from code): the case, the alias, the read's text, each answer-key
 finding's status, verdict, side read and flags (a size or site unlike the key's, a side left out), the score, a
-digest of the model's read the resident saw, the time and the project version; after the reveal, the revised
-read, what the read shown said per finding, and whether it was a teacher's planted read (whose text is kept as
-theirs). Nothing else: never a token, an image, or anything the resident did not type. Records go to
-MEDGEMMA_READS_DIR or `reads/`, one file per alias and case; a second reveal replaces the first.
+digest of the model's read the resident saw, the time and the project version; then the decision taken after
+seeing the read shown and before the key (kept or revised), the revised read, what the read shown said per
+finding, and whether it was a teacher's planted read (whose text is kept as theirs). Nothing else: never a
+token, an image, or anything the resident did not type. Records go to MEDGEMMA_READS_DIR or `reads/`, one file
+per alias and case; a later save replaces the earlier.
 
 Reviewing. `class_review(source)` reads a folder, a list of record files or a zip of them (how reads come in
 through a shared drive or a Kaggle dataset) and shows, per case: how many residents called each finding
@@ -57,6 +58,7 @@ MAX_ALIAS_CHARACTERS = 60
 MAX_RECORD_BYTES = 200_000  # a read is a few kilobytes; anything far larger is not a record
 OUTCOMES = ("right", "missed", "over-called", "wrong side", "hedged", "not scored")
 MODEL_ROW = "MedGemma (the model)"
+DECISIONS = (None, "kept", "revised")  # taken after seeing the read shown, before the key
 _OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e24aa", "wrong side": "#29b6f6",
                     "hedged": "#ffb300", "not scored": "#bdbdbd"}
 _SHORT = {"wrong side": "side"}  # the grid's cell labels: four letters, except where that hides the meaning
@@ -99,18 +101,25 @@ def outcome(check: FindingCheck) -> str:
 
 
 def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | Path | None = None, *,
-              model_read: str | None = None, revised_read: str | None = None, planted: bool = False) -> Path:
+              model_read: str | None = None, revised_read: str | None = None, planted: bool = False,
+              decision: str | None = None) -> Path:
     """Save a resident's read as a small JSON record (one file per alias and case; a later save replaces it).
 
-    revised_read: the read revised after the reveal (the first stays as written). model_read: the read shown at
-    the reveal, kept as its digest and what it said per finding; planted=True: it was a teacher's edited read,
-    kept as text under planted_read and never as MedGemma's.
+    revised_read: the read revised after seeing the read shown (the first stays as written). decision: "kept" or
+    "revised", taken before the key (the quiz's Keep my read / Revise my read); only such decisions count as
+    misled or corrected in the class review. model_read: the read shown, kept as its digest and what it said per
+    finding; planted=True: it was a teacher's edited read, kept as text under planted_read and never as MedGemma's.
     """
     case = load_case(case)
     alias = _clean_alias(alias)
     for name, text in (("read", read_text), ("revised read", revised_read), ("model read", model_read)):
         if not isinstance(text, str) and not (text is None and name != "read"):
             raise InputError(f"The {name} must be text, not {type(text).__name__}.")
+    if decision not in DECISIONS:
+        raise InputError(f"The decision must be one of {', '.join(map(repr, DECISIONS))}, not {decision!r}.")
+    if (decision == "revised") != (revised_read is not None) and decision is not None:
+        raise InputError("A read kept has no revised read, and a read revised needs one: give revised_read only with "
+                         "decision='revised'.")
     checks = check_findings(read_text, case)
     record = {
         "format": RECORD_FORMAT, "format_version": RECORD_VERSION,
@@ -119,6 +128,7 @@ def save_read(case: Case | str | int, read_text: str, alias: str, folder: str | 
                       "side": c.side, "key_side": c.key_side, "flags": list(c.flags)} for c in checks],
         "score": list(concordance_score(checks)),
         "model_read_sha256": _digest(model_read) if model_read and not planted else None,
+        "decision": decision, "decided_before_key": decision is not None,
         **_revision_fields(case, checks, model_read, revised_read, planted),
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "project_version": __version__,
@@ -161,6 +171,7 @@ class _Record:
     planted: bool = False
     planted_read: str | None = None
     shown: tuple[FindingCheck, ...] = ()  # what the read shown said per finding
+    decision: str | None = None  # kept or revised before the key; None: no such decision (nothing measured)
 
 
 def _sources(source: Any) -> Iterable[tuple[str, bytes | None, str]]:
@@ -239,15 +250,24 @@ def _parse(name: str, data: bytes, cases: dict[str, Case]) -> _Record | str:
                    *_parse_revision(record))
 
 
-def _parse_revision(record: dict[str, Any]) -> tuple[str | None, bool, str | None, tuple[FindingCheck, ...]]:
-    """The round after the reveal from a record: revised read, planted, planted text, the shown read's statuses."""
+def _parse_revision(record: dict[str, Any]) -> tuple[str | None, bool, str | None, tuple[FindingCheck, ...],
+                                                     str | None]:
+    """The round from a record: revised read, planted, planted text, the shown read's statuses, the decision.
+
+    A decision counts only when the record says it came before the key (records from before the decision existed
+    hold a revision made after the key: kept, but never counted as misled or corrected).
+    """
     revised, planted_text = record.get("revised_read"), record.get("planted_read")
     shown = record.get("shown_findings")
     items = [item for item in (shown if isinstance(shown, list) else []) if isinstance(item, dict)]
     checks = tuple(FindingCheck(item["finding"], item["status"], side=str(item.get("side") or ""))
                    for item in items if isinstance(item.get("finding"), str) and item.get("status") in STATUSES)
+    decision = record.get("decision") if record.get("decided_before_key") is True else None
+    if decision == "revised" and not isinstance(revised, str):
+        decision = None
     return (revised if isinstance(revised, str) else None, record.get("planted") is True,
-            planted_text if isinstance(planted_text, str) else None, checks)
+            planted_text if isinstance(planted_text, str) else None, checks,
+            decision if decision in ("kept", "revised") else None)
 
 
 def load_reads(source: Any, case: Case | str | int | None = None) -> tuple[list[_Record], list[str]]:
@@ -384,8 +404,9 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
     row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome, side
     (as read), flags (a size or site unlike the key's, a side left out), evidence, score, score_fraction, is_model;
-    and for a read revised after the reveal revised_status, revised_outcome, change (corrected, misled, other or
-    ""), revised_evidence, and planted: the read shown was a teacher's).
+    decision (kept or revised, before the key; "" when none was taken), and for such a decision revised_status,
+    revised_outcome, change (corrected, misled, other or ""), revised_evidence; and planted: the read shown was a
+    teacher's).
     """
     records, notes = load_reads(source, case)
     for note in notes:
@@ -413,7 +434,7 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
         rows += case_rows
         sections.append(_case_html(this_case, case_rows, case_records, digest) + _revisions_html(case_rows))
         plain.append(_case_text(this_case, case_rows)
-                     + (f"\n  {_revision_counts(case_rows)}" if any(r["revised_status"] for r in case_rows) else ""))
+                     + (f"\n  {_revision_counts(case_rows)}" if any(r["decision"] for r in case_rows) else ""))
     disclaimer = f"<p style='color:#a33'>{esc(DISCLAIMER)}</p>"
     show_html("<div class='mh-class-review'>" + _class_revisions_html(rows) + "".join(sections) + disclaimer
               + "</div>", "\n\n".join(plain))
@@ -422,44 +443,53 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
 
 def _with_revision(rows: list[dict[str, Any]], checks: list[FindingCheck], record: _Record | None,
                    model_read: str | None, digest: str | None) -> list[dict[str, Any]]:
-    """Add the round after the reveal to one reader's rows: revised_status, revised_outcome, change, planted."""
-    revised_read = record.revised_read if record is not None else None
-    if record is None or revised_read is None:
-        return [{**row, "revised_status": "", "revised_outcome": "", "change": "", "revised_evidence": "",
-                 "planted": bool(record and record.planted)} for row in rows]
+    """Add the decision before the key to one reader's rows: decision, revised_status, revised_outcome, change.
+
+    Only a decision taken before the key is measured: a revision made after it follows the key, not the read shown.
+    """
+    if record is None or record.decision is None:
+        return [{**row, "decision": "", "revised_status": "", "revised_outcome": "", "change": "",
+                 "revised_evidence": "", "planted": bool(record and record.planted)} for row in rows]
     shown: list[FindingCheck] = list(record.shown)
     if not shown and model_read is not None and record.model_read_sha256 == digest:
-        shown = check_findings(model_read, record.case)  # an older record: the model's read it saw, asked again
+        shown = check_findings(model_read, record.case)  # the model's read it saw, asked again
+    revised_read = record.revised_read if record.decision == "revised" and record.revised_read is not None \
+        else record.read
     paired = revisions(checks, check_findings(revised_read, record.case), shown)
-    return [{**row, "revised_status": pair.revised.status, "revised_outcome": outcome(pair.revised),
-             "change": pair.change, "revised_evidence": pair.revised.evidence, "planted": record.planted}
+    return [{**row, "decision": record.decision, "revised_status": pair.revised.status,
+             "revised_outcome": outcome(pair.revised), "change": pair.change,
+             "revised_evidence": pair.revised.evidence, "planted": record.planted}
             for row, pair in zip(rows, paired)]
 
 
 def _revision_counts(rows: list[dict[str, Any]]) -> str:
-    """How many changed their read after the reveal, and how many were misled or corrected on at least one finding."""
+    """How many decided before the key, kept or revised, and how many were misled or corrected on a finding."""
     residents = [r for r in rows if not r["is_model"]]
-    revised = {r["resident"] for r in residents if r["change"]}
+    everyone = {r["resident"] for r in residents}
+    decided = {r["resident"] for r in residents if r["decision"]}
+    kept = {r["resident"] for r in residents if r["decision"] == "kept"}
+    revised = {r["resident"] for r in residents if r["decision"] == "revised"}
     misled = {r["resident"] for r in residents if r["change"] == "misled"}
     corrected = {r["resident"] for r in residents if r["change"] == "corrected"}
     planted = {r["resident"] for r in residents if r["planted"]}
-    return (f"{len(revised)} of {len({r['resident'] for r in residents})} residents changed their read after the "
-            "reveal; "
-            f"{len(misled)} were misled on at least one finding and {len(corrected)} corrected at least one"
+    return (f"{len(decided)} of {len(everyone)} residents decided before the key: {len(kept)} kept their read and "
+            f"{len(revised)} revised it; {len(misled)} were misled on at least one finding and {len(corrected)} "
+            "corrected at least one"
             + (f"; {len(planted)} were shown a read edited by their teacher (a planted error)" if planted else "")
             + ".")
 
 
 def _class_revisions_html(rows: list[dict[str, Any]]) -> str:
-    """For the whole class: how often the round after the reveal misled or corrected residents."""
-    if not any(r["revised_status"] for r in rows):
+    """For the whole class: how often the decision before the key misled or corrected residents."""
+    if not any(r["decision"] for r in rows):
         return ""
-    return f"<p class='mh-class-revisions'><b>After the reveal, across the class:</b> {esc(_revision_counts(rows))}</p>"
+    return (f"<p class='mh-class-revisions'><b>Seeing the read shown, before the key, across the class:</b> "
+            f"{esc(_revision_counts(rows))}</p>")
 
 
 def _revisions_html(rows: list[dict[str, Any]]) -> str:
     """Per case: who was misled or corrected, and the findings that misled most, with the sentences quoted."""
-    if not any(r["revised_status"] for r in rows):
+    if not any(r["decision"] for r in rows):
         return ""
     misled = Counter(r["finding"] for r in rows if r["change"] == "misled")
     parts = []
@@ -470,7 +500,7 @@ def _revisions_html(rows: list[dict[str, Any]]) -> str:
             "</i></li>" for r in rows if r["finding"] == finding and r["change"] == "misled")
         parts.append(f"<p><b>Misled on {esc(finding)}</b> ({number} resident{'s' if number != 1 else ''})</p>"
                      f"<ul>{quoted}</ul>")
-    return (f"<div class='mh-revisions'><h4>After the reveal: misled or corrected</h4>"
+    return (f"<div class='mh-revisions'><h4>Keep or revise, before the key: misled or corrected</h4>"
             f"<p>{esc(_revision_counts(rows))}</p>{''.join(parts)}</div>")
 
 

@@ -1,4 +1,10 @@
-"""Read first, then reveal: the resident's read beside MedGemma's, each scored against the answer key.
+"""Read first, see the read shown, decide, then the key: the quiz that measures calibrated trust.
+
+Stage 1 (Reveal): the resident's read and the read shown to them (MedGemma's, or a teacher's round), as text,
+unscored: no key, no verdict, no name that tells the two apart. Then Keep my read, or Revise my read. Stage 2 (the
+decision): the answer key, each read scored (first, revised, the read shown), the change per finding, and for a
+teacher's read the disclosure. A decision after the key measures nothing, so a revision then is refused. Skip,
+the teacher's show_everything switch and the headless run (MEDGEMMA_SHOW_ALL) show everything at once.
 
 Layer: teaching flow. May import: errors, render, asking, cases, concordance, impressions, reveal, revisions,
 case_view, walkthrough, class_reads.
@@ -19,34 +25,50 @@ from .errors import InputError, MedGemmaError
 from .impressions import contradiction_lines, contradictions_html
 from .render import esc, in_notebook, markdown_to_safe_html, show_html
 from .revisions import (
-    PLANTED_NOTE,
+    SHOWN_TITLE,
     Revision,
+    planted_changes,
+    planted_note,
     planted_note_html,
     planted_read,
     revision_table_html,
     revision_text,
     revisions,
+    round_read,
     shown_title,
 )
 from .walkthrough import _answer, case_request, run_case
 
+DECIDE = ("Decide now, before the key: keep your read as it is, or revise it in the box below. Your first read "
+          "stays as you wrote it; the key and the scores follow your decision.")
+AFTER_KEY = ("The key is already shown: a revision now would follow the key, not the read shown, so it is not "
+             "taken and your decision stands. Run the quiz cell again to start a new round.")
+
+
+def _read_column(title: str, read: str, case: Case, image_modality: str | None) -> str:
+    """One of the resident's reads, quoted and scored against the key."""
+    checks = check_findings(read, case, image_modality=image_modality)
+    markup = esc(read).replace("\n", "<br>") if read.strip() else "<i>(nothing written)</i>"
+    # overflow-wrap: a long unbroken run (a URL, a garbled answer) must wrap, not push the column off screen.
+    return (f"<div style='flex:1;min-width:300px'><h4>{esc(title)}</h4>"
+            f"<blockquote style='overflow-wrap:anywhere'>{markup}</blockquote>"
+            f"{concordance_table_html(checks, f'{title} vs the answer key')}"
+            f"{contradictions_html(read, case, image_modality=image_modality)}</div>")
+
 
 def comparison_html(case: Case, findings: Findings | None, resident_read: str | None, *, with_key: bool = True,
-                    image_modality: str | None = None, disclose: bool = True) -> str:
-    """Side by side: the resident's read and the model's read, each with its concordance table; then the key.
+                    image_modality: str | None = None, disclose: bool = True, revised_read: str | None = None) -> str:
+    """Side by side: the resident's read (and revision), and the read shown, each with its concordance table; the key.
 
-    A teacher's planted read is titled as theirs, and (unless disclose=False: the caller discloses) the
-    comparison ends with the disclosure.
+    The one place a quiz or the answer-key cell shows the key. A teacher's planted read is titled as theirs, and
+    (unless disclose=False: the caller discloses) the comparison ends with the disclosure.
     """
     columns = []
     if resident_read is not None:
-        resident_checks = check_findings(resident_read, case, image_modality=image_modality)
-        read_markup = esc(resident_read).replace("\n", "<br>") if resident_read.strip() else "<i>(nothing written)</i>"
-        # overflow-wrap: a long unbroken run (a URL, a garbled answer) must wrap, not push the column off screen.
-        columns.append(f"<div style='flex:1;min-width:300px'><h4>Your read</h4>"
-                       f"<blockquote style='overflow-wrap:anywhere'>{read_markup}</blockquote>"
-                       f"{concordance_table_html(resident_checks, 'Your read vs the answer key')}"
-                       f"{contradictions_html(resident_read, case, image_modality=image_modality)}</div>")
+        columns.append(_read_column("Your read" if revised_read is None else "Your first read", resident_read,
+                                    case, image_modality))
+    if revised_read is not None:
+        columns.append(_read_column("Your revised read", revised_read, case, image_modality))
     if findings is not None:
         model_checks = check_findings(findings.text, case, image_modality=image_modality)
         title = shown_title(findings)  # a teacher's planted read is never called MedGemma's
@@ -55,22 +77,45 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
                        f"{contradictions_html(findings.text, case, image_modality=image_modality)}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""
     key = answer_key_html(case) if with_key else ""
-    note = planted_note_html() if disclose and findings is not None and findings.planted else ""
+    note = (planted_note_html(planted_changes(findings.text, case, image_modality=image_modality))
+            if disclose and findings is not None and findings.planted else "")
     return f"<div class='mh-comparison'>{side_by_side}{key}{note}</div>"
 
 
 def comparison_text(case: Case, findings: Findings | None, resident_read: str | None, *,
-                    image_modality: str | None = None) -> str:
+                    image_modality: str | None = None, revised_read: str | None = None) -> str:
     """The comparison as plain text for a terminal or headless run."""
     lines = []
-    for title, text in (("Your read", resident_read),
+    first_title = "Your read" if revised_read is None else "Your first read"
+    for title, text in ((first_title, resident_read), ("Your revised read", revised_read),
                         (shown_title(findings) if findings else "MedGemma", findings.text if findings else None)):
         if text is None:
             continue
         lines += concordance_lines(check_findings(text, case, image_modality=image_modality), title)
         lines += [f"  ⚠ {line}" for line in contradiction_lines(text, case, image_modality=image_modality)]
-    planted = [PLANTED_NOTE] if findings is not None and findings.planted else []
+    planted = ([planted_note(planted_changes(findings.text, case, image_modality=image_modality))]
+               if findings is not None and findings.planted else [])
     return "\n".join(lines + ["", answer_key_text(case), *planted])
+
+
+def first_look_html(resident_read: str, findings: Findings) -> str:
+    """Stage 1: the resident's read and the read shown, as text: no key, no score, no verdict, nothing that names it."""
+    yours = esc(resident_read).replace("\n", "<br>")
+    if findings.still_thinking:  # MedGemma ran out of room while thinking: there is no read to show
+        shown = "<p><i>(no answer: the read stopped before it was written)</i></p>"
+    else:
+        shown = markdown_to_safe_html(findings.text) or "<p><i>(empty answer)</i></p>"
+    return ("<div class='mh-first-look'><div style='display:flex;gap:1.5em;flex-wrap:wrap'>"
+            f"<div style='flex:1;min-width:300px'><h4>Your read</h4>"
+            f"<blockquote style='overflow-wrap:anywhere'>{yours}</blockquote></div>"
+            f"<div class='mh-shown-read' style='flex:1;min-width:300px;overflow-wrap:anywhere'><h4>{esc(SHOWN_TITLE)}"
+            f"</h4>{shown}</div></div><p><b>{esc(DECIDE)}</b></p></div>")
+
+
+def first_look_text(resident_read: str, findings: Findings) -> str:
+    """Stage 1 for a terminal: both reads as text, and how to decide."""
+    return (f"Your read:\n{resident_read}\n\n{SHOWN_TITLE}:\n{findings.text}\n\n{DECIDE}\n"
+            "Keep it with quiz.keep(), or revise it with quiz.revise('your revised read').")
 
 
 def show_answer_key(case: Case | str | int, findings: Findings | None = None,
@@ -105,10 +150,11 @@ def show_answer_key(case: Case | str | int, findings: Findings | None = None,
 
 
 class Quiz:
-    """Read first, then reveal: a box for the resident's read, Reveal and Skip buttons (or quiz.reveal('...')).
+    """Read first, see the read shown, decide, then the key: Reveal, then Keep my read or Revise my read.
 
-    In a live notebook the quiz starts MedGemma on the case's question in the background, and nothing shows
-    the model's read or the answer key until the resident reveals (reveal.py).
+    From code: quiz.reveal('...') (stage 1), then quiz.keep() or quiz.revise('...') (stage 2). In a live notebook
+    the quiz starts MedGemma on the case's question in the background, and nothing shows the model's read or the
+    answer key until the resident decides (reveal.py).
     """
 
     def __init__(self, case: Case, model: Any = None, *, prompt: str | None = None,
@@ -117,10 +163,12 @@ class Quiz:
         if shown_read is not None and (not isinstance(shown_read, str) or not shown_read.strip()):
             raise InputError("shown_read must be the text of the read to show in place of MedGemma's.")
         self.case = case
-        # A teacher's planted read, shown in place of MedGemma's and always disclosed.
+        # A teacher's planted read, shown in place of MedGemma's and disclosed with the key.
         self.shown_read = shown_read
-        self.revised_read: str | None = None  # the read revised after the reveal; the first stays as written
+        self.decision: str | None = None  # "kept" or "revised", taken before the key; None until then
+        self.revised_read: str | None = None  # the read revised before the key; the first stays as written
         self.revision: list[Revision] = []
+        self.key_shown = False
         self.model = model
         self.prompt = prompt
         self.max_new_tokens = max_new_tokens
@@ -141,10 +189,10 @@ class Quiz:
             import ipywidgets as widgets
         except ImportError:  # no widget library: quiz.reveal("...") still works
             return
-        self.textarea = widgets.Textarea(placeholder="Your findings and impression, before you look at MedGemma's…",
+        self.textarea = widgets.Textarea(placeholder="Your findings and impression, before you see any other read…",
                                          layout=widgets.Layout(width="100%", height="120px"))
         self.button = widgets.Button(description="Reveal", button_style="primary", icon="eye",
-                                     tooltip="Commit your read, then see MedGemma's read and the answer key")
+                                     tooltip="Commit your read, then see the read shown to you and decide")
         self.skip_button = widgets.Button(description="Skip, show me", icon="forward",
                                           tooltip="Show MedGemma's read and the answer key without a read of your own")
         self.alias_box = widgets.Text(placeholder="Name or alias (optional: saves your read for the class review)",
@@ -152,15 +200,18 @@ class Quiz:
         self.result = widgets.HTML(value="")
         self.button.on_click(lambda _: self.reveal())
         self.skip_button.on_click(lambda _: self.skip())
-        # After the reveal: an optional revision, added below the result only then (the first read stays as written).
-        self.revise_box = widgets.Textarea(placeholder="Optional: your read again, revised after seeing the read "
-                                           "above (your first read is kept as you wrote it)",
+        # After the reveal, before the key: keep the first read, or revise it (the first read stays as written).
+        self.revise_box = widgets.Textarea(placeholder="Your read again, revised after seeing the read shown to "
+                                           "you (your first read is kept as you wrote it)",
                                            layout=widgets.Layout(width="100%", height="100px"))
+        self.keep_button = widgets.Button(description="Keep my read", button_style="primary", icon="check",
+                                          tooltip="Keep your first read as it is, then see the key")
         self.revise_button = widgets.Button(description="Revise my read", icon="pencil",
-                                            tooltip="Save a revised read; the table shows what changed")
+                                            tooltip="Take the read in the box as your revision, then see the key")
+        self.keep_button.on_click(lambda _: self.keep())
         self.revise_button.on_click(lambda _: self.revise())
-        self.revise_area = widgets.VBox([widgets.HTML("<b>Revise my read</b> (optional)"), self.revise_box,
-                                         self.revise_button])
+        self.revise_area = widgets.VBox([widgets.HTML("<b>Keep or revise your read</b>"), self.revise_box,
+                                         widgets.HBox([self.keep_button, self.revise_button])])
         self.widget = widgets.VBox([widgets.HTML("<b>Your read</b>"), self.textarea, self.alias_box,
                                     widgets.HBox([self.button, self.skip_button]), self.result])
 
@@ -184,36 +235,50 @@ class Quiz:
         return self.textarea.value if self.widget is not None else self._typed
 
     def _show_progress(self, text: str) -> None:
+        """While the read shown is prepared: the same neutral line whoever wrote it (its text waits for stage 1)."""
+        self._progress(len(text))
+
+    def _progress(self, characters: int) -> None:
         if self.widget is not None:
-            self.result.value = ("<p><i>MedGemma is reading…</i></p><div style='overflow-wrap:anywhere'>"
-                                 f"{markdown_to_safe_html(text)}</div>")
+            self.result.value = f"<p><i>Preparing the read shown to you… ({characters} characters)</i></p>"
 
     def _model_read(self) -> Findings:
         """The notebook's one model read: the one already asked for (waited for), or the case's question now.
 
-        With a planted read: the teacher's read, marked planted (MedGemma is not asked for it).
+        With a planted read: the teacher's read, marked planted (MedGemma is not asked for it); a read MedGemma is
+        already making is waited for even so, so that the two take the same time to appear.
         """
+        future = self.session.future
+        if future is not None:
+            while not future.done():
+                try:
+                    future.exception(timeout=0.5)
+                except concurrent.futures.TimeoutError:
+                    self._progress(self.session.progress[0])
         if self.shown_read is not None:
             return planted_read(self.shown_read, self.case)
-        future = self.session.future
-        if future is None:
-            return run_case(self.case, self.model, prompt=self.prompt, max_new_tokens=self.max_new_tokens,
-                            on_text=self._show_progress if self.widget is not None else None,
-                            show_prompt=self.widget is None)
-        while True:
-            try:
-                return future.result(timeout=0.5)
-            except concurrent.futures.TimeoutError:
-                self._show_progress(f"{self.session.progress[0]} characters so far…")
+        if future is not None:
+            return future.result()
+        return run_case(self.case, self.model, prompt=self.prompt, max_new_tokens=self.max_new_tokens,
+                        on_text=self._show_progress if self.widget is not None else None,
+                        show_prompt=self.widget is None)
 
-    def _markup(self) -> str:
-        pointer = "" if self.planted else (  # a planted read is not the one the Ask cell shows
-            "<p><i>MedGemma's full read is in <b>Ask MedGemma</b> below, and the answer key with its teaching "
-            "points in <b>Reveal the answer key</b>; run those cells if they have not run.</i></p>")
+    def _key_markup(self) -> str:
+        """Stage 2: each read scored, the key, the change per finding, and the disclosure last."""
+        modality = self.session.image_modality
         revised = revision_table_html(self.revision, planted=self.planted) if self.revision else ""
-        note = planted_note_html() if self.planted else ""  # the disclosure ends the reveal
-        return comparison_html(self.case, self.findings, self.session.read, with_key=False, disclose=False,
-                               image_modality=self.session.image_modality) + pointer + revised + note
+        note = (planted_note_html(planted_changes(self.findings.text, self.case, image_modality=modality))
+                if self.planted and self.findings is not None else "")
+        return comparison_html(self.case, self.findings, self.session.read, disclose=False, image_modality=modality,
+                               revised_read=self.revised_read if self.decision == "revised" else None) \
+            + revised + note
+
+    def _key_text(self) -> str:
+        """Stage 2 for a terminal."""
+        revised = self.revised_read if self.decision == "revised" else None
+        text = comparison_text(self.case, self.findings, self.session.read, revised_read=revised,
+                               image_modality=self.session.image_modality)
+        return text + (f"\n\n{revision_text(self.revision)}" if self.revision else "")
 
     @property
     def planted(self) -> bool:
@@ -221,22 +286,36 @@ class Quiz:
         return self.shown_read is not None
 
     def _refresh(self) -> None:
-        """The Ask cell asked anew after the reveal: show the same read here as there (one read per notebook)."""
-        if (self.widget is not None and self.session.revealed and self.session.future is not None
-                and not self.planted):
+        """The Ask cell asked anew before the decision: show the same read here as there (one read per notebook).
+
+        After the decision the quiz keeps the read the decision was taken on.
+        """
+        if (self.widget is not None and self.session.committed and not self.key_shown
+                and self.session.future is not None and not self.planted and self.session.read is not None):
             self.findings = self.session.future.result()
-            self.result.value = self._markup()
+            self.result.value = first_look_html(self.session.read, self.findings)
 
     @property
     def alias(self) -> str:
         """The name or alias typed for the class review ('' when none)."""
         return self.alias_box.value.strip() if self.widget is not None else self._alias
 
-    def reveal(self, read: str | None = None, *, alias: str | None = None) -> str:
-        """Commit the read, then show it beside MedGemma's (each scored against the key), and unhide the rest.
+    def _refuse(self, message: str) -> str:
+        """Say why, where the resident looks: in the widget, or as an error from code."""
+        if self.widget is None:
+            raise InputError(message)
+        self.result.value += f"<p class='mh-refused' style='color:#a33'>{esc(message)}</p>"
+        return self.result.value
 
+    def reveal(self, read: str | None = None, *, alias: str | None = None) -> str:
+        """Commit the read, then see the read shown to you, unscored (stage 1); keep() or revise() brings the key.
+
+        An empty read is a skip. With the teacher's show_everything (or the headless run) everything shows at once.
         With a name or alias, the read is also saved for the teacher's class review (mh.class_review).
         """
+        if self.key_shown or self.session.committed:
+            return self._refuse(AFTER_KEY if self.key_shown else "Your first read is already committed: keep it "
+                                "(Keep my read, quiz.keep()) or revise it (Revise my read, quiz.revise('...')).")
         if read is not None:
             self._typed = read
             if self.widget is not None:
@@ -245,81 +324,112 @@ class Quiz:
             self._alias = alias
             if self.widget is not None:
                 self.alias_box.value = alias
-        return self._reveal(self.read)
+        read = self.read
+        if not read.strip():
+            return self.skip()
+        if self.session.show_everything or reveal.show_all_requested():
+            return self._show_everything(read)
+        return self._step("reveal", lambda: self._commit(read))
 
     def skip(self) -> str:
-        """Reveal without a read of one's own."""
-        return self._reveal(None)
+        """Show everything without a read of one's own (nothing to decide, so nothing is measured)."""
+        if self.key_shown or self.session.committed:
+            return self._refuse(AFTER_KEY if self.key_shown else "Your first read is already committed: keep it "
+                                "or revise it to see the key.")
+        return self._show_everything(None)
 
-    def _reveal(self, read: str | None) -> str:
-        if self.widget is not None:
-            self.button.disabled = self.skip_button.disabled = True
-        try:
-            self.findings = self._model_read()
-            self.session.reveal(read)  # fills in the Ask and answer-key cells that waited for it
-            self.revised_read, self.revision = None, []  # a new first read starts a new round
-            saved = self._save(read)
-            if self.widget is not None:
-                markup = self._markup() + saved
-                self.result.value = markup
-                if self.session.read is not None:  # a revision needs a first read to compare with
-                    self.revise_box.value = self.session.read
-                    if self.revise_area not in self.widget.children:
-                        self.widget.children = (*self.widget.children, self.revise_area)
-                return markup
-            print(comparison_text(self.case, self.findings, self.session.read,
-                                  image_modality=self.session.image_modality))
-            if self.session.read is not None:
-                print("To revise your read now that you have seen this one, call quiz.revise('your revised read'): "
-                      "your first read is kept as you wrote it.")
-            return comparison_html(self.case, self.findings, self.session.read,
-                                   image_modality=self.session.image_modality)
-        except MedGemmaError as error:  # shown where the resident looks, not as a traceback
-            if self.widget is None:
-                raise
-            self.result.value = f"<p style='color:#a33'><b>Could not reveal:</b> {esc(error)}</p>"
-            return self.result.value
-        finally:
-            if self.widget is not None:
-                self.button.disabled = self.skip_button.disabled = False
+    def keep(self) -> str:
+        """Stage 2 after keeping the first read as it is: the key, the scores and the disclosure."""
+        return self._decide("kept", None)
 
     def revise(self, read: str | None = None) -> str:
-        """After the reveal, revise the read: the first stays as written; a table shows per finding what changed.
+        """Stage 2 after revising the read before the key: the first stays as written; a table shows what changed.
 
         Per finding: corrected (wrong before, right after), misled (right before, wrong after, towards the read
-        shown), other, or none. With an alias, the saved record gains the revised read.
+        shown), other, or none. A revision once the key is shown is refused. With an alias, the saved record gains
+        the decision and the revised read.
         """
         if read is None and self.widget is not None:
             read = self.revise_box.value
-        if not isinstance(read, str):
-            raise InputError("Give the revised read as text: quiz.revise('your revised read').")
-        first = self.session.read
-        if not self.session.revealed or first is None or self.findings is None:
-            message = "Commit your own read with Reveal first: a revision is compared with your first read."
-            if self.widget is None:
-                raise InputError(message)
-            self.result.value += f"<p style='color:#a33'>{esc(message)}</p>"
-            return self.result.value
-        self.revised_read = read
-        modality = self.session.image_modality
-        self.revision = revisions(check_findings(first, self.case, image_modality=modality),
-                                  check_findings(read, self.case, image_modality=modality),
-                                  check_findings(self.findings.text, self.case, image_modality=modality))
-        saved = self._save(first)
-        if self.widget is not None:
-            self.result.value = self._markup() + saved
-            return self.result.value
-        print(revision_text(self.revision) + (f"\n{PLANTED_NOTE}" if self.planted else ""))
-        return revision_table_html(self.revision, planted=self.planted) + (planted_note_html() if self.planted else "")
+        if not isinstance(read, str) or not read.strip():
+            return self._refuse("Give the revised read as text: quiz.revise('your revised read'), or keep your read "
+                                "with quiz.keep().")
+        return self._decide("revised", read)
 
-    def _save(self, read: str | None) -> str:
+    def _decide(self, decision: str, revised: str | None) -> str:
+        if self.key_shown:
+            return self._refuse(AFTER_KEY)
+        first = self.session.read
+        if not self.session.committed or first is None or self.findings is None:
+            return self._refuse("Commit your own read with Reveal first: a revision is compared with your first read.")
+        modality = self.session.image_modality
+        first_checks = check_findings(first, self.case, image_modality=modality)
+        self.decision, self.revised_read = decision, revised
+        self.revision = revisions(first_checks, check_findings(revised, self.case, image_modality=modality)
+                                  if revised is not None else first_checks,
+                                  check_findings(self.findings.text, self.case, image_modality=modality))
+        return self._step(decision, self._show_key)
+
+    def _commit(self, read: str) -> str:
+        self.findings = self._model_read()
+        self.session.commit(read)
+        saved = self._save()
+        if self.widget is None:
+            print(first_look_text(read, self.findings))
+            return first_look_html(read, self.findings)
+        self.textarea.disabled = True  # the first read is committed: a change now is a revision
+        self.revise_box.value = read
+        if self.revise_area not in self.widget.children:
+            self.widget.children = (*self.widget.children, self.revise_area)
+        self.result.value = first_look_html(read, self.findings) + saved
+        return self.result.value
+
+    def _show_key(self) -> str:
+        self.key_shown = True
+        self.session.reveal(self.session.read)  # fills in the Ask, answer-key and other cells that waited
+        saved = self._save()
+        if self.widget is None:
+            print(self._key_text())
+            return self._key_markup()
+        self.widget.children = tuple(child for child in self.widget.children if child is not self.revise_area)
+        self.result.value = self._key_markup() + saved
+        return self.result.value
+
+    def _show_everything(self, read: str | None) -> str:
+        def show() -> str:
+            self.findings = self._model_read()
+            if read is not None:
+                self.session.commit(read)
+            return self._show_key()
+        return self._step("reveal", show)
+
+    def _step(self, name: str, work: Any) -> str:
+        """Run one step with the buttons off; an error shows where the resident looks, not as a traceback."""
+        buttons: list[Any] = [] if self.widget is None else [self.button, self.skip_button, self.keep_button,
+                                                             self.revise_button]
+        for button in buttons:
+            button.disabled = True
+        try:
+            return work()
+        except MedGemmaError as error:
+            if self.widget is None:
+                raise
+            self.result.value = f"<p style='color:#a33'><b>Could not {esc(name)}:</b> {esc(error)}</p>"
+            return self.result.value
+        finally:
+            if self.widget is not None:  # only the step that comes next stays on
+                self.button.disabled = self.skip_button.disabled = self.session.committed or self.key_shown
+                self.keep_button.disabled = self.revise_button.disabled = self.key_shown
+
+    def _save(self) -> str:
         """Save a committed read under its alias for the class review; a note saying where (or '' with no alias)."""
+        read = self.session.read
         if not self.alias or read is None:
             return ""
         path = save_read(self.case, read, self.alias, model_read=self.findings.text if self.findings else None,
-                         revised_read=self.revised_read, planted=self.planted)
-        note = f"Saved your {'revised ' if self.revised_read is not None else ''}read as {self.alias} to {path} " \
-               "for the class review."
+                         revised_read=self.revised_read, planted=self.planted, decision=self.decision)
+        what = {"kept": "decision (kept your read)", "revised": "revised read"}.get(self.decision or "", "read")
+        note = f"Saved your {what} as {self.alias} to {path} for the class review."
         if self.widget is None:
             print(note)
         return f"<p style='color:#555'><i>{esc(note)}</i></p>"
@@ -330,7 +440,7 @@ class Quiz:
             self.session.on_new_read = None
         if self.widget is not None:
             for child in (self.textarea, self.alias_box, self.button, self.skip_button, self.result,
-                          self.revise_box, self.revise_button, self.revise_area, self.widget):
+                          self.revise_box, self.keep_button, self.revise_button, self.revise_area, self.widget):
                 child.close()
             self.widget = None
 
@@ -345,14 +455,16 @@ _open_quizzes: dict[str, Quiz] = {}
 
 def quiz(case: Case | str | int, model: Any = None, *, prompt: str | None = None,
          max_new_tokens: int | None = None, show_everything: bool = False, shown_read: str | None = None) -> Quiz:
-    """Show a box for the resident's read with Reveal and Skip buttons; re-running the cell starts afresh.
+    """Show a box for the resident's read with Reveal and Skip; then Keep or Revise; re-running the cell starts afresh.
 
     show_everything=True is the teacher's switch: MedGemma's read and the answer key show at once, as in the
-    headless walkthroughs, instead of waiting for a read. shown_read: a teacher's planted read, shown at the
-    reveal in place of MedGemma's for a vigilance drill, saved as planted and disclosed at the end of the reveal.
-    After the reveal the resident may revise (the "Revise my read" box, or quiz.revise('...')).
+    headless walkthroughs, instead of waiting for a read. The read shown is MedGemma's, or the teacher's round read
+    for this case (mh.use_round, or the MEDGEMMA_ROUND file), or shown_read from code: saved as planted and disclosed
+    with the key.
     """
     case = load_case(case)
+    if shown_read is None:
+        shown_read = round_read(case)  # a bad round file stops here, before anything is shown or saved
     previous = _open_quizzes.pop(case.id, None)
     if previous is not None:
         previous.close()
@@ -361,6 +473,6 @@ def quiz(case: Case | str | int, model: Any = None, *, prompt: str | None = None
                 show_everything=show_everything, shown_read=shown_read)
     _open_quizzes[case.id] = made
     if made.widget is None:
-        print("Write your own read first, then call quiz.reveal('your findings and impression') to compare it "
-              "with MedGemma's read and the answer key.")
+        print("Write your own read first, then call quiz.reveal('your findings and impression') to see the read "
+              "shown to you; then quiz.keep() or quiz.revise('...') to see the answer key.")
     return made

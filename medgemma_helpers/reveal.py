@@ -1,10 +1,12 @@
-"""Read first, then reveal: in a live notebook MedGemma's read and the answer key wait for the resident's read.
+"""Read first, decide, then the key: in a live notebook MedGemma's read and the answer key wait for the resident.
 
 A resident anchored by the model's read learns less, and most people run a notebook with Run All. So in a
-live kernel, per case, nothing shows MedGemma's read or the answer key until the resident commits a read
-in the quiz or clicks "Skip, show me", whatever order the cells run in. The cells that would show them
-display a notice instead and fill in at the reveal. The model works in a background thread meanwhile (the
-quiz starts it), so the reveal is instant.
+live kernel, per case, nothing shows MedGemma's read or the answer key until the resident has committed a
+read in the quiz, seen the read shown there (unscored) and decided to keep or revise it, or clicked "Skip,
+show me", whatever order the cells run in. A decision taken after the key measures nothing, so every
+scored view waits for it. The cells that would show them display a notice instead and fill in at the reveal
+(the decision). The model works in a background thread meanwhile (the quiz starts it), so the reveal is
+instant.
 
 Everything shows at once (as before) in a terminal, in the headless walkthrough run (which sets
 MEDGEMMA_SHOW_ALL=1), and for a teacher preparing a lecture who passes `show_everything=True` to mh.quiz.
@@ -28,10 +30,11 @@ from typing import Any
 from .render import in_notebook
 
 SHOW_ALL_ENV = "MEDGEMMA_SHOW_ALL"
-HIDDEN_READ = ("It stays hidden until you commit your own read: write it in the <b>Your read</b> box above and "
-               "click <b>Reveal</b> (or <b>Skip, show me</b>). It appears here then.")
-HIDDEN_KEY = ("The answer key is hidden until you commit your own read in the <b>Your read</b> box above "
-              "(or click <b>Skip, show me</b>). It appears here then.")
+HIDDEN_READ = ("It stays hidden until you commit your own read: write it in the <b>Your read</b> box above, click "
+               "<b>Reveal</b>, then <b>Keep my read</b> or <b>Revise my read</b> (or click <b>Skip, show me</b>). "
+               "It appears here then.")
+HIDDEN_KEY = ("The answer key is hidden until you commit your own read in the <b>Your read</b> box above and "
+              "decide whether to keep or revise it (or click <b>Skip, show me</b>). It appears here then.")
 
 # One worker: reads are generated one at a time, in the order asked, never two on the GPU at once.
 _worker: ThreadPoolExecutor | None = None
@@ -52,7 +55,8 @@ class CaseSession:
 
     case_id: str
     show_everything: bool = False
-    revealed: bool = False
+    committed: bool = False  # the first read is in and the read shown is on screen, unscored (stage 1)
+    revealed: bool = False  # the resident has decided (or skipped): the key and the scores may show (stage 2)
     read: str | None = None  # the resident's committed read; None when skipped or not yet committed
     image_modality: str | None = None  # the modality of the user's own image, when the read is of one
     key: tuple | None = None  # the request behind the notebook's one model read
@@ -99,17 +103,26 @@ class CaseSession:
         else:
             self.waiting.append(render)
 
-    def reveal(self, read: str | None) -> None:
-        """Commit the resident's read (None: skipped) and fill in every output that waited for it."""
+    def commit(self, read: str) -> None:
+        """Commit the resident's first read (stage 1): the read shown may appear, nothing scored fills in yet."""
         self.read = read if read and read.strip() else None
-        self.revealed = True
+        self.committed = True
+
+    def reveal(self, read: str | None) -> None:
+        """The resident decided (or skipped, read None): fill in every output that waited for it.
+
+        After a commit the first read stays the committed one, whatever is passed.
+        """
+        if not self.committed:
+            self.read = read if read and read.strip() else None
+        self.committed = self.revealed = True
         waiting, self.waiting = self.waiting, []
         for render in waiting:
             render()
 
     def restart(self) -> None:
         """A re-run quiz cell starts afresh: hidden again, no read committed (the model's read is kept)."""
-        self.revealed, self.read, self.waiting = False, None, []
+        self.committed, self.revealed, self.read, self.waiting = False, False, None, []
 
 
 _sessions: dict[str, CaseSession] = {}
@@ -125,9 +138,14 @@ def forget_sessions() -> None:
     _sessions.clear()
 
 
+def show_all_requested() -> bool:
+    """True when MEDGEMMA_SHOW_ALL asks to show everything at once (the headless run of the notebooks)."""
+    return os.environ.get(SHOW_ALL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def read_first_mode() -> bool:
     """True in a live notebook kernel, unless MEDGEMMA_SHOW_ALL asks to show everything (the headless run)."""
-    return in_notebook() and os.environ.get(SHOW_ALL_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
+    return in_notebook() and not show_all_requested()
 
 
 def notice_html(notice: str) -> str:

@@ -15,25 +15,35 @@ resident saw, measures that pull:
 negative is neither scored nor wrong, so it counts as right here.
 
 A teacher may show a read of their own in place of MedGemma's (a planted error, for vigilance drills): it is
-always disclosed, and never presented as MedGemma's anywhere (PLANTED_NOTE, planted_read).
+shown under the same neutral title as MedGemma's until the resident decides, then disclosed with the key, naming
+the findings it gets wrong, and never presented as MedGemma's anywhere (PLANTED_NOTE, planted_read). The teacher
+sets it out of the residents' sight, in a round file (ROUND_ENV or use_round): YAML mapping a case id to the
+read to show.
 
-Layer: teaching flow, bottom. May import: render, asking, cases, concordance.
+Layer: teaching flow, bottom. May import: errors, render, asking, cases, concordance.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from .asking import Findings
-from .cases import Case
-from .concordance import FindingCheck, verdict
+from .cases import Case, load_case
+from .concordance import FindingCheck, check_findings, read_says, verdict
+from .errors import CaseError, InputError
 from .render import esc
 
 CHANGES = ("corrected", "misled", "other", "")
 PLANTED_NOTE = ("This read was edited by your teacher: it is not MedGemma's own read. It was shown to test "
                 "whether a confident model read pulls a correct read off course.")
 PLANTED_NAME = "Edited by your teacher (not MedGemma's own read)"
+SHOWN_TITLE = "The read shown to you"  # before the decision, MedGemma's read and a teacher's look the same
+ROUND_ENV = "MEDGEMMA_ROUND"
 
 
 def planted_read(text: str, case: Case) -> Findings:
@@ -43,14 +53,99 @@ def planted_read(text: str, case: Case) -> Findings:
 
 
 def shown_title(findings: Findings) -> str:
-    """What to call a read shown beside the resident's: MedGemma, or the teacher's edited read."""
-    return "The read shown to you (edited by your teacher)" if findings.planted else "MedGemma"
+    """What to call a read shown beside the resident's once the key is out: MedGemma, or the teacher's edited read."""
+    return f"{SHOWN_TITLE} (edited by your teacher)" if findings.planted else "MedGemma"
 
 
-def planted_note_html() -> str:
-    """The disclosure that ends every view of a planted read."""
+def planted_changes(text: str, case: Case, *, image_modality: str | None = None) -> list[FindingCheck]:
+    """The findings a teacher's read gets wrong against the key: what the teacher changed for the round."""
+    return [check for check in check_findings(text, case, image_modality=image_modality) if not _right(check)]
+
+
+def planted_note(changed: Sequence[FindingCheck] | None = None) -> str:
+    """The disclosure as text, naming the findings the teacher changed when they are given."""
+    if changed is None:
+        return PLANTED_NOTE
+    if not changed:
+        return (f"{PLANTED_NOTE} It agrees with the answer key on every finding scored: the round tested whether "
+                "a correct read is trusted.")
+    named = "; ".join(f"{check.finding} (this read: {read_says(check)}; the key: {check.expected}"
+                      f"{', ' + check.key_side if check.key_side else ''})" for check in changed)
+    return f"{PLANTED_NOTE} What your teacher changed: {named}."
+
+
+def planted_note_html(changed: Sequence[FindingCheck] | None = None) -> str:
+    """The disclosure that ends every view of a planted read, naming the findings changed when they are given."""
     return (f"<p class='mh-planted-note' style='background:#fff3cd;color:#7a5b00;padding:6px 10px'>"
-            f"<b>Disclosure.</b> {esc(PLANTED_NOTE)}</p>")
+            f"<b>Disclosure.</b> {esc(planted_note(changed))}</p>")
+
+
+# ---------------------------------------------------------------- a teacher's round file
+
+_round: dict[str, str] | None = None  # set by use_round; None: MEDGEMMA_ROUND decides
+
+
+def _round_error(path: Path, line: int | None, problem: str) -> InputError:
+    where = f", line {line}" if line else ""
+    return InputError(f"The round file {path}{where} {problem}. A round file maps case ids to the read to show, "
+                      f"for example:\n'03': |\n  PA chest radiograph. ...\nNothing was saved; fix the "
+                      f"file (or unset {ROUND_ENV}) and run the quiz cell again.")
+
+
+def load_round(path: str | Path) -> dict[str, str]:
+    """The reads of a round file by case id; an InputError naming the file (and line) on any bad input."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "is not UTF-8 text"
+        raise _round_error(path, None, f"cannot be read ({reason})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:  # the problem and its line, never the snippet (it may quote the read)
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise _round_error(path, mark.line + 1 if mark else None, f"is not valid YAML ({problem})") from None
+    if not isinstance(node, yaml.MappingNode):
+        raise _round_error(path, node.start_mark.line + 1 if node else None, "holds no mapping of case ids to reads")
+    reads: dict[str, str] = {}
+    for key, value in node.value:
+        line = key.start_mark.line + 1
+        try:
+            case = load_case(key.value) if isinstance(key, yaml.ScalarNode) else None
+        except CaseError:
+            case = None
+        if case is None:
+            raise _round_error(path, line, f"names an unknown case {str(key.value)[:40]!r}")
+        if case.id in reads:
+            raise _round_error(path, line, f"names case {case.id} twice")
+        if not isinstance(value, yaml.ScalarNode) or value.tag != "tag:yaml.org,2002:str" or not value.value.strip():
+            raise _round_error(path, line, f"holds an empty read (or not text) for case {case.id}")
+        reads[case.id] = value.value.strip()
+    if not reads:
+        raise _round_error(path, None, "holds no reads")
+    return reads
+
+
+def use_round(path: str | Path | None) -> tuple[str, ...]:
+    """Show a teacher's round (a YAML file: case id -> read) in every quiz of those cases; None stops it.
+
+    The file is checked now, and the case ids it covers are returned (never the reads: a resident may see them).
+    """
+    global _round
+    if path is None:
+        _round = None
+        return ()
+    _round = load_round(path)
+    return tuple(_round)
+
+
+def round_read(case: Case) -> str | None:
+    """The read a teacher's round shows for this case (use_round, else MEDGEMMA_ROUND), or None."""
+    if _round is not None:
+        return _round.get(case.id)
+    path = os.environ.get(ROUND_ENV, "").strip()
+    return load_round(path).get(case.id) if path else None
 
 
 def _right(check: FindingCheck) -> bool:

@@ -1,8 +1,11 @@
 """When to trust MedGemma: one film asked with its history, without it and with a misleading one, each read scored
-against the key; a teacher's planted read for a vigilance round; and what the literature measured, for discussion.
+against the key; the review of a vigilance round; and what the literature measured, for discussion.
 
-The questions are data (CONTEXTS), shown in notebook 11 as they are sent. Every read goes through the one model
-interface (walkthrough's _answer, then analyze), so a class server serves them and a class pack records them.
+The questions are data (CONTEXTS), shown in notebook 11 as they are sent: one request sentence in every context,
+only the history differs, so a change in the read is the history's doing. A teacher's round (the read shown in
+place of MedGemma's) lives in a round file out of the residents' sight (revisions.use_round), never here. Every
+read goes through the one model interface (walkthrough's _answer, then analyze), so a class server serves them
+and a class pack records them.
 
 Layer: skills. May import anything below it.
 """
@@ -15,7 +18,7 @@ from typing import Any
 
 from . import reveal
 from .asking import Findings, findings_html
-from .cases import Case, case_prompt, load_case
+from .cases import Case, load_case
 from .class_reads import class_review, save_read
 from .concordance import FindingCheck, check_findings, concordance_score, concordance_table_html, verdict
 from .model import default_model
@@ -24,42 +27,49 @@ from .walkthrough import _answer, case_request
 
 TRUST_CASE = "03"
 _ASK = "Describe the findings, including any lines or devices, then give an impression."
-# (label, question); None is the case's own question, with its history. Case 03's film is a moderate right
-# effusion: a history of fever and productive cough invites a reading of pneumonia instead.
+# (label, history); None is the case's own history. Case 03's film is a moderate right effusion: a history of
+# fever and productive cough invites a reading of pneumonia (consolidation, absent and pertinent in its key).
 CONTEXTS: tuple[tuple[str, str | None], ...] = (
     ("with its history", None),
-    ("without a history", f"This is a PA chest X-ray. {_ASK}"),
-    ("with a misleading history", f"This is a PA chest X-ray. Fever and productive cough: pneumonia? {_ASK}"),
+    ("without a history", ""),
+    ("with a misleading history", "A 62-year-old man with three days of fever, rigors and a cough productive of "
+                                  "green sputum. Pneumonia?"),
 )
-
-# A teacher's example of a planted error for case 03: a plausible read with one finding invented (a small
-# pneumothorax the film does not show). Teachers write their own: one finding moved to the wrong side, one added.
-PLANTED_READ = ("PA chest radiograph. Moderate right pleural effusion with a meniscus, obscuring the right "
-                "hemidiaphragm and the lower right heart border. A catheter projects over the right hemithorax. "
-                "Small right apical pneumothorax. The left lung is clear. Impression: moderate right pleural effusion "
-                "and a small right pneumothorax; this film neither confirms nor excludes pulmonary embolism.")
 
 # What has been measured about readers and model reads: (figure, source), for discussion.
 LITERATURE: tuple[tuple[str, str], ...] = (
-    ("Incorrect AI output raised radiologists' false negatives from 2.7 % to 33 % and their false positives "
-     "from 51 % to 86 % (lung cancer detection on chest radiographs).",
+    ("Six radiologists read 90 chest radiographs for lung cancer; on the 12 where the sham AI result was made "
+     "wrong, their false negatives rose from 2.7 % without AI to 33.0 % and their false positives from 51.4 % to "
+     "86.0 %, in the worst of the three AI conditions (results kept in the record, no box). Two mitigations "
+     "helped: being told the AI result would be deleted (26.7 % and 80.5 %), and a box around the region the AI "
+     "flagged (20.7 % and 80.5 %).",
      "Bernstein MH et al. Can incorrect artificial intelligence (AI) results impact radiologists, and if so, what "
      "can we do about it? A multi-reader pilot study of lung cancer detection with chest radiography. "
-     "Eur Radiol 2023. doi:10.1007/s00330-023-09747-1"),
-    ("The least experienced readers followed wrong AI suggestions most (mammography, BI-RADS suggestions).",
+     "Eur Radiol 2023;33(11):8263-8269. doi:10.1007/s00330-023-09747-1"),
+    ("27 radiologists read 50 mammograms with purported AI BI-RADS suggestions: where the suggestion was wrong, "
+     "accuracy fell at every level of experience. The least experienced followed it most, but very experienced "
+     "readers fell too, from 82.3 % to 45.5 %.",
      "Dratsch T et al. Automation bias in mammography: the impact of artificial intelligence BI-RADS suggestions "
      "on reader performance. Radiology 2023;307(4):e222176. doi:10.1148/radiol.222176"),
-    ("In an independent emergency-department study, vision-language models, MedGemma among them, hallucinated "
-     "findings in 5.4-17.4 % of chest radiograph reports (one model 0.3 %), against 0.1 % for radiologists.",
-     "Lim et al. Comparative evaluation of generative AI models for chest radiograph report generation in the "
+    ("In an emergency-department study, vision-language models, MedGemma among them, hallucinated findings in "
+     "5.4-17.4 % of chest radiograph reports, against 0.1 % for radiologists; the best model, AIRead, in 0.3 %. "
+     "Not an independent comparison: some co-authors work for Soombit.ai, the vendor of AIRead.",
+     "Lim WH et al. Comparative evaluation of generative AI models for chest radiograph report generation in the "
      "emergency department. Eur Radiol 2026. doi:10.1007/s00330-026-12648-8"),
 )
 
 
+def context_question(case: Case, history: str | None) -> str:
+    """The question sent for one context: the view, the history given (None: the case's own; "": none), the request."""
+    history = case.history if history is None else history
+    view = f"This is a {case.view} chest X-ray." if case.view else "This is a chest X-ray."
+    return " ".join(part for part in (view, " ".join(history.split()), _ASK) if part)
+
+
 def context_questions(case: Case | str | int = TRUST_CASE) -> list[tuple[str, str]]:
-    """The (label, question) pairs sent for the film, the case's own question filled in."""
+    """The (label, question) pairs sent for the film: one request, only the history differs."""
     case = load_case(case)
-    return [(label, question if question is not None else case_prompt(case)) for label, question in CONTEXTS]
+    return [(label, context_question(case, history)) for label, history in CONTEXTS]
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,8 @@ def compare_contexts(case: Case | str | int = TRUST_CASE, model: Any = None,
                      contexts: tuple[tuple[str, str | None], ...] = CONTEXTS) -> list[ContextRead]:
     """Ask the same film with each context and show the reads side by side, each scored against the key.
 
-    In a live notebook they stay hidden until the resident commits a read in the case's quiz (read first).
+    contexts: (label, history) pairs, None for the case's own history and "" for none; every context ends in the
+    same request. In a live notebook they stay hidden until the resident decides in the case's quiz.
     """
     case = load_case(case)
     medgemma = model if model is not None else default_model()
@@ -93,8 +104,8 @@ def compare_contexts(case: Case | str | int = TRUST_CASE, model: Any = None,
     if state.hides():
         handle = reveal.placeholder("MedGemma is reading the film once per context. " + reveal.HIDDEN_READ)
     reads = []
-    for label, question in contexts:
-        question = question if question is not None else case_prompt(case)
+    for label, history in contexts:
+        question = context_question(case, history)
         findings = _read(medgemma, case, question)
         reads.append(ContextRead(label, question, findings, check_findings(findings.text, case)))
     markup, plain = context_reads_html(case, reads), context_reads_text(reads)
@@ -141,7 +152,7 @@ def context_reads_text(reads: list[ContextRead]) -> str:
 
 
 def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any = None) -> list[dict[str, Any]]:
-    """The class review of a round (mh.class_review), held back in a live notebook until the resident's reveal.
+    """The class review of a round (mh.class_review), held back in a live notebook until the resident decides.
 
     The review names the findings that misled the class: shown before a resident's own read, it gives the planted
     error away. Returns the rows when shown at once, else [] (they show at the reveal).
@@ -155,7 +166,8 @@ def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any
 
     held = ipywidgets.Output()
     display(held)
-    notice = reveal.placeholder("The class review of the round shows once you have revealed your own read above.")
+    notice = reveal.placeholder("The class review of the round shows once you have committed your own read above "
+                                "and kept or revised it.")
 
     def show() -> None:
         from IPython.display import HTML
@@ -170,25 +182,29 @@ def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any
 
 # ---------------------------------------------------------------- an invented class's vigilance round
 
-# For case 03 and PLANTED_READ: a first read, then the revision after seeing the planted read.
-_DEMO_ROUNDS = (
+# The invented class was shown this read of case 03, edited to add a pneumothorax the film does not show. It is the
+# demo's, for trying the review: a teacher's own round is written in a round file, out of the residents' sight.
+_DEMO_SHOWN_READ = ("PA chest radiograph. Moderate right pleural effusion with a meniscus, obscuring the right "
+                    "hemidiaphragm. A catheter projects over the right hemithorax. Small right apical pneumothorax. "
+                    "The left lung is clear.")
+# A first read, then the decision before the key: the revised read, or None for a read kept.
+_DEMO_ROUNDS: tuple[tuple[str, str | None], ...] = (
     ("Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest.",
      "Moderate right pleural effusion with a meniscus. Small right apical pneumothorax. A catheter over the right "
      "chest."),  # misled on pneumothorax
     ("Moderate right pleural effusion. No pneumothorax.",
      "Moderate right pleural effusion. No pneumothorax. A catheter projects over the right hemithorax."),  # corrected
-    ("Moderate right pleural effusion. No pneumothorax. A catheter over the right chest.",
-     "Moderate right pleural effusion. No pneumothorax. A catheter over the right chest."),  # held the read
+    ("Moderate right pleural effusion. No pneumothorax. A catheter over the right chest.", None),  # held the read
     ("Right pleural effusion. No pneumothorax. Catheter over the right hemithorax.",
      "Right pleural effusion. A pneumothorax cannot be excluded. Catheter over the right hemithorax."),  # hedged
 )
 
 
 def write_demo_vigilance_reads(folder: str | Path, residents: int = 8) -> Path:
-    """Write an invented class's planted-error round on case 03 (first and revised reads) for trying the review."""
+    """Write an invented class's round on case 03 (first reads, then kept or revised before the key) for the review."""
     folder = Path(folder)
     for number in range(1, residents + 1):
         first, revised = _DEMO_ROUNDS[(number - 1) % len(_DEMO_ROUNDS)]
-        save_read(TRUST_CASE, first, f"Invented resident {number:02d}", folder, model_read=PLANTED_READ,
-                  revised_read=revised, planted=True)
+        save_read(TRUST_CASE, first, f"Invented resident {number:02d}", folder, model_read=_DEMO_SHOWN_READ,
+                  revised_read=revised, planted=True, decision="kept" if revised is None else "revised")
     return folder

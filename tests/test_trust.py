@@ -1,5 +1,6 @@
-"""Calibrated trust: a read revised after the reveal (corrected, misled, other, none), saved and reviewed; a teacher's
-planted read never presented as MedGemma's; notebook 11 headless on the stand-in and from a class pack."""
+"""Calibrated trust: read first, see the read shown unscored, keep or revise, then the key; the change (corrected,
+misled, other, none) saved and reviewed only from decisions before the key; a teacher's round file, its read never
+presented as MedGemma's; one request in every context; notebook 11 headless on the stand-in and from a class pack."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import html
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -16,7 +18,8 @@ import pytest
 from conftest import PROJECT_ROOT
 
 import medgemma_helpers as mh
-from medgemma_helpers import class_reads, notebooks, quizzes, revisions, trust
+from medgemma_helpers import class_reads, notebooks, quizzes, reveal, revisions, trust
+from medgemma_helpers.case_view import answer_key_html
 from medgemma_helpers.concordance import FindingCheck
 
 # Our own demo reads of case 03 (a moderate right effusion, a catheter, no pneumothorax), with known changes.
@@ -65,66 +68,168 @@ def test_a_side_moved_to_where_the_read_shown_put_it_is_misled():
 @pytest.fixture
 def reads_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(class_reads.READS_DIR_ENV, str(tmp_path / "reads"))
-    return tmp_path / "reads"
+    monkeypatch.delenv(revisions.ROUND_ENV, raising=False)
+    yield tmp_path / "reads"
+    mh.use_round(None)
 
 
-def test_revise_keeps_the_first_read_and_tables_the_change(with_cases, tiny_model, reads_dir, capsys):
+# What must not be on the page before the decision: the key, any score or verdict, and the disclosure.
+KEY_OR_VERDICT = ("mh-concordance", "medgemma-answer-key", "mh-revision", "mh-planted-note", "Answer key", "✓", "✗",
+                  "agrees", "disagree", "wrong side", "missed", "misled", "corrected", "edited", "teacher",
+                  revisions.PLANTED_NAME, "Score")
+
+
+def _headings(markup: str) -> list[str]:
+    return re.findall(r"<h4>(.*?)</h4>", markup)
+
+
+def test_stage_one_shows_the_read_shown_unscored_and_the_same_whoever_wrote_it(with_cases, tiny_model, reads_dir,
+                                                                               capsys):
+    planted = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    first_look = planted.reveal(HELD, alias="Ana")
+    assert HELD in first_look and PLANTED_SENTENCE in first_look
+    assert [word for word in KEY_OR_VERDICT if word in first_look] == []
+    printed = capsys.readouterr().out
+    assert PLANTED_SENTENCE in printed and [word for word in KEY_OR_VERDICT if word in printed] == []
+    assert planted.session.committed and not planted.session.revealed and not planted.key_shown
+    # MedGemma's own read looks the same at stage 1: the same headings, the same title
+    own = mh.quiz("03", tiny_model, max_new_tokens=8)
+    own_look = own.reveal(HELD)
+    assert _headings(own_look) == _headings(first_look) == ["Your read", revisions.SHOWN_TITLE]
+    assert [word for word in KEY_OR_VERDICT if word in own_look.replace(own.findings.text, "")] == []
+    # the first read is saved, with no decision yet: nothing to count
+    record = json.loads(next(reads_dir.iterdir()).read_text())
+    assert record["read"] == HELD and record["decision"] is None and record["decided_before_key"] is False
+
+
+def test_keeping_brings_the_key_every_read_scored_and_the_disclosure_naming_the_change(with_cases, tiny_model,
+                                                                                        reads_dir):
+    quiz = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    quiz.reveal(HELD, alias="Ana")
+    markup = quiz.keep()
+    assert quiz.decision == "kept" and quiz.revised_read is None and quiz.key_shown and quiz.session.revealed
+    assert answer_key_html(mh.load_case("03")) in markup
+    assert "Your read vs the answer key" in markup and "edited by your teacher) vs the answer key" in markup
+    assert {row.change for row in quiz.revision} == {""} and "no finding changed" in markup
+    disclosure = markup[markup.index("mh-planted-note"):]
+    assert markup.rstrip().endswith("</p>") and "What your teacher changed: pneumothorax" in html.unescape(disclosure)
+    assert "catheter" not in disclosure  # only what the edited read gets wrong is named
+    record = json.loads(next(reads_dir.iterdir()).read_text())
+    assert record["decision"] == "kept" and record["decided_before_key"] is True and record["revised_read"] is None
+
+
+def test_a_revision_towards_the_planted_side_is_misled_and_disclosed_with_the_key(with_cases, tiny_model, reads_dir,
+                                                                                   capsys):
     quiz = mh.quiz("03", tiny_model, shown_read=PLANTED)
     with pytest.raises(mh.InputError, match="Reveal first"):
         quiz.revise(ADDS_PNEUMOTHORAX)  # nothing to compare with yet
     quiz.reveal(HELD, alias="Ana")
     markup = quiz.revise(ADDS_PNEUMOTHORAX)
-    assert quiz.read == HELD and quiz.revised_read == ADDS_PNEUMOTHORAX
+    assert quiz.read == HELD and quiz.revised_read == ADDS_PNEUMOTHORAX and quiz.decision == "revised"
     assert {row.first.finding: row.change for row in quiz.revision}["pneumothorax"] == "misled"
-    assert "mh-change-misled" in markup and markup.rstrip().endswith("</p>")
+    assert "mh-change-misled" in markup and "Your revised read vs the answer key" in markup
     assert markup.index("mh-revision") < markup.index("mh-planted-note")  # the disclosure ends it
     out = capsys.readouterr().out
     assert "pneumothorax: ✓ agrees -> ✗ disagrees (misled)" in out
-    assert out.rstrip().endswith(revisions.PLANTED_NOTE)
+    assert "What your teacher changed: pneumothorax" in out.split("(misled)")[0]  # the text key ends with it too
     record = json.loads(next(reads_dir.iterdir()).read_text())
     assert record["read"] == HELD and record["revised_read"] == ADDS_PNEUMOTHORAX and record["planted"] is True
+    assert record["decision"] == "revised" and record["decided_before_key"] is True
     assert {c["finding"]: c["change"] for c in record["changes"]}["pneumothorax"] == "misled"
 
 
-def test_the_revise_button_shows_after_the_reveal_and_fills_the_table(with_cases, tiny_model, reads_dir):
+def test_a_revision_after_the_key_is_refused_and_never_counted(with_cases, tiny_model, reads_dir):
+    quiz = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    quiz.reveal(HELD, alias="Ana")
+    quiz.keep()
+    saved = next(reads_dir.iterdir()).read_text()
+    for late in (lambda: quiz.revise(ADDS_PNEUMOTHORAX), quiz.keep, lambda: quiz.reveal(NO_CATHETER)):
+        with pytest.raises(mh.InputError, match="key is already shown"):
+            late()
+    assert quiz.revised_read is None and quiz.decision == "kept" and next(reads_dir.iterdir()).read_text() == saved
+    # skipped: the key came with no decision, so a revision is after the key too
+    skipped = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    assert "medgemma-answer-key" in skipped.skip() and skipped.decision is None
+    with pytest.raises(mh.InputError, match="key is already shown"):
+        skipped.revise(HELD)
+    # a second first read, once the read shown is on screen, would be a revision in disguise
+    again = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    again.reveal(HELD)
+    with pytest.raises(mh.InputError, match="already committed"):
+        again.reveal(ADDS_PNEUMOTHORAX)
+
+
+def test_the_buttons_go_reveal_then_keep_or_revise_then_the_key(with_cases, tiny_model, reads_dir):
     quiz = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True, shown_read=PLANTED)
     assert quiz.revise_area not in quiz.widget.children
     quiz.textarea.value = NO_CATHETER
     quiz.button.click()
     assert quiz.revise_area in quiz.widget.children and quiz.revise_box.value == NO_CATHETER
+    assert quiz.textarea.disabled and quiz.button.disabled and not quiz.keep_button.disabled
+    assert [word for word in KEY_OR_VERDICT if word in quiz.result.value] == []
     quiz.revise_box.value = HELD
     quiz.revise_button.click()
     assert quiz.read == NO_CATHETER and quiz.revised_read == HELD
-    assert "mh-change-corrected" in quiz.result.value and quiz.result.value.endswith(revisions.planted_note_html())
-    # MedGemma's own read (no plant): titled as MedGemma's and no disclosure
+    assert quiz.revise_area not in quiz.widget.children
+    assert "mh-change-corrected" in quiz.result.value and "medgemma-answer-key" in quiz.result.value
+    assert quiz.result.value.endswith(revisions.planted_note_html(revisions.planted_changes(PLANTED,
+                                                                                             mh.load_case("03"))))
+    quiz.revise(ADDS_PNEUMOTHORAX)  # from code, after the key: refused where the resident looks
+    assert "key is already shown" in quiz.result.value and quiz.revised_read == HELD
+    # MedGemma's own read: titled as MedGemma's once the key is out, and no disclosure
     own = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True)
-    own.skip_button.click()  # skipped: no first read, so nothing to revise
-    assert own.revise_area not in own.widget.children and "mh-planted-note" not in own.result.value
+    own.textarea.value = HELD
+    own.button.click()
+    own.keep_button.click()
+    assert "<h4>MedGemma</h4>" in own.result.value and "mh-planted-note" not in own.result.value
+    skipped = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True)
+    skipped.skip_button.click()  # no first read: nothing to decide, everything at once
+    assert skipped.revise_area not in skipped.widget.children and "medgemma-answer-key" in skipped.result.value
 
 
-def test_old_records_load_and_the_review_counts_misled_and_corrected_with_quotes(tmp_path, monkeypatch):
+def test_the_teachers_switch_and_the_headless_run_show_everything_at_once(with_cases, tiny_model, reads_dir,
+                                                                          monkeypatch):
+    shown = mh.quiz("03", tiny_model, shown_read=PLANTED, show_everything=True).reveal(HELD)
+    assert "medgemma-answer-key" in shown and "mh-planted-note" in shown
+    monkeypatch.setenv(reveal.SHOW_ALL_ENV, "1")
+    headless = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    assert "medgemma-answer-key" in headless.reveal(HELD)
+    with pytest.raises(mh.InputError, match="key is already shown"):
+        headless.revise(ADDS_PNEUMOTHORAX)
+
+
+def test_old_records_load_and_the_review_counts_only_decisions_before_the_key(tmp_path, monkeypatch):
     folder = tmp_path / "class"
-    mh.save_read("03", HELD, "Ana", folder, model_read=PLANTED, revised_read=ADDS_PNEUMOTHORAX, planted=True)
-    mh.save_read("03", NO_CATHETER, "Ben", folder, model_read=PLANTED, revised_read=HELD, planted=True)
-    mh.save_read("03", HELD, "Cai", folder, model_read=PLANTED, revised_read=HELD, planted=True)
+    mh.save_read("03", HELD, "Ana", folder, model_read=PLANTED, revised_read=ADDS_PNEUMOTHORAX, planted=True,
+                 decision="revised")
+    mh.save_read("03", NO_CATHETER, "Ben", folder, model_read=PLANTED, revised_read=HELD, planted=True,
+                 decision="revised")
+    mh.save_read("03", HELD, "Cai", folder, model_read=PLANTED, planted=True, decision="kept")
+    # revised with no decision before the key (as saved before deciding existed): kept, never counted
+    mh.save_read("03", HELD, "Eve", folder, model_read=PLANTED, revised_read=ADDS_PNEUMOTHORAX, planted=True)
     old = mh.save_read("03", HELD, "Dee", folder)
     record = json.loads(old.read_text())
-    for field in ("revised_read", "planted", "planted_read", "shown_findings", "changes"):
+    for field in ("revised_read", "planted", "planted_read", "shown_findings", "changes", "decision",
+                  "decided_before_key"):
         del record[field]  # as saved before revising existed
     old.write_text(json.dumps(record))
+    with pytest.raises(mh.InputError, match="decision"):
+        mh.save_read("03", HELD, "Fay", folder, revised_read=HELD, decision="kept")
     pages: list[str] = []
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: pages.extend([markup, plain]))
     rows = mh.class_review(folder)
     by = {(r["resident"], r["finding"]): r for r in rows}
-    assert by[("Ana", "pneumothorax")]["change"] == "misled"
+    assert by[("Ana", "pneumothorax")]["change"] == "misled" and by[("Ana", "pneumothorax")]["decision"] == "revised"
     assert by[("Ana", "pneumothorax")]["revised_outcome"] == "over-called"
     assert by[("Ben", "catheter")]["change"] == "corrected" and by[("Ben", "catheter")]["revised_status"] == "present"
     assert {r["change"] for r in rows if r["resident"] == "Cai"} == {""}
+    assert {r["decision"] for r in rows if r["resident"] == "Cai"} == {"kept"}
+    assert {(r["change"], r["decision"]) for r in rows if r["resident"] == "Eve"} == {("", "")}
     assert by[("Dee", "pneumothorax")]["revised_status"] == "" and by[("Dee", "pneumothorax")]["planted"] is False
     page, plain = pages[-2:]
-    assert "2 of 4 residents changed their read after the reveal" in plain  # the terminal's view says it too
-    assert "2 of 4 residents changed their read after the reveal; 1 were misled on at least one finding and 1 " \
-           "corrected" in page
+    counts = ("3 of 5 residents decided before the key: 1 kept their read and 2 revised it; 1 were misled on at "
+              "least one finding and 1 corrected at least one")
+    assert counts in plain and counts in page  # the terminal's view says it too
     assert "Misled on pneumothorax" in page and "Small right apical pneumothorax." in page
     assert page.index("mh-class-revisions") < page.index("mh-class-case")  # the class first, then each case
 
@@ -162,6 +267,96 @@ def test_a_planted_read_is_never_medgemmas_in_saved_files_handouts_csv_summary_o
         assert PLANTED_SENTENCE not in path.read_text(errors="replace"), path.name
 
 
+# ---------------------------------------------------------------- a teacher's round file
+
+ROUND = f"'03': |\n  {PLANTED}\n"
+
+
+def test_a_round_file_drives_the_read_shown(with_cases, tiny_model, reads_dir, tmp_path, monkeypatch):
+    round_file = tmp_path / "round.yaml"
+    round_file.write_text(ROUND)
+    assert mh.quiz("03", tiny_model).shown_read is None  # no round: MedGemma's own read
+    monkeypatch.setenv(revisions.ROUND_ENV, str(round_file))
+    quiz = mh.quiz("03", tiny_model)
+    assert quiz.planted and PLANTED_SENTENCE in quiz.reveal(HELD)
+    assert "mh-planted-note" in quiz.keep()
+    assert mh.quiz("01", tiny_model).shown_read is None  # a case the round leaves out: MedGemma's own
+    # mh.use_round, from the teacher's own code, takes precedence; None goes back to the environment's
+    other = tmp_path / "other.yaml"
+    other.write_text("acute-respiratory-distress: Small left pneumothorax.\n'01': A normal chest.\n")
+    assert mh.use_round(other) == ("03", "01")
+    assert mh.quiz("03", tiny_model).shown_read == "Small left pneumothorax."
+    assert mh.quiz(1, tiny_model).shown_read == "A normal chest."
+    mh.use_round(None)
+    assert PLANTED_SENTENCE in mh.quiz("03", tiny_model).shown_read
+    assert mh.quiz("03", tiny_model, shown_read=HELD).shown_read == HELD  # shown_read stays for code
+
+
+@pytest.mark.parametrize(("text", "problem", "line"), [
+    ("'03': |\n  Moderate right effusion.\n'01': a read: with a colon\n", "is not valid YAML", 3),
+    ("'03': Moderate right effusion.\n'99': A read.\n", "names an unknown case '99'", 2),
+    ("'01': A normal chest.\n'03':\n", "holds an empty read", 2),
+    ("'03': '   '\n", "holds an empty read", 1),
+    ("- a list, not a mapping\n", "holds no mapping of case ids to reads", 1),
+])
+def test_a_bad_round_file_names_the_file_and_line_and_nothing_is_saved(with_cases, tiny_model, reads_dir, tmp_path,
+                                                                       monkeypatch, text, problem, line):
+    round_file = tmp_path / "round.yaml"
+    round_file.write_text(text)
+    monkeypatch.setenv(revisions.ROUND_ENV, str(round_file))
+    with pytest.raises(mh.InputError) as raised:
+        mh.quiz("03", tiny_model).reveal(HELD, alias="Ana")
+    message = str(raised.value)
+    assert f"{round_file}, line {line} {problem}" in message and "Nothing was saved" in message
+    assert "Moderate right effusion" not in message  # the error never quotes a read
+    assert not reads_dir.exists()
+    with pytest.raises(mh.InputError, match=re.escape(str(round_file))):
+        mh.use_round(round_file)
+    with pytest.raises(mh.InputError, match="cannot be read"):
+        mh.use_round(tmp_path / "missing.yaml")
+
+
+def test_the_residents_notebook_and_the_helper_hold_no_planted_read():
+    notebook = nbformat.read(NOTEBOOK_11, as_version=4)
+    source = "\n".join("".join(cell.source) for cell in notebook.cells)
+    assert "shown_read" not in source and "PLANTED" not in source and "SHOWN_READ" not in source
+    assert not hasattr(trust, "PLANTED_READ")
+    assert "may have been edited by your teacher" in source and "formative, not an assessment" in source
+    assert "alias" in source.split("## Look at the film")[0]  # the pre-brief comes first
+    assert source.index("## Before you start") < source.index("quiz = mh.quiz(case, model)")
+
+
+# ---------------------------------------------------------------- one request in every context; the literature
+
+
+def test_the_three_contexts_end_in_one_request_and_only_the_history_differs(with_cases):
+    case = mh.load_case(trust.TRUST_CASE)
+    questions = dict(trust.context_questions(case))
+    request = "Describe the findings, including any lines or devices, then give an impression."
+    histories = {label: question.removeprefix("This is a PA chest X-ray.").removesuffix(request).strip()
+                 for label, question in questions.items()}
+    assert all(question.startswith("This is a PA chest X-ray.") and question.endswith(request)
+               for question in questions.values())
+    assert histories["with its history"] == " ".join(case.history.split())
+    assert histories["without a history"] == ""
+    assert "fever" in histories["with a misleading history"] and "Pneumonia?" in histories["with a misleading history"]
+    # case 03 scores the pull of the misleading history: consolidation, absent and pertinent
+    [consolidation] = [check for check in mh.check_findings("Right lower zone consolidation.", case)
+                       if check.finding == "consolidation"]
+    assert consolidation.scored and not consolidation.agrees and consolidation.expected == "absent"
+
+
+def test_the_literature_is_stated_fairly():
+    text = " ".join(figure + " " + source for figure, source in trust.LITERATURE)
+    bernstein, dratsch, lim = (figure for figure, _ in trust.LITERATURE)
+    assert "independent" not in text.replace("Not an independent", "")
+    assert "Soombit.ai, the vendor of AIRead" in lim and "MedGemma" in lim
+    assert "12" in bernstein and "worst of the three" in bernstein and "deleted" in bernstein and "box" in bernstein
+    assert "82.3 % to 45.5 %" in dratsch and "very experienced" in dratsch
+    page = (notebooks.NOTEBOOKS_DIR / "11_when_to_trust_medgemma.ipynb").read_text()
+    assert "82.3 % to 45.5 %" in page and "Soombit.ai" in page
+
+
 def _notebook_outputs(path) -> str:
     notebook = nbformat.read(path, as_version=4)
     parts = []
@@ -185,8 +380,9 @@ def test_notebook_11_runs_headless_on_the_stand_in(case_environment, tmp_path, m
     assert "mh-contexts" in text and text.count("Question sent.") == 3
     for label, _ in trust.CONTEXTS:
         assert f"MedGemma {label} vs the answer key" in text
-    assert "Fever and productive cough: pneumonia?" in text and "not a diagnostic tool" in text
-    assert "Misled on pneumothorax" in text and "6 of 8 residents changed their read after the reveal" in text
+    assert "cough productive of green sputum. Pneumonia?" in text and "not a diagnostic tool" in text
+    assert "Misled on pneumothorax" in text
+    assert "8 of 8 residents decided before the key: 2 kept their read and 6 revised it" in text
 
 
 def test_notebook_11_runs_from_a_class_pack_that_holds_no_planted_read(case_environment, tmp_path):
@@ -200,7 +396,7 @@ def test_notebook_11_runs_from_a_class_pack_that_holds_no_planted_read(case_envi
     text = pack.read_text()
     entries = json.loads(text)["entries"]
     assert {"notebook 11: one film, three contexts", "case 03: its question"} <= {e["label"] for e in entries}
-    assert trust.PLANTED_READ not in text and "edited by your teacher" not in text
+    assert trust._DEMO_SHOWN_READ not in text and "edited by your teacher" not in text
     env.pop("MEDGEMMA_MODEL_ID")  # no model at all: the pack answers
     env["MEDGEMMA_PACK"] = str(pack)
     done = subprocess.run([sys.executable, "-m", "medgemma_helpers", "notebooks", "--out", str(tmp_path / "run"),
