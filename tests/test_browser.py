@@ -263,6 +263,11 @@ def revealed(browser, case_environment, tmp_path_factory) -> Iterator[dict]:
         textarea.fill(RESIDENT_READ)
         textarea.blur()  # syncs the value even when the widget only updates on change
         quiz.locator("button.jupyter-button", has_text="Reveal").click()
+        # Stage 1: the read shown, unscored; Keep my read brings the key and the scores.
+        keep = quiz.locator("button.jupyter-button", has_text="Keep my read")
+        keep.wait_for(timeout=REVEAL_S * 1000)
+        expect(quiz.locator(".mh-first-look")).to_have_count(1, timeout=REVEAL_S * 1000)
+        keep.click()
         # While MedGemma streams, the result shows its progress; the tables come with the final comparison.
         quiz.locator(":is(.widget-output, .widget-html) .mh-concordance").first.wait_for(timeout=REVEAL_S * 1000)
         comparison = quiz.locator(":is(.widget-output, .widget-html)").filter(
@@ -322,7 +327,9 @@ def test_the_reveal_fills_in_the_ask_and_answer_key_cells(revealed):
 
     notebook = revealed["page"].locator(".jp-Notebook")
     # outside the quiz: MedGemma's read in the Ask cell, and the key (with the resident's read) in the last cell
-    expect(notebook.locator(".jp-OutputArea-output > * .medgemma-answer-key")).to_have_count(1, timeout=REVEAL_S * 1000)
+    outside_quiz = notebook.locator(".jp-OutputArea-output").filter(
+        has_not=revealed["page"].locator("button.jupyter-button", has_text="Reveal"))
+    expect(outside_quiz.locator(".medgemma-answer-key")).to_have_count(1, timeout=REVEAL_S * 1000)
     expect(notebook.locator(".mh-hidden")).to_have_count(0)
-    key_cell = notebook.locator(".jp-OutputArea-output").filter(has=revealed["page"].locator(".medgemma-answer-key"))
+    key_cell = outside_quiz.filter(has=revealed["page"].locator(".medgemma-answer-key"))
     expect(key_cell).to_contain_text(RESIDENT_READ)

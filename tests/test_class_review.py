@@ -14,7 +14,8 @@ import pytest
 import medgemma_helpers as mh
 from medgemma_helpers import class_reads as review
 
-RIGHT_03 = "Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter projects over the right chest."
+RIGHT_03 = ("Moderate right pleural effusion with a meniscus. No pneumothorax. No consolidation. A catheter projects "
+            "over the right chest.")
 MISSED_03 = "Small right apical pneumothorax. No effusion."
 
 
@@ -41,15 +42,16 @@ def test_a_saved_read_holds_what_the_resident_typed_and_its_scores_nothing_else(
     record = json.loads(path.read_text())
     assert path.parent == tmp_path and path.name.startswith("03_ana-r-")
     assert record["alias"] == "Ana R." and record["read"] == RIGHT_03 and record["case_id"] == "03"
-    assert record["score"] == [3, 3]  # the non-pertinent oedema, unmentioned, is not scored
+    assert record["score"] == [4, 4]  # the non-pertinent oedema, unmentioned, is not scored
     assert {f["finding"]: f["verdict"] for f in record["findings"]} == {
-        "pleural effusion": "right", "pneumothorax": "right", "catheter": "right", "pulmonary oedema": "not scored"}
+        "pleural effusion": "right", "pneumothorax": "right", "catheter": "right", "consolidation": "right",
+        "pulmonary oedema": "not scored"}
     assert record["model_read_sha256"] and "The model's read." not in path.read_text()
     assert record["project_version"] == mh.__version__
     assert "hf_" not in path.read_text()
     assert set(record) == {"format", "format_version", "case_id", "case_slug", "alias", "read", "findings", "score",
                            "model_read_sha256", "saved_at", "project_version", "revised_read", "planted",
-                           "planted_read", "shown_findings", "changes"}
+                           "planted_read", "shown_findings", "changes", "decision", "decided_before_key"}
     assert record["planted_read"] is None and record["revised_read"] is None  # MedGemma's read: only its digest
 
 
@@ -77,11 +79,11 @@ def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_
     rows = mh.class_review(class_folder)
     assert {(r["resident"], r["finding"]): r["outcome"] for r in rows} == {
         ("Ana", "pleural effusion"): "right", ("Ana", "pneumothorax"): "right", ("Ana", "catheter"): "right",
-        ("Ana", "pulmonary oedema"): "not scored",
+        ("Ana", "consolidation"): "right", ("Ana", "pulmonary oedema"): "not scored",
         ("Ben", "pleural effusion"): "missed", ("Ben", "pneumothorax"): "over-called", ("Ben", "catheter"): "missed",
-        ("Ben", "pulmonary oedema"): "not scored",
+        ("Ben", "consolidation"): "missed", ("Ben", "pulmonary oedema"): "not scored",
         ("Cai", "pleural effusion"): "hedged", ("Cai", "pneumothorax"): "missed", ("Cai", "catheter"): "missed",
-        ("Cai", "pulmonary oedema"): "not scored"}
+        ("Cai", "consolidation"): "missed", ("Cai", "pulmonary oedema"): "not scored"}
     # plain data: straight into a CSV
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -98,7 +100,7 @@ def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_
 def test_the_model_is_one_more_reader(class_folder, shown, with_cases, tiny_model):
     rows = mh.class_review(class_folder, model=tiny_model)
     model_rows = [r for r in rows if r["is_model"]]
-    assert {r["resident"] for r in model_rows} == {review.MODEL_ROW} and len(model_rows) == 4
+    assert {r["resident"] for r in model_rows} == {review.MODEL_ROW} and len(model_rows) == 5
     assert "MedGemma" in shown[0]
 
 
@@ -111,7 +113,7 @@ def test_folder_list_and_zip_give_the_same_review(class_folder, tmp_path, shown)
             bundle.write(path, f"reads/{path.name}")
         bundle.writestr("__MACOSX/._junk.json", b"\x00\x01")
     from_zip = mh.class_review(archive)
-    assert from_folder == from_list == from_zip and len(from_folder) == 12
+    assert from_folder == from_list == from_zip and len(from_folder) == 15
 
 
 def test_bad_records_are_skipped_one_line_each_naming_the_file(class_folder, shown, capsys):
@@ -154,7 +156,7 @@ def test_scores_come_from_the_current_checker_not_the_record(tmp_path, shown):
     path = mh.save_read("03", RIGHT_03, "Ana", tmp_path)
     record = json.loads(path.read_text())
     record["findings"] = [{**f, "verdict": "missed"} for f in record["findings"]]  # an older checker's verdicts
-    record["score"] = [0, 4]
+    record["score"] = [0, 5]
     path.write_text(json.dumps(record))
     rows = mh.class_review(tmp_path)
     assert {r["outcome"] for r in rows if r["finding"] != "pulmonary oedema"} == {"right"}

@@ -1,4 +1,5 @@
-"""Read first, in a real kernel: Run All shows neither MedGemma's read nor the key until a read is committed."""
+"""Read first, in a real kernel: Run All shows neither MedGemma's read nor the key until a read is committed and the
+resident has kept or revised it."""
 
 from __future__ import annotations
 
@@ -61,10 +62,18 @@ def test_run_all_reveals_nothing_until_a_read_is_committed(live_kernel_environme
         history = mh.load_case(notebook_name[:2]).history[:40]
         assert history in before  # the case itself is shown: only the answers wait
 
-        # The resident commits a read, as the Reveal button does.
+        # The resident commits a read, as the Reveal button does: the read shown appears, nothing scored anywhere.
         commit = nbformat.v4.new_code_cell("quiz.reveal('No pneumothorax. Large right pleural effusion.')")
         notebook.cells.append(commit)
         client.execute_cell(commit, len(notebook.cells) - 1)
+        assert "mh-first-look" in _outputs_text(commit)
+        committed = "\n".join(_outputs_text(cell) for cell in notebook.cells if cell.cell_type == "code")
+        assert not [marker for marker in HIDDEN_MARKERS if marker in committed], "scored before the decision"
+        assert "answer key is hidden" in _outputs_text(key[-1])
+        # Then keeps it, as Keep my read does: the key and the scores come now.
+        keep = nbformat.v4.new_code_cell("quiz.keep()")
+        notebook.cells.append(keep)
+        client.execute_cell(keep, len(notebook.cells) - 1)
         assert "medgemma-findings" in _outputs_text(ask[-1])  # the Ask cell filled in ...
         revealed_key = _outputs_text(key[-1])
         assert "medgemma-answer-key" in revealed_key

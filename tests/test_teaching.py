@@ -25,15 +25,19 @@ def case01(with_cases):
     return mh.load_case("01")
 
 
-def test_reveal_button_shows_both_reads_side_by_side_with_concordance(case01, tiny_model):
+def test_reveal_then_keep_shows_both_reads_side_by_side_with_concordance(case01, tiny_model):
     quiz = teaching.Quiz(case01, tiny_model, max_new_tokens=16, use_widgets=True)
     assert quiz.widget is not None and quiz.result.value == ""
     quiz.textarea.value = RESIDENT_READ
     quiz.button.click()  # the real on_click callback, without a browser
+    first_look = quiz.result.value  # stage 1: both reads as text, nothing scored
+    assert "&lt;b&gt;No&lt;/b&gt; pleural effusion" in first_look and "<b>No</b>" not in first_look
+    assert "mh-concordance" not in first_look and "Answer key" not in first_look
+    quiz.keep_button.click()
     shown = quiz.result.value
     assert shown.count("mh-concordance") == 2 and "Your read" in shown and "MedGemma" in shown
     assert "&lt;b&gt;No&lt;/b&gt; pleural effusion" in shown and "<b>No</b>" not in shown
-    assert "Answer key" in shown and not quiz.button.disabled
+    assert "Answer key" in shown and quiz.button.disabled and quiz.keep_button.disabled
     # The resident's read is scored: pneumothorax and effusion denied (agree), consolidation hedged.
     checks = {c.finding: c.status for c in mh.check_findings(RESIDENT_READ, case01)}
     assert checks["pneumothorax"] == "absent" and checks["pleural effusion"] == "absent"
@@ -55,7 +59,11 @@ def test_without_widgets_the_quiz_falls_back_to_text(case01, tiny_model, capsys)
     assert quiz.widget is None
     quiz.reveal("No pneumothorax.")
     out = capsys.readouterr().out
-    assert "quiz.reveal" in out and "Your read: " in out and "MedGemma: " in out and "Answer key" in out
+    assert "quiz.reveal" in out and "quiz.keep()" in out and "The read shown to you:" in out
+    assert "Answer key" not in out and "agrees" not in out
+    quiz.keep()
+    out = capsys.readouterr().out
+    assert "Your read: " in out and "MedGemma: " in out and "Answer key" in out
 
 
 def test_run_case_repeats_are_served_from_memory(case01, tiny_model):
@@ -416,8 +424,9 @@ def test_the_quiz_reads_its_own_question_in_the_background_and_counts_progress(c
     assert question in read.prompt
     assert session.key == walkthrough.case_request(case01, prompt=question, max_new_tokens=6).key(case01)
     assert session.progress[0] == len(read.text) > 0  # streamed: the quiz's progress line counted it
-    assert quiz.reveal("No pneumothorax.").count("mh-concordance") == 2
+    assert "mh-concordance" not in quiz.reveal("No pneumothorax.")
     assert quiz.findings is read  # the reveal shows the read made in the background, not a new one
+    assert quiz.keep().count("mh-concordance") == 2
     reveal.forget_sessions()
 
 
@@ -431,7 +440,8 @@ def test_the_quiz_uses_the_model_it_was_given(case01, tiny_model, monkeypatch, c
     monkeypatch.setattr(walkthrough, "default_model", no_default_model)
     quiz = mh.quiz(case01, tiny_model, max_new_tokens=6)
     assert capsys.readouterr().out == ("Write your own read first, then call quiz.reveal('your findings and "
-                                       "impression') to compare it with MedGemma's read and the answer key.\n")
+                                       "impression') to see the read shown to you; then quiz.keep() or "
+                                       "quiz.revise('...') to see the answer key.\n")
     quiz.reveal("No pneumothorax.")
     assert quiz.findings is not None and quiz.findings.model_name == tiny_model.name
 
@@ -451,11 +461,11 @@ def test_the_quiz_widgets_are_laid_out_for_reading(case01, tiny_model):
     assert quiz.findings is None and quiz.read == ""  # nothing read or revealed yet
     assert quiz.textarea.layout.width == "100%" and quiz.textarea.layout.height == "120px"
     assert quiz.alias_box.layout.width == "60%"
-    assert quiz.button.tooltip == "Commit your read, then see MedGemma's read and the answer key"
+    assert quiz.button.tooltip == "Commit your read, then see the read shown to you and decide"
     assert quiz.skip_button.tooltip == "Show MedGemma's read and the answer key without a read of your own"
+    # while the read shown is prepared: a neutral line, the same for MedGemma's read and a teacher's
     quiz._show_progress("**Findings:** <b>so far</b>")
-    assert quiz.result.value.startswith("<p><i>MedGemma is reading…</i></p><div style='overflow-wrap:anywhere'>")
-    assert "&lt;b&gt;so far&lt;/b&gt;" in quiz.result.value
+    assert quiz.result.value == "<p><i>Preparing the read shown to you… (27 characters)</i></p>"
 
 
 def _table_rows(page: str, title: str) -> dict[str, list[str]]:
@@ -494,7 +504,7 @@ def test_a_read_of_ones_own_image_is_scored_on_what_that_image_can_show(with_cas
     quiz.session.image_modality = "ultrasound"
     quiz.findings = _findings("A fibroid with edge shadowing.")
     quiz.session.read = "A fibroid with edge shadowing."
-    scored = _table_rows(quiz._markup(), "Your read vs the answer key")
+    scored = _table_rows(quiz._key_markup(), "Your read vs the answer key")
     assert "edge shadowing" in scored and "T2 hypointense" not in scored
     mh.show_answer_key(case, _findings("A fibroid with edge shadowing."), "A fibroid with edge shadowing.")
     out = capsys.readouterr().out
