@@ -122,9 +122,9 @@ def show_answer_key(case: Case | str | int, findings: Findings | None = None,
                     resident_read: str | None = None) -> list[FindingCheck]:
     """Reveal the answer key, with concordance tables for the model's read and the resident's, if given.
 
-    In a live notebook before the resident has committed a read, it shows a notice instead and fills in at
-    the reveal (read first, see reveal.py); then the model's read is the notebook's one read and the resident's
-    the one committed in the quiz, unless given here.
+    In a live notebook before the resident has committed a read and kept or revised it, it shows a notice instead
+    and fills in at the decision (see reveal.py); then the model's read is the notebook's one read and the
+    resident's the first one committed in the quiz, unless given here.
     """
     case = load_case(case)
     state = reveal.session(case.id)
@@ -282,7 +282,7 @@ class Quiz:
 
     @property
     def planted(self) -> bool:
-        """True when the read shown at the reveal is a teacher's, not MedGemma's."""
+        """True when the read shown is a teacher's, not MedGemma's."""
         return self.shown_read is not None
 
     def _refresh(self) -> None:

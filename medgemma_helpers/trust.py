@@ -154,8 +154,8 @@ def context_reads_text(reads: list[ContextRead]) -> str:
 def review_round(source: Any, case: Case | str | int = TRUST_CASE, *, model: Any = None) -> list[dict[str, Any]]:
     """The class review of a round (mh.class_review), held back in a live notebook until the resident decides.
 
-    The review names the findings that misled the class: shown before a resident's own read, it gives the planted
-    error away. Returns the rows when shown at once, else [] (they show at the reveal).
+    The review names the findings that misled the class: shown before a resident's own decision, it gives the
+    round away. Returns the rows when shown at once, else [] (they show at the decision).
     """
     case = load_case(case)
     state = reveal.session(case.id)
