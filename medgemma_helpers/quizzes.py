@@ -45,12 +45,12 @@ AFTER_KEY = ("The key is already shown: a revision now would follow the key, not
              "taken and your decision stands. Run the quiz cell again to start a new round.")
 
 
-def _read_column(title: str, read: str, case: Case, image_modality: str | None) -> str:
-    """One of the resident's reads, quoted and scored against the key."""
+def _read_column(title: str, read: str, case: Case, image_modality: str | None, width: int) -> str:
+    """One of the resident's reads, quoted and scored against the key, in a column at least width pixels wide."""
     checks = check_findings(read, case, image_modality=image_modality)
     markup = esc(read).replace("\n", "<br>") if read.strip() else "<i>(nothing written)</i>"
     # overflow-wrap: a long unbroken run (a URL, a garbled answer) must wrap, not push the column off screen.
-    return (f"<div style='flex:1;min-width:300px'><h4>{esc(title)}</h4>"
+    return (f"<div style='flex:1;min-width:{width}px'><h4>{esc(title)}</h4>"
             f"<blockquote style='overflow-wrap:anywhere'>{markup}</blockquote>"
             f"{concordance_table_html(checks, f'{title} vs the answer key')}"
             f"{contradictions_html(read, case, image_modality=image_modality)}</div>")
@@ -64,15 +64,17 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
     (unless disclose=False: the caller discloses) the comparison ends with the disclosure.
     """
     columns = []
+    # Three reads side by side leave each table too little room: wider columns, so the third wraps below.
+    width = 300 if revised_read is None else 500
     if resident_read is not None:
         columns.append(_read_column("Your read" if revised_read is None else "Your first read", resident_read,
-                                    case, image_modality))
+                                    case, image_modality, width))
     if revised_read is not None:
-        columns.append(_read_column("Your revised read", revised_read, case, image_modality))
+        columns.append(_read_column("Your revised read", revised_read, case, image_modality, width))
     if findings is not None:
         model_checks = check_findings(findings.text, case, image_modality=image_modality)
         title = shown_title(findings)  # a teacher's planted read is never called MedGemma's
-        columns.append(f"<div style='flex:1;min-width:300px'>{findings_html(findings, title)}"
+        columns.append(f"<div style='flex:1;min-width:{width}px'>{findings_html(findings, title)}"
                        f"{concordance_table_html(model_checks, f'{title} vs the answer key')}"
                        f"{contradictions_html(findings.text, case, image_modality=image_modality)}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""

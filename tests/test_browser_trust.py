@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from test_browser import (  # noqa: F401 - browser is a fixture
+    _OVERFLOWING_JS,
     REVEAL_S,
     REVEALED_SELECTORS,
     _screenshot,
@@ -103,6 +104,9 @@ def test_after_revise_the_key_and_every_read_scored_are_on_the_page(stages):
     expect(stages["first_box"]).to_have_value(FIRST_READ)
     expect(quiz.locator(".mh-comparison")).to_contain_text(FIRST_READ)
     expect(quiz.locator("button.jupyter-button", has_text="Revise my read")).to_have_count(0)  # decided: no more
+    # three reads, each with its table: none spills over another or past the notebook's edge
+    overflowing = quiz.locator(".mh-comparison").evaluate(_OVERFLOWING_JS)
+    assert not overflowing, "the comparison overflows the notebook width:\n" + "\n".join(overflowing)
 
 
 def test_the_round_is_disclosed_at_the_end_naming_the_change_and_never_called_medgemmas(stages):
