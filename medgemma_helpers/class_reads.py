@@ -144,7 +144,7 @@ def _digest(text: str) -> str:
 
 def _revision_fields(case: Case, checks: list[FindingCheck], shown_read: str | None, revised_read: str | None,
                      planted: bool) -> dict[str, Any]:
-    """The record's fields for the round after the reveal: the revised read, what the read shown said, planted."""
+    """The record's fields for the round: the revised read, what the read shown said, planted, the changes."""
     shown = check_findings(shown_read, case) if shown_read else []
     revised = check_findings(revised_read, case) if revised_read is not None else None
     rows = revisions(checks, revised, shown) if revised is not None else []
@@ -166,7 +166,7 @@ class _Record:
     saved_at: datetime
     model_read_sha256: str | None
     origin: str  # the file it came from, for messages
-    # the round after the reveal (absent from records saved before revising existed)
+    # the round: the read shown and the decision before the key (absent from records saved before they existed)
     revised_read: str | None = None
     planted: bool = False
     planted_read: str | None = None

@@ -1,6 +1,8 @@
-"""A read revised after the reveal: per finding, what changed, and whether the model read shown pulled it there.
+"""A read revised after seeing the read shown, before the key: per finding, what changed, and whether the read
+shown pulled it there.
 
-A fluent model read pulls a reader towards it even when it is wrong. After the reveal a resident may revise;
+A fluent model read pulls a reader towards it even when it is wrong. After seeing the read shown, and before the
+key (a decision after the key follows the key, not the read), a resident keeps or revises their read;
 comparing the first read with the revised one, finding by finding, against the key and against the read the
 resident saw, measures that pull:
 
