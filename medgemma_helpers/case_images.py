@@ -1,12 +1,15 @@
-"""Case images: taken from the mirror folder, the verified local copy, or the pinned download, always sha256-checked.
+"""Case images: taken from the mirror folder, the verified local copy, the class pack in use, or the pinned
+download, always sha256-checked. Every pinned film (a case's, the series', the drill's) is resolved here.
 
-Layer: cases and concordance. May import: errors, files, images, cases.
+Layer: cases and concordance. May import: errors, files, images, pack, cases.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -15,6 +18,7 @@ from .cases import Case, CaseImage
 from .errors import ImageError
 from .files import sha256_of, write_atomically
 from .images import download, load_image
+from .pack import pack_film_path
 
 MIRROR_ENV = "MEDGEMMA_IMAGE_MIRROR"
 
@@ -51,8 +55,30 @@ def case_image_path(case: Case) -> Path:
     return verified_image_path(case.image)
 
 
+# While a class pack is recorded: every pinned film resolved, by sha256, with its verified file.
+_watching: list[dict[str, tuple[CaseImage, Path]]] = []
+
+
+@contextmanager
+def films_resolved() -> Iterator[dict[str, tuple[CaseImage, Path]]]:
+    """Collect every pinned film resolved inside the block (what a class pack must carry), by sha256."""
+    seen: dict[str, tuple[CaseImage, Path]] = {}
+    _watching.append(seen)
+    try:
+        yield seen
+    finally:
+        _watching.remove(seen)
+
+
 def verified_image_path(image: CaseImage) -> Path:
-    """A verified local file for any pinned image (a case's, a film series'): mirror, images/, then download."""
+    """A verified file for any pinned film (a case's, the series', the drill's): mirror, images/, pack, download."""
+    path = _resolve(image)
+    for seen in _watching:
+        seen.setdefault(image.sha256, (image, path))
+    return path
+
+
+def _resolve(image: CaseImage) -> Path:
     mirrored = _from_mirror(image)
     if mirrored is not None:
         return mirrored
@@ -61,6 +87,9 @@ def verified_image_path(image: CaseImage) -> Path:
         if sha256_of(local) == image.sha256:
             return local
         local.unlink()  # a stale or corrupt copy: fetch it again rather than use it
+    packed = pack_film_path(image.sha256)  # the class pack checked this film's sha256 when it was opened
+    if packed is not None:
+        return packed
     data = download(image.url, max_bytes=max(image.size_bytes * 2, 1 << 20))
     actual = hashlib.sha256(data).hexdigest()
     if actual != image.sha256:

@@ -52,9 +52,11 @@ def _preflight(allow_cpu: bool) -> str | None:
     import torch
 
     if not torch.cuda.is_available() and not allow_cpu:
-        problems.append("No CUDA GPU is visible: MedGemma 4B needs a GPU with about 10 GB (a T4 is enough) to answer "
-                        "in seconds rather than minutes. Use Colab or Kaggle with a GPU, or pass --allow-cpu to "
-                        f"run anyway; or set {MODEL_ID_ENV} to a local model folder.")
+        problems.append("No CUDA GPU is visible: MedGemma 1.5 4B needs a GPU with about 10 GB (a T4 is enough) to "
+                        "answer in seconds rather than minutes. Without one: replay a class pack a teacher recorded "
+                        f"on a GPU ({PACK_ENV}=class.pack; no GPU, token or network needed), or use a class server "
+                        "(MEDGEMMA_ENDPOINT=http://<server>:8000); or use Colab or Kaggle with a GPU; or pass "
+                        "--allow-cpu to run on this CPU anyway (minutes per answer).")
     return "\n".join(f"- {problem}" for problem in problems) or None
 
 
@@ -135,7 +137,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         return 2
     if _not_ready(args, "record a class pack"):
         return 2
-    record_pack(args.out, cases=args.only or None)
+    record_pack(args.out, cases=args.only or None, images=not args.no_images)
     return 0
 
 
@@ -161,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"medgemma-case-notebooks {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    notebooks = commands.add_parser("notebooks",
-                                    help="execute the case notebooks headless into executed .ipynb and HTML")
+    notebooks = commands.add_parser("notebooks", help="run every notebook (the cases and the skills) headless: "
+                                                      "executed .ipynb and HTML, and what they write, under --out")
     notebooks.add_argument("--out", default="output", help="output folder (default: output)")
     notebooks.add_argument("--only", nargs="*", help="notebook ids to run, e.g. 01 03 (default: all)")
     notebooks.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
@@ -193,10 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
     summary.set_defaults(handler=_cmd_summary)
 
-    pack = commands.add_parser("pack", help="record MedGemma's reads of the notebooks' questions into a class pack")
+    pack = commands.add_parser("pack", help="record MedGemma's reads of the notebooks' questions, and the films they "
+                                            "show, into a class pack")
     pack.add_argument("--out", default="class.pack", help="the pack file to write (default: class.pack)")
     pack.add_argument("--only", nargs="*", help="case ids to record, e.g. 01 03 (default: every case and skill "
                                                 "notebook)")
+    pack.add_argument("--no-images", action="store_true", help="leave the films out (a smaller pack; each computer "
+                                                               "then fetches them, or reads MEDGEMMA_IMAGE_MIRROR)")
     pack.add_argument("--allow-cpu", action="store_true", help="run MedGemma on the CPU (very slow)")
     pack.set_defaults(handler=_cmd_pack)
 

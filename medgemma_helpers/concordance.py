@@ -1018,7 +1018,8 @@ def concordance_lines(checks: Iterable[FindingCheck], title: str = "The read") -
     checks = list(checks)
     agreeing, total = concordance_score(checks)
     lines = [f"{title}: {agreeing}/{total} findings agree with the answer key"]
-    lines += [f"  - {c.finding}: said {read_says(c)}, key {key_says(c)}: {verdict(c)[1]}" for c in checks]
+    lines += [f"  - {c.finding}: {'not mentioned' if c.status == 'not_mentioned' else 'read ' + read_says(c)}, "
+              f"key {key_says(c)}: {verdict(c)[1]}" for c in checks]
     if checks:
         lines.append(f"  {error_tally(checks).line()}")
     unstated = unstated_negatives_line(checks)

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 KEEP_RUNTIME_OWN = {"torch", "jupyter", "nbclient", "nbconvert", "ipywidgets"}
+PROJECT_DISTRIBUTION = "medgemma-case-notebooks"  # this project, when installed (pip install -e .)
 DONE_FILE = ".setup-done"
 INTERNET_HELP = ("On Kaggle, turn the Internet on: in the notebook's right-hand panel open Settings and switch "
                  "Internet on (Kaggle asks for a verified phone number once); on Colab, check the connection.")
@@ -111,7 +112,7 @@ def _dependents_constraints(names: set[str]) -> list[str]:
     constraints = []
     for distribution in importlib.metadata.distributions():
         owner = distribution.metadata["Name"] or ""
-        if _canonical(owner) in names:
+        if _canonical(owner) in names or _canonical(owner) == PROJECT_DISTRIBUTION:  # its own needs are the lines
             continue
         for text in distribution.requires or []:
             try:

@@ -67,10 +67,15 @@ def _precision_note(device: str, dtype: torch.dtype) -> str | None:
             # is_bf16_supported() says True on a T4 too; the capability tells the truth.
             return (f"Note: {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) emulates "
                     "bfloat16: answers are correct but slower than on an L4 or A100.")
-    if device == "cpu":
-        return ("Note: running on the CPU; MedGemma 4B takes minutes per answer there. A GPU (a T4 is enough) is "
-                "much faster.")
     return None
+
+
+def _cpu_note(parameters: int, size: str) -> str:
+    """What running this model on the CPU means for the wait, by the size actually loaded."""
+    if parameters >= 1e9:  # MedGemma 1.5 itself (4.3 B)
+        return (f"Note: running on the CPU; a {size}-parameter model takes minutes per answer there. A GPU (a T4 is "
+                "enough) answers in seconds; without one, use a class server or a class pack (see the README).")
+    return f"Note: running on the CPU; this {size}-parameter model is small enough to answer quickly there."
 
 
 def _dtype_keyword() -> str:
@@ -279,6 +284,8 @@ def load_model(model_id: str | None = None, *, device: str | None = None, dtype:
     size = f"{params / 1e9:.2f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
     print(f"Loaded {loaded.name} ({size} parameters) on {device} in "
           f"{str(dtype).replace('torch.', '')} [{_hardware_summary(device)}] in {seconds:.1f} s.")
+    if device == "cpu":
+        print(_cpu_note(params, size))
     warning = _offload_warning(model, device)
     if warning:
         print(warning, flush=True)

@@ -63,16 +63,16 @@ def _badges(name: str, repo_url: str) -> str:
             f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({kaggle})")
 
 
-def setup_code(repo_url: str) -> str:
-    """The setup cell's code for the project at repo_url."""
-    return _SETUP.replace("@REPO_URL@", repo_url)
+def setup_code(repo_url: str, project: str = "") -> str:
+    """The setup cell's code for the project at repo_url (and, for notebooks written elsewhere, its folder here)."""
+    return _SETUP.replace("@REPO_URL@", repo_url).replace("@PROJECT@", project)
 
 
 _SETUP = f'''# On Colab or Kaggle: fetch the project once and install what it needs. Locally: only find the project.
-import os, runpy, subprocess, sys
+import importlib.util, os, runpy, subprocess, sys
 from pathlib import Path
 
-REPO_URL, CLONE = "@REPO_URL@", "{CLONE_FOLDER}"
+REPO_URL, CLONE, PROJECT = "@REPO_URL@", "{CLONE_FOLDER}", "@PROJECT@"
 HOSTED = "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ
 
 class SetupNotDone:  # stands in for mh until setup succeeds, so later cells say why instead of a NameError
@@ -81,16 +81,23 @@ class SetupNotDone:  # stands in for mh until setup succeeds, so later cells say
                            "and run the setup cell again.")
 
 mh = SetupNotDone()
-# The project is this folder or a parent (after a %cd), the clone of an earlier run, or a new clone.
-root = next((folder for folder in (Path.cwd(), *Path.cwd().parents, Path(CLONE).resolve())
-             if (folder / "medgemma_helpers" / "hosted_setup.py").is_file()), None)
+# The project: this folder or a parent, the folder these notebooks were written from, an installed copy
+# (an editable install), the clone of an earlier run, or (on Colab or Kaggle) a new clone.
+spec = None if HOSTED else importlib.util.find_spec("medgemma_helpers")
+places = [Path.cwd(), *Path.cwd().parents, *[Path(p) for p in [PROJECT] if p], Path(CLONE).resolve(),
+          *([Path(spec.origin).parent.parent] if spec and spec.origin else [])]
+root = next((folder for folder in places if (folder / "medgemma_helpers" / "hosted_setup.py").is_file()), None)
 if root is None and HOSTED:
     clone = subprocess.run(["git", "clone", "--quiet", "--depth", "1", REPO_URL, CLONE], capture_output=True)
     root = Path(CLONE).resolve() if clone.returncode == 0 else None
+    if root is None:
+        raise RuntimeError(f"Fetching {{REPO_URL}} failed. On Kaggle, turn the Internet on (Settings > Internet "
+                           "on, in the panel on the right); on Colab, check the connection. Then run this cell again.")
 if root is None:
-    raise RuntimeError(f"The project is not in this folder or its parents, and fetching {{REPO_URL}} failed. "
-                       "On Kaggle, turn the Internet on (Settings > Internet on, in the panel on the right); "
-                       "then run this cell again.")
+    raise RuntimeError("The project (the folder holding medgemma_helpers/) is not this folder or a parent of it, and "
+                       "is not installed here. Open this notebook inside the project, or write it with the project's "
+                       "make-notebooks --out, or install the project into this kernel's Python; then run this cell "
+                       "again.")
 mh = runpy.run_path(str(root / "medgemma_helpers" / "hosted_setup.py"))["prepare"](root, hosted=HOSTED)'''
 SETUP_CODE = setup_code(REPO_URL)
 
@@ -128,12 +135,12 @@ def _environment() -> Any:
     return environment
 
 
-def _render(template: str, name: str, repo_url: str = REPO_URL, **values: Any) -> dict[str, Any]:
+def _render(template: str, name: str, repo_url: str = REPO_URL, project: str = "", **values: Any) -> dict[str, Any]:
     """A template (jupytext markdown with Jinja placeholders) rendered and read as notebook JSON, no outputs."""
     import jupytext
 
     text = _environment().get_template(template).render(
-        badges=_badges(name, repo_url), disclaimer=DISCLAIMER, setup_code=setup_code(repo_url), **values)
+        badges=_badges(name, repo_url), disclaimer=DISCLAIMER, setup_code=setup_code(repo_url, project), **values)
     notebook = jupytext.reads(text, fmt="md")
     cells = [_cell(index, cell.cell_type, cell.source) for index, cell in enumerate(notebook.cells)]
     metadata = {key: value for key, value in notebook.metadata.items() if key != "jupytext"}
@@ -155,17 +162,19 @@ def _case_objectives(case: Case, checklist: tuple[str, ...], blind: bool) -> lis
             "Recognise what MedGemma 1.5 can and cannot tell you, and why its read needs clinical judgment."]
 
 
-def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REPO_URL) -> dict[str, Any]:
+def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REPO_URL,
+                   project: str = "") -> dict[str, Any]:
     """The notebook for one case, from notebooks/templates/case.md and the case file, with no outputs.
 
     blind=True holds the differential back until after the reveal; None keeps the template's own BLIND setting.
+    project: the project folder, for a notebook written outside it (its setup cell looks there).
     """
     patient = ", ".join(part for part in (f"{case.patient.age}-year-old" if case.patient.age else "",
                                           case.patient.sex or "") if part)
     checklist = systematic_checklist(case)
     # The template's BLIND decides unless the caller does; the objectives must follow the same choice.
     blinded = _template_blind() if blind is None else blind
-    return _render("case.md", notebook_name(case), repo_url, case=case, patient=patient, blind=blinded,
+    return _render("case.md", notebook_name(case), repo_url, project, case=case, patient=patient, blind=blinded,
                    title=f"Case {case.id}: {case.title}", tagline=_markdown_text(case.presenting_complaint),
                    checklist=checklist, objectives=_case_objectives(case, checklist, blinded),
                    pointers=() if checklist == case.review_checklist else case.review_checklist)
@@ -197,17 +206,17 @@ def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
     return cell
 
 
-def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None,
-                  repo_url: str = REPO_URL) -> dict[str, dict[str, Any]]:
+def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None, repo_url: str = REPO_URL,
+                  project: str = "") -> dict[str, dict[str, Any]]:
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
-    made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, ct_question=NOTEBOOK_QUESTION,
+    made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, project, ct_question=NOTEBOOK_QUESTION,
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
                           max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE),
                           film=load_case("01", CASES_DIR).image,
                           trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE,
                           patient_cases=[load_case(c, CASES_DIR) for c in PATIENT_NOTEBOOK_CASES])
             for name in OTHER_NOTEBOOKS}
-    made.update({notebook_name(case): build_notebook(case, blind=blind, repo_url=repo_url)
+    made.update({notebook_name(case): build_notebook(case, blind=blind, repo_url=repo_url, project=project)
                  for case in (cases or list_cases(CASES_DIR))})
     return dict(sorted(made.items()))
 
@@ -219,11 +228,16 @@ def notebook_text(notebook: dict[str, Any]) -> str:
 
 def write_notebooks(folder: Path = NOTEBOOKS_DIR, cases_folder: Path | None = None, *, blind: bool | None = None,
                     repo_url: str | None = None) -> list[Path]:
-    """Write every notebook from the templates (cases from cases_folder, else the project's); the paths written."""
+    """Write every notebook from the templates (cases from cases_folder, else the project's); the paths written.
+
+    Notebooks written outside the project carry its folder, so their setup cell finds it wherever they are opened
+    on this computer (inside the project it finds itself, and the committed notebooks hold no personal path).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     chosen = list_cases(cases_folder) if cases_folder else None
-    for name, notebook in all_notebooks(chosen, blind=blind, repo_url=repo_url or REPO_URL).items():
+    project = "" if folder.resolve().is_relative_to(PROJECT_ROOT.resolve()) else str(PROJECT_ROOT.resolve())
+    for name, notebook in all_notebooks(chosen, blind=blind, repo_url=repo_url or REPO_URL, project=project).items():
         path = folder / name
         path.write_text(notebook_text(notebook), encoding="utf-8")
         written.append(path)
@@ -264,20 +278,28 @@ def case_notebooks() -> list[Path]:
 
 
 def execute_notebooks(out: Path, notebooks: list[Path] | None = None, *, timeout: int = 3600) -> list[dict[str, Any]]:
-    """Run notebooks top to bottom in a fresh kernel each; write executed .ipynb and .html to out."""
+    """Run notebooks top to bottom in a fresh kernel each, working in out; write executed .ipynb and .html there.
+
+    Whatever a notebook writes (handouts, the class review's CSV, saved reads) lands in out too, never beside the
+    project's notebooks.
+    """
     out.mkdir(parents=True, exist_ok=True)
     notebooks = notebooks or case_notebooks()
-    # A walkthrough shows everything: no resident is there to commit a read first (reveal.py). The kernels
-    # inherit this process's environment; it is restored afterwards.
-    previous = os.environ.get(SHOW_ALL_ENV)
-    os.environ[SHOW_ALL_ENV] = "1"
+    # A walkthrough shows everything: no resident is there to commit a read first (reveal.py). The kernels work in
+    # out, so their setup cell finds the project through PYTHONPATH. They inherit this process's environment,
+    # which is restored afterwards.
+    paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    settings = {SHOW_ALL_ENV: "1", "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         return _execute(out, notebooks, timeout)
     finally:
-        if previous is None:
-            os.environ.pop(SHOW_ALL_ENV, None)
-        else:
-            os.environ[SHOW_ALL_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _execute(out: Path, notebooks: list[Path], timeout: int) -> list[dict[str, Any]]:
@@ -294,7 +316,7 @@ def _execute(out: Path, notebooks: list[Path], timeout: int) -> list[dict[str, A
         # (the kernel is this machine's own child process, on loopback).
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                resources={"metadata": {"path": str(path.parent)}})
+                                resources={"metadata": {"path": str(out)}})
         started = time.perf_counter()
         error = None
         try:

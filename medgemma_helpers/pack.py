@@ -7,18 +7,28 @@ and its time. `PackedMedGemma` answers a request only when its digest is in the 
 resident's own image or another max_new_tokens is never answered with a near match, but refused with what
 differs and what to use instead. A pack whose project version prepares inputs differently is refused too.
 
+A pack also carries the films its notebooks show (the case films, the prior-current series, the drill's films),
+each with its attribution and pinned sha256, so a class runs with no network and no mirror: the image loader
+(case_images.verified_image_path) asks `pack_film_path` before it downloads. Each film is checked against its
+sha256 when the pack is opened; a damaged one is refused by name.
+
 A pack is data, never code: one JSON file (no pickle), sealed with a sha256 of its contents, so a damaged,
 truncated or edited pack is refused by name. It holds no token and nothing about a person: digests, the
-recording's facts (model, versions, GPU, date) and the model's answers.
+recording's facts (model, versions, GPU, date), the model's answers and the openly licensed films.
 
 Layer: model access. May import: errors, files, access.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
+import binascii
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +101,25 @@ def inputs_of(messages: Messages, max_new_tokens: int) -> Inputs:
     return Inputs(tuple(images), _digest(system), _digest(*texts), _digest(prompt), max_new_tokens)
 
 
+@dataclass(frozen=True)
+class PackFilm:
+    """One film a pack carries: its file name, pinned sha256 and address, whom to credit, and its bytes."""
+
+    file: str
+    sha256: str
+    url: str
+    licence: str
+    attribution: str
+    source_label: str
+    data: bytes = b""
+
+    def record(self) -> dict[str, str]:
+        """The film as the pack's JSON holds it (bytes as base64)."""
+        return {"file": self.file, "sha256": self.sha256, "url": self.url, "licence": self.licence,
+                "attribution": self.attribution, "source_label": self.source_label,
+                "data": base64.b64encode(self.data).decode("ascii")}
+
+
 # ---------------------------------------------------------------- recording
 
 
@@ -144,12 +173,14 @@ def _recording_facts(live: Any) -> dict[str, Any]:
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def write_pack(path: str | Path, recording: RecordingMedGemma) -> Path:
-    """Seal the recorded answers into one JSON pack file (written whole or not at all)."""
+def write_pack(path: str | Path, recording: RecordingMedGemma, films: list[PackFilm] | None = None) -> Path:
+    """Seal the recorded answers, and the films given, into one JSON pack file (written whole or not at all)."""
     path = Path(path)
     unique = {entry["key"]: entry for entry in recording.entries}  # a repeated request keeps one answer
+    carried = {film.sha256: film for film in films or []}  # a film two notebooks show is carried once
     body = {"format": PACK_FORMAT, "format_version": PACK_FORMAT_VERSION, "preparation_version": PREPARATION_VERSION,
-            **_recording_facts(recording.live), "entries": list(unique.values())}
+            **_recording_facts(recording.live), "entries": list(unique.values()),
+            "films": [film.record() for film in carried.values()]}
     sealed = {**body, "sha256": _seal(body)}
     write_atomically(path, (json.dumps(sealed, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
@@ -167,14 +198,16 @@ class PackedMedGemma:
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
-        self.facts, self.entries = _read_pack(self.path)
+        self.facts, self.entries, films = _read_pack(self.path)
+        self.films = {film.sha256: film for film in films}
         self.by_key = {entry["key"]: entry for entry in self.entries}
         day = self.facts.get("recorded_at", "")[:10]
         self.name = f"{self.facts.get('model_name') or 'MedGemma'} (recorded on {self.facts.get('device')} on {day})"
         self.model_id = self.facts.get("model_id", "")
 
     def __repr__(self) -> str:
-        return f"PackedMedGemma({str(self.path)!r}, {len(self.entries)} recorded answers: {self.name})"
+        return (f"PackedMedGemma({str(self.path)!r}, {len(self.entries)} recorded answers, {len(self.films)} films: "
+                f"{self.name})")
 
     def _find(self, messages: Messages, max_new_tokens: int) -> dict[str, Any]:
         inputs = inputs_of(messages, max_new_tokens)
@@ -232,8 +265,34 @@ _ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "max_new_tokens": int, "raw": str, "prompt_tokens": int, "new_tokens": int, "seconds": (int, float)}
 
 
-def _read_pack(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The pack's facts and entries, checked: format, preparation, seal, fields."""
+_FILM_FIELDS = ("file", "sha256", "url", "licence", "attribution", "source_label", "data")
+
+
+def _films_of(path: Path, records: Any) -> list[PackFilm]:
+    """The films a pack carries, each checked against its sha256; a damaged one is refused by name."""
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and all(isinstance(r.get(k), str) for k in _FILM_FIELDS) for r in records):
+        raise MedGemmaError(f"The class pack {path} has malformed films; record it again.")
+    films = []
+    for record in records:
+        name = record["file"]
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise MedGemmaError(f"The class pack {path} names a film {name[:80]!r} that is not a plain file name; "
+                                "record it again.")
+        try:
+            data = base64.b64decode(record["data"], validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != record["sha256"]:
+            raise MedGemmaError(f"The class pack {path} holds a damaged film, {name}: its sha256 is {actual}, not "
+                                f"the pinned {record['sha256']}. Copy the pack again from the teacher.")
+        films.append(PackFilm(**{key: record[key] for key in _FILM_FIELDS if key != "data"}, data=data))
+    return films
+
+
+def _read_pack(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[PackFilm]]:
+    """The pack's facts, entries and films, checked: format, preparation, each film, seal, fields."""
     if not path.is_file():
         raise InputError(f"The class pack {path} does not exist; check the path (or {PACK_ENV}).")
     try:
@@ -250,6 +309,7 @@ def _read_pack(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise MedGemmaError(f"The class pack {path} was recorded by project version {pack.get('project_version')}, "
                             f"which prepares inputs differently from this version {__version__}; its answers would "
                             "not match what the notebooks ask now. Record the pack again with this version.")
+    films = _films_of(path, pack.get("films", []))  # before the seal, so a damaged film is named
     seal = pack.pop("sha256", None)
     if seal != _seal(pack):
         raise MedGemmaError(f"The class pack {path} does not match its own digest: it was edited or damaged after "
@@ -259,7 +319,21 @@ def _read_pack(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             isinstance(e, dict) and all(isinstance(e.get(k), kind) for k, kind in _ENTRY_FIELDS.items())
             for e in entries):
         raise MedGemmaError(f"The class pack {path} has malformed entries; record it again.")
-    return pack, entries
+    pack.pop("films", None)
+    return pack, entries, films
+
+
+# Packs opened in this process, by resolved path and modification time (a pack recorded again is read again).
+_opened: dict[tuple[str, int], PackedMedGemma] = {}
+
+
+def _open(path: str | Path) -> PackedMedGemma:
+    """The pack at path, read and checked once per process."""
+    resolved = Path(path).expanduser().resolve()
+    stamp = (str(resolved), resolved.stat().st_mtime_ns if resolved.is_file() else 0)
+    if stamp not in _opened:
+        _opened[stamp] = PackedMedGemma(path)
+    return _opened[stamp]
 
 
 def use_pack(path: str | Path | None = None) -> PackedMedGemma:
@@ -272,7 +346,38 @@ def use_pack(path: str | Path | None = None) -> PackedMedGemma:
     held = access.held(key)
     if isinstance(held, PackedMedGemma):
         return held
-    packed = PackedMedGemma(path)
+    packed = _open(path)
     access.remember(key, packed)
-    print(f"Replaying {len(packed.entries)} recorded answers from {packed.path.name}: {packed.name}.")
+    films = f" and {len(packed.films)} films" if packed.films else ""
+    print(f"Replaying {len(packed.entries)} recorded answers{films} from {packed.path.name}: {packed.name}.")
     return packed
+
+
+# ---------------------------------------------------------------- films
+
+
+_film_folder: list[Path] = []  # where this process writes the films it takes from a pack (removed at exit)
+
+
+def _packs_in_use() -> list[PackedMedGemma]:
+    """The pack MEDGEMMA_PACK names, then those mh.use_pack replays now, newest first."""
+    named = os.environ.get(PACK_ENV, "").strip()
+    packs = [_open(named)] if named else []
+    return packs + [packed for packed in reversed(list(_opened.values()))
+                    if access.holds(packed) and packed not in packs]
+
+
+def pack_film_path(sha256: str) -> Path | None:
+    """A file holding the film with this sha256, from the class pack in use; None when no pack carries it."""
+    for packed in _packs_in_use():
+        film = packed.films.get(sha256)
+        if film is None:
+            continue
+        if not _film_folder:
+            _film_folder.append(Path(tempfile.mkdtemp(prefix="medgemma-pack-films-")))
+            atexit.register(shutil.rmtree, _film_folder[0], ignore_errors=True)
+        path = _film_folder[0] / sha256[:16] / film.file  # the film keeps its own name, for what shows it
+        if not path.is_file():
+            write_atomically(path, film.data)
+        return path
+    return None

@@ -1,47 +1,87 @@
 """Recording a class pack: the notebooks' questions asked once of a live MedGemma, every request as sent.
 
 The recorder stands in for the model while the same functions the notebooks call run (run_case, localize,
-compare_studies, analyze_volume), so each recorded request is exactly what a notebook sends at replay.
+compare_studies, analyze_volume), so each recorded request is exactly what a notebook sends at replay. The films
+the notebooks show go into the pack too (unless images=False), with their attributions, so a class needs neither
+network nor mirror.
 
 Layer: apps. May import anything below it.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM, analyze
+from .case_images import case_image_path, films_resolved, verified_image_path
 from .case_view import case_image
-from .cases import Case, list_cases, load_case
+from .cases import Case, CaseImage, list_cases, load_case
 from .comparison import compare_studies, series_films, series_image
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
 from .demo_data import write_demo_ct_series
 from .dicom import load_ct_series
 from .drills import ask_medgemma, drill_findings, load_films
-from .errors import ImageError
+from .errors import ImageError, InputError
 from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
-from .pack import RecordingMedGemma, write_pack
+from .pack import PackFilm, RecordingMedGemma, write_pack
 from .patient import PATIENT_NOTEBOOK_CASES, explain_for_patient
 from .reports import structured_prompt
 from .trust import TRUST_CASE, compare_contexts
 from .walkthrough import run_case
 
 
-def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, model: Any = None) -> Path:
+def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, model: Any = None, *,
+                images: bool = True) -> Path:
     """Ask the live model every question the notebooks ask (or only these cases'), and write the class pack.
 
     Per case: its question, and for a case with an image the structured-read prompt too (cases 03 and 04 also
     their key's read explained for the patient, as notebook 12 asks); with no cases given,
     also the quick start's question and the skill notebooks' fixed ones (localisation, prior versus current, the
     CT phantom, and notebook 11's film asked with its history, without it and with a misleading one). The class
-    review asks the cases' own questions, so it replays from the pack as well.
+    review asks the cases' own questions, so it replays from the pack as well. With images (the default) the pack
+    also carries the films those notebooks show: the cases', the prior-current series' and the drill films recorded.
     """
+    path = Path(path).expanduser()
+    if path.is_dir():  # said now, not after an hour of recording
+        raise InputError(f"{path} is a folder; give the pack a file name, such as {path / 'class.pack'}.")
     recorder = RecordingMedGemma(model if model is not None else default_model())
     chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
+    with films_resolved() as films:
+        _record(recorder, chosen, everything=cases is None)
+        if images:  # every film the notebooks show, asked about or not (notebook 09 shows the whole series)
+            for case in chosen:
+                if case.image is not None:
+                    case_image_path(case)
+            if cases is None:
+                for film in series_films():
+                    verified_image_path(film.image)
+    carried = [_pack_film(image, file) for image, file in films.values()] if images else []
+    written = write_pack(path, recorder, carried)
+    size = os.path.getsize(written) / 1e6
+    print(f"Wrote {len(recorder.entries)} recorded answers and {len(carried)} films ({size:.1f} MB) to {written}.")
+    if images:
+        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs "
+              "without a GPU, token, network or image mirror. The films keep their attributions (images/SOURCES.md).")
+    else:
+        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs "
+              "without a GPU or token; it holds no films, so each computer fetches them once (network) or reads "
+              "them from MEDGEMMA_IMAGE_MIRROR.")
+    return written
+
+
+def _pack_film(image: CaseImage, file: Path) -> PackFilm:
+    """A resolved film with its credits, as a pack carries it."""
+    return PackFilm(image.file, image.sha256, image.url, image.licence, image.attribution, image.source_label,
+                    file.read_bytes())
+
+
+def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool) -> None:
+    """Ask every recorded question of the chosen cases, and with everything the skill notebooks' too."""
     asked = 0
     for case in chosen:
         requests: list[tuple[str, str | None]] = [(f"case {case.id}: its question", None)]
@@ -57,32 +97,29 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
             print(f"[{asked}] case {case.id}: its read explained for the patient", flush=True)
             recorder.label = f"notebook 12: case {case.id} explained for the patient"
             explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
-    if cases is None:
-        print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
-        recorder.label = "notebook 00: the quick start"
-        analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
-                system=QUICK_START_SYSTEM, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS, stream=False)
-        recorder.label = "notebook 08: localisation"
-        localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
-        recorder.label = "notebook 09: prior versus current"
-        films = series_films()
-        compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
-        recorder.label = "notebook 07: the CT phantom"
-        with tempfile.TemporaryDirectory() as folder:
-            analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
-                           stream=False)
-        recorder.label = "notebook 11: one film, three contexts"
-        compare_contexts(TRUST_CASE, model=recorder)
-        # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
-        # finding it names, asked exactly as the drill asks them.
-        drill_films = load_films()
-        try:
-            for drill_film in drill_films:
-                recorder.label = f"notebook 13: drill film {drill_film.image}"
-                ask_medgemma(drill_film, recorder, drill_findings(drill_films))
-        except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
-            print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)
-    written = write_pack(path, recorder)
-    print(f"Wrote {len(recorder.entries)} recorded answers to {written}. Hand it to the class: with "
-          f"MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs without a GPU, token or network.")
-    return written
+    if not everything:
+        return
+    print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
+    recorder.label = "notebook 00: the quick start"
+    analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
+            system=QUICK_START_SYSTEM, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS, stream=False)
+    recorder.label = "notebook 08: localisation"
+    localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
+    recorder.label = "notebook 09: prior versus current"
+    films = series_films()
+    compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
+    recorder.label = "notebook 07: the CT phantom"
+    with tempfile.TemporaryDirectory() as folder:
+        analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
+                       stream=False)
+    recorder.label = "notebook 11: one film, three contexts"
+    compare_contexts(TRUST_CASE, model=recorder)
+    # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
+    # finding it names, asked exactly as the drill asks them.
+    drill_films = load_films()
+    try:
+        for drill_film in drill_films:
+            recorder.label = f"notebook 13: drill film {drill_film.image}"
+            ask_medgemma(drill_film, recorder, drill_findings(drill_films))
+    except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
+        print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)

@@ -76,8 +76,8 @@ def run_all_cases(model: Any = None, cases: list[Case] | None = None, *,
         print(f"[{index}/{len(cases)}] case {case.id}: {case.title}", flush=True)
         request = case_request(case, max_new_tokens=max_new_tokens)  # exactly what run_case asks
         requests.append(Request(request.picture, request.question, request.system))
-    size = batch_size or DEFAULT_BATCH_SIZE
-    print(f"Asking MedGemma about {len(cases)} cases, {min(size, len(cases))} at a time…", flush=True)
+    size = max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(cases)))  # one figure, said the same way twice
+    print(f"Asking MedGemma about {len(cases)} cases, {size} at a time…", flush=True)
     started = time.perf_counter()
     answers = analyze_many(requests, model=model, max_new_tokens=max_new_tokens, batch_size=size)
     batches = -(-len(cases) // size)

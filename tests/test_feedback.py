@@ -236,7 +236,7 @@ def test_the_side_by_side_comparison_shows_a_wrong_side_and_its_tally(keyed_case
 
 def test_the_text_comparison_uses_the_same_words(keyed_cases, side_reading):
     text = quizzes.comparison_text(mh.load_case("03"), _findings(LEFT_03), RIGHT_03)
-    assert re.search(rf"\n  - pleural effusion: said present · left[^\n]*, key present · right · moderate: {WRONG}\n",
+    assert re.search(rf"\n  - pleural effusion: read present · left[^\n]*, key present · right · moderate: {WRONG}\n",
                      text)
     assert "MedGemma: 3/4 findings agree" in text and "wrong side 1 · size or site differs 0" in text
 

@@ -299,8 +299,8 @@ def test_notebook_12_runs_headless_on_the_stand_in(case_environment, tmp_path, m
     for name, value in case_environment.items():
         monkeypatch.setenv(name, value)
     text = _run_notebook_12(tmp_path)
-    # the handouts are written beside the notebook that ran (notebooks/), so read them there
-    _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
+    # the handouts are written where the notebook ran: the output folder, never beside the project's notebooks
+    _assert_notebook_shows_both(text, tmp_path)
 
 
 def test_notebook_12_runs_from_a_pack_with_no_model(patient_pack, case_environment, tmp_path, monkeypatch):
@@ -311,7 +311,7 @@ def test_notebook_12_runs_from_a_pack_with_no_model(patient_pack, case_environme
     monkeypatch.setenv(packs.PACE_ENV, "0")
     text = _run_notebook_12(tmp_path)
     assert "recorded on CPU" in text  # MedGemma's explanation came from the pack
-    _assert_notebook_shows_both(text, notebooks.NOTEBOOKS_DIR)
+    _assert_notebook_shows_both(text, tmp_path)
 
 
 def test_a_finding_moved_to_the_other_side_is_dropped_and_says_where():

@@ -330,8 +330,8 @@ def test_the_answer_key_outside_a_notebook_prints_both_reads_against_the_key(cas
     out = capsys.readouterr().out
     assert out.index("Your read:") < out.index("MedGemma:") < out.index(answer_key_text(case01))
     your_part, model_part = out.split("MedGemma:")[0], out.split("MedGemma:")[1]
-    assert "pneumothorax: said present · right, key absent" in your_part  # the side as read
-    assert "pneumothorax: said absent, key absent" in model_part
+    assert "pneumothorax: read present · right, key absent" in your_part  # the side as read
+    assert "pneumothorax: read absent, key absent" in model_part
     assert [c.finding for c in checks] == [c.finding for c in mh.check_findings(model_read.text, case01)]
     assert {c.finding: c.status for c in checks}["pneumothorax"] == "absent"  # the model's read is scored
     assert mh.show_answer_key(case01) == [] and "Your read:" not in capsys.readouterr().out  # key alone
@@ -351,7 +351,7 @@ def test_the_answer_key_uses_the_notebooks_one_read_and_the_committed_read(case0
     checks = mh.show_answer_key("01", _findings("No pneumothorax."))
     out = capsys.readouterr().out
     assert {c.finding: c.status for c in checks}["pneumothorax"] == "present"
-    assert "Your read:" in out and "cardiomegaly: said absent" in out.split("MedGemma:")[0]
+    assert "Your read:" in out and "cardiomegaly: read absent" in out.split("MedGemma:")[0]
     failed = Future()
     failed.set_exception(RuntimeError("out of memory"))
     state.future = failed  # a failed read is not shown: the answer given here is
@@ -488,13 +488,13 @@ def test_the_comparison_scores_each_read_and_shows_the_key_only_when_asked(case0
 def test_the_text_comparison_marks_unscored_findings_and_ends_with_the_key(with_cases):
     case = mh.load_case("02")  # pneumothorax is not a pertinent negative there
     text = teaching.comparison_text(case, None, "A mass is seen.")
-    assert "  - pneumothorax: said not mentioned, key absent (not pertinent): – not scored (not a pertinent " \
+    assert "  - pneumothorax: not mentioned, key absent (not pertinent): – not scored (not a pertinent " \
            "negative)\n" in text
     # the key may give the mass a side and site; a read that gives none still agrees (the flag says so)
-    assert re.search(r"\n  - lung mass: said present, key present[^\n]*: ✓ agrees", text)
+    assert re.search(r"\n  - lung mass: read present, key present[^\n]*: ✓ agrees", text)
     assert text.endswith("\n\n" + answer_key_text(case))
     skipped = teaching.comparison_text(case, _findings("A right upper lobe mass."), None)
-    assert "Your read" not in skipped and "MedGemma: " in skipped and "  - lung mass: said present" in skipped
+    assert "Your read" not in skipped and "MedGemma: " in skipped and "  - lung mass: read present" in skipped
 
 
 def test_a_read_of_ones_own_image_is_scored_on_what_that_image_can_show(with_cases, tiny_model, monkeypatch,
@@ -508,7 +508,7 @@ def test_a_read_of_ones_own_image_is_scored_on_what_that_image_can_show(with_cas
     assert "edge shadowing" in scored and "T2 hypointense" not in scored
     mh.show_answer_key(case, _findings("A fibroid with edge shadowing."), "A fibroid with edge shadowing.")
     out = capsys.readouterr().out
-    assert "edge shadowing: said present" in out and "T2 hypointense" not in out.split("Answer key")[0]
+    assert "edge shadowing: read present" in out and "T2 hypointense" not in out.split("Answer key")[0]
     quiz.close()
 
 
