@@ -3,8 +3,11 @@ and the Hub offline; every request it does not hold refused with what differs; a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -58,8 +61,9 @@ def recorded(case_environment, tiny_model_dir, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("pack")
     path = folder / "class.pack"
     env = _clean_environment(case_environment) | {"HF_TOKEN": TOKEN}
-    live = json.loads(_python(RUN_CASES, env, str(path)).strip().splitlines()[-1])
-    return {"path": path, "live": live, "env": env}
+    said = _python(RUN_CASES, env, str(path))
+    live = json.loads(said.strip().splitlines()[-1])
+    return {"path": path, "live": live, "env": env, "said": said}
 
 
 @pytest.fixture
@@ -150,15 +154,66 @@ def test_a_damaged_tampered_or_foreign_pack_is_refused_by_name(recorded, tmp_pat
     assert says in str(refused.value) and "bad.pack" in str(refused.value)
 
 
-def test_the_main_command_runs_the_notebooks_from_a_pack(recorded, case_environment, tmp_path):
+def _tree_files() -> set[str]:
+    """Every file of the project outside what git ignores as caches (images/ downloads, bytecode, .git)."""
+    skip = {".git", "images", "__pycache__", ".venv", ".venv-oldest", ".pytest_cache", "mutants"}
+    return {str(path.relative_to(PROJECT_ROOT)) for path in PROJECT_ROOT.rglob("*")
+            if path.is_file() and not skip & set(path.relative_to(PROJECT_ROOT).parts)}
+
+
+def test_the_pack_carries_every_film_its_notebooks_show_with_credits(recorded, with_cases):
+    pack = json.loads(recorded["path"].read_text())
+    cases = [case for case in mh.list_cases() if case.image is not None]
+    pinned = {case.image.sha256: case.image for case in cases} | {film.image.sha256: film.image
+                                                                  for film in mh.series_films()}
+    assert len(pinned) == len(cases) + len(mh.series_films())
+    carried = {film["sha256"]: film for film in pack["films"]}
+    assert set(pinned) <= set(carried)  # every case film and the whole series (drill films when they were found)
+    for sha256, image in pinned.items():
+        film = carried[sha256]
+        assert hashlib.sha256(base64.b64decode(film["data"])).hexdigest() == sha256
+        assert (film["file"], film["url"], film["licence"], film["attribution"]) == (
+            image.file, image.url, image.licence, image.attribution)
+    said = recorded["said"]
+    megabytes = float(re.search(rf"and {len(carried)} films \(([0-9.]+) MB\)", said).group(1))
+    assert abs(megabytes - recorded["path"].stat().st_size / 1e6) < 0.06
+
+
+def test_the_main_command_runs_from_a_pack_with_no_mirror_and_writes_only_under_out(recorded, case_environment,
+                                                                                    tmp_path):
     env = _clean_environment(case_environment)
     env.pop("MEDGEMMA_MODEL_ID")
+    env.pop("MEDGEMMA_IMAGE_MIRROR")  # the films come from the pack: no mirror, no network
     env[packs.PACK_ENV] = str(recorded["path"])
-    done = subprocess.run([sys.executable, "-m", "medgemma_helpers", "notebooks", "--out", str(tmp_path),
-                           "--only", "03", "06", "08"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+    before = _tree_files()
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "medgemma_helpers", "notebooks", "--out", str(out),
+                           "--only", "03", "09", "10"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    page = (tmp_path / "03_acute_respiratory_distress.html").read_text()
-    assert "medgemma-answer-key" in page and "recorded on CPU on" in page
-    for name in ("06_heavy_menstrual_bleeding.html", "08_anatomy_localisation.html"):
-        assert (tmp_path / name).is_file()
+    page = (out / "03_acute_respiratory_distress.html").read_text()
+    assert "medgemma-answer-key" in page and "recorded on CPU on" in page and "data:image/png" in page
+    assert "recorded on CPU on" in (out / "09_longitudinal_comparison.html").read_text()
+    assert (out / "class_review.csv").is_file()  # what notebook 10 writes lands beside its output
+    assert _tree_files() == before  # nothing written into the project
+
+
+def test_a_damaged_film_inside_a_pack_is_refused_by_name(recorded, tmp_path):
+    pack = json.loads(recorded["path"].read_text())
+    film = pack["films"][1]
+    data = bytearray(base64.b64decode(film["data"]))
+    data[len(data) // 2] ^= 0xFF
+    film["data"] = base64.b64encode(bytes(data)).decode("ascii")
+    bad = tmp_path / "bad.pack"
+    bad.write_text(_resealed(pack))  # even resealed: each film answers to its own sha256
+    with pytest.raises(mh.MedGemmaError) as refused:
+        mh.use_pack(bad)
+    assert f"holds a damaged film, {film['file']}" in str(refused.value) and "bad.pack" in str(refused.value)
+
+
+def test_a_pack_without_images_and_a_bad_destination(with_cases, tiny_model, tmp_path, capsys):
+    with pytest.raises(mh.InputError, match="is a folder; give the pack a file name"):
+        mh.record_pack(tmp_path, cases=["01"], model=tiny_model)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was asked or written
+    small = mh.record_pack(tmp_path / "small.pack", cases=["01"], model=tiny_model, images=False)
+    assert json.loads(small.read_text())["films"] == [] and "0 films" in capsys.readouterr().out

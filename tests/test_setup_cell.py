@@ -138,7 +138,7 @@ def host(tmp_path, origin):
             _dist_info(site, name, version, requires)
 
         def run(self, steps: list[dict], *, kind: str = "colab", pip_plan: list[str] = (), cell_code: str = "",
-                preimport: str = "") -> list[str]:
+                preimport: str = "", no_site: bool = False) -> list[str]:
             (tmp_path / "plan.json").write_text(json.dumps(list(pip_plan)))
             if cell_code:
                 cell.write_text(cell_code)
@@ -150,7 +150,9 @@ def host(tmp_path, origin):
                                FAKE_SITE=str(site))
             if kind == "kaggle":
                 environment["KAGGLE_KERNEL_RUN_TYPE"] = "Interactive"
-            result = subprocess.run([sys.executable, str(tmp_path / "driver.py")], cwd=content, env=environment,
+            # no_site: without site-packages, where an editable install of the project would be found
+            flags = ["-S"] if no_site else []
+            result = subprocess.run([sys.executable, *flags, str(tmp_path / "driver.py")], cwd=content, env=environment,
                                     capture_output=True, text=True, timeout=120)
             assert "Traceback" not in result.stderr, result.stderr
             self.output = result.stdout
@@ -277,3 +279,27 @@ def test_versions_are_checked_on_every_run_even_after_success(host):
     assert host.run([{}]) == ["CELL-OK module medgemma_helpers", "NEXT-OK"]
     assert [call["action"] for call in host.pip_calls()] == ["install"]
     assert "Setup done: requirements met." in host.output
+
+
+def test_notebooks_written_elsewhere_find_the_project_they_were_written_from(host, origin, tmp_path):
+    elsewhere = tmp_path / "my-class"
+    written = notebooks.write_notebooks(elsewhere)
+    cells = json.loads((elsewhere / "03_acute_respiratory_distress.ipynb").read_text())["cells"]
+    setup = next("".join(cell["source"]) for cell in cells if "hosted_setup.py" in "".join(cell["source"]))
+    assert f'"{PROJECT_ROOT.resolve()}"' in setup and len(written) == len(notebooks.case_notebooks())
+    # Opened in a folder outside any project, with no installed copy: found where it was written from.
+    host.metadata("transformers", "4.50.3")  # so the local check names the requirements file it read
+    results = host.run([{}], kind="local", cell_code=notebooks.setup_code(str(origin), project=str(origin)))
+    assert results == ["CELL-OK module medgemma_helpers", "NEXT-OK"]
+    assert f"pip install -r {origin / 'requirements.txt'}" in host.output and not host.clone.exists()
+    # The committed notebooks carry no folder of anyone's.
+    committed = (notebooks.NOTEBOOKS_DIR / "03_acute_respiratory_distress.ipynb").read_text()
+    assert str(PROJECT_ROOT.resolve()) not in committed and 'PROJECT = ' in committed
+
+
+def test_a_project_not_found_locally_says_what_to_do_and_blames_no_network(host):
+    results = host.run([{}], kind="local", no_site=True)
+    assert results[0].startswith("CELL-ERROR RuntimeError The project (the folder holding medgemma_helpers/)")
+    assert "Open this notebook inside the project" in results[0] and "make-notebooks --out" in results[0]
+    assert not any(word in results[0].lower() for word in ("fetch", "network", "internet"))
+    assert results[1].startswith("NEXT-ERROR RuntimeError Setup has not finished") and host.pip_calls() == []
