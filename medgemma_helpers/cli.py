@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"medgemma-case-notebooks {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    notebooks = commands.add_parser("notebooks", help="run every notebook (the cases and the skills) headless: "
-                                                      "executed .ipynb and HTML, and what they write, under --out")
+    said = ("run every notebook (the cases and the skills) headless: executed .ipynb and HTML, and whatever the "
+            "notebooks write, go under --out")
+    notebooks = commands.add_parser("notebooks", help=said, description=said[0].upper() + said[1:] + ".")
     notebooks.add_argument("--out", default="output", help="output folder (default: output)")
     notebooks.add_argument("--only", nargs="*", help="notebook ids to run, e.g. 01 03 (default: all)")
     notebooks.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")

@@ -45,6 +45,13 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def project_files() -> set[str]:
+    """Every file of the project, leaving out caches git ignores (downloaded images, bytecode, virtual envs, .git)."""
+    skip = {".git", "images", "__pycache__", ".venv", ".venv-oldest", ".pytest_cache", "mutants"}
+    return {str(path.relative_to(PROJECT_ROOT)) for path in PROJECT_ROOT.rglob("*")
+            if path.is_file() and not skip & set(path.relative_to(PROJECT_ROOT).parts)}
+
+
 def shared_images_dir() -> Path | None:
     """The folder of real case images that MEDGEMMA_IMAGE_MIRROR names, or None (a fresh clone: generated images)."""
     mirror = os.environ.get("MEDGEMMA_IMAGE_MIRROR", "").strip()

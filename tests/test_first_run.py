@@ -73,9 +73,3 @@ def test_summary_files_are_readable_by_others_and_say_how_the_run_went(with_case
         os.umask(previous)
     assert [stat.S_IMODE(path.stat().st_mode) for path in paths] == [0o644] * 3
     assert html.escape(results[0].run) in paths[2].read_text()
-
-
-def test_the_main_command_runs_without_the_kernels_unencrypted_tcp_warning(case_environment, tmp_path):
-    result = _cli(["notebooks", "--out", str(tmp_path), "--only", "06", "--allow-cpu"], case_environment)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "without encryption" not in result.stdout + result.stderr

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PROJECT_ROOT, _generated_xray
+from conftest import PROJECT_ROOT, _generated_xray, project_files
 
 import medgemma_helpers as mh
 from medgemma_helpers import access
@@ -154,13 +154,6 @@ def test_a_damaged_tampered_or_foreign_pack_is_refused_by_name(recorded, tmp_pat
     assert says in str(refused.value) and "bad.pack" in str(refused.value)
 
 
-def _tree_files() -> set[str]:
-    """Every file of the project outside what git ignores as caches (images/ downloads, bytecode, .git)."""
-    skip = {".git", "images", "__pycache__", ".venv", ".venv-oldest", ".pytest_cache", "mutants"}
-    return {str(path.relative_to(PROJECT_ROOT)) for path in PROJECT_ROOT.rglob("*")
-            if path.is_file() and not skip & set(path.relative_to(PROJECT_ROOT).parts)}
-
-
 def test_the_pack_carries_every_film_its_notebooks_show_with_credits(recorded, with_cases):
     pack = json.loads(recorded["path"].read_text())
     cases = [case for case in mh.list_cases() if case.image is not None]
@@ -185,7 +178,7 @@ def test_the_main_command_runs_from_a_pack_with_no_mirror_and_writes_only_under_
     env.pop("MEDGEMMA_MODEL_ID")
     env.pop("MEDGEMMA_IMAGE_MIRROR")  # the films come from the pack: no mirror, no network
     env[packs.PACK_ENV] = str(recorded["path"])
-    before = _tree_files()
+    before = project_files()
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "medgemma_helpers", "notebooks", "--out", str(out),
                            "--only", "03", "09", "10"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
@@ -195,7 +188,7 @@ def test_the_main_command_runs_from_a_pack_with_no_mirror_and_writes_only_under_
     assert "medgemma-answer-key" in page and "recorded on CPU on" in page and "data:image/png" in page
     assert "recorded on CPU on" in (out / "09_longitudinal_comparison.html").read_text()
     assert (out / "class_review.csv").is_file()  # what notebook 10 writes lands beside its output
-    assert _tree_files() == before  # nothing written into the project
+    assert project_files() == before  # nothing written into the project
 
 
 def test_a_damaged_film_inside_a_pack_is_refused_by_name(recorded, tmp_path):
