@@ -72,7 +72,8 @@ _SETUP = f'''# On Colab or Kaggle: fetch the project once and install what it ne
 import importlib.util, os, runpy, subprocess, sys
 from pathlib import Path
 
-REPO_URL, CLONE, PROJECT = "@REPO_URL@", "{CLONE_FOLDER}", "@PROJECT@"
+REPO_URL, CLONE = "@REPO_URL@", "{CLONE_FOLDER}"
+PROJECT = "@PROJECT@"  # the project's folder, in notebooks written outside it (make-notebooks --out)
 HOSTED = "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ
 
 class SetupNotDone:  # stands in for mh until setup succeeds, so later cells say why instead of a NameError

@@ -177,7 +177,7 @@ def test_make_notebooks_repo_url_rewrites_badges_and_setup_for_a_fork(tmp_path, 
         text = path.read_text()
         assert notebooks.REPO_URL not in text, path.name
         assert f"colab.research.google.com/github/a-teacher/medgemma-fork/blob/main/notebooks/{path.name}" in text
-        assert f'REPO_URL, CLONE, PROJECT = \\"{fork}\\"' in text, path.name
+        assert f'REPO_URL, CLONE = \\"{fork}\\"' in text, path.name
     with pytest.raises(mh.InputError, match="GitHub"):
         notebooks.checked_repo_url("https://gitlab.com/a-teacher/fork")
     assert cli.main(["make-notebooks", "--out", str(tmp_path / "bad"), "--repo-url", "not a url"]) == 2

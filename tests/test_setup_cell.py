@@ -294,7 +294,7 @@ def test_notebooks_written_elsewhere_find_the_project_they_were_written_from(hos
     assert f"pip install -r {origin / 'requirements.txt'}" in host.output and not host.clone.exists()
     # The committed notebooks carry no folder of anyone's.
     committed = (notebooks.NOTEBOOKS_DIR / "03_acute_respiratory_distress.ipynb").read_text()
-    assert str(PROJECT_ROOT.resolve()) not in committed and 'PROJECT = ' in committed
+    assert str(PROJECT_ROOT.resolve()) not in committed and 'PROJECT = \\"\\"' in committed
 
 
 def test_a_project_not_found_locally_says_what_to_do_and_blames_no_network(host):
