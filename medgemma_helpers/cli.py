@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
     make = commands.add_parser("make-notebooks", help="write the notebooks from notebooks/templates and the cases")
     make.add_argument("--out", help="write into this folder, with the cases of MEDGEMMA_CASES_DIR (a teacher's own); "
-                                    "default: the project's notebooks/ from its cases/")
+                                    "its notebooks find this project from there; default: the project's notebooks/ "
+                                    "from its cases/")
     make.add_argument("--repo-url", help="your fork's GitHub address (https://github.com/OWNER/NAME): recorded in "
                                          "notebooks/templates/repository.txt, then used for the badges and setup cell")
     make.add_argument("--blind", action="store_true", help="hold each case's differential back until after the "
