@@ -3,6 +3,7 @@
     python bench/bench_suite.py                  # the suite as the README runs it (no mirror, no network)
     python bench/bench_suite.py --workers 1      # one process, for comparison
     python bench/bench_suite.py --mirror DIR     # with the real films (as CI's mirror run)
+    python bench/bench_suite.py tests/test_cli.py  # only these test files
 
 Not a test: the goal (the whole suite within 5 minutes on 2 cores) is reported, not asserted. It runs pytest only
 (the install steps of the README's command are left out), with MEDGEMMA_IMAGE_MIRROR unset unless --mirror is given.
@@ -37,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", help="pytest-xdist workers instead of the README's (-n); 1 runs one process")
     parser.add_argument("--mirror", help="a folder of the real films (MEDGEMMA_IMAGE_MIRROR)")
+    parser.add_argument("tests", nargs="*", help="test files to run (default: the whole suite)")
     args = parser.parse_args()
     arguments = _pytest_arguments(ROOT / "README.md")
     if args.workers:
@@ -46,7 +48,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "MEDGEMMA_IMAGE_MIRROR"}
     if args.mirror:
         env["MEDGEMMA_IMAGE_MIRROR"] = str(Path(args.mirror).resolve())
-    command = [sys.executable, "-m", "pytest", "-q", "--durations=10", *arguments]
+    command = [sys.executable, "-m", "pytest", "-q", "--durations=10", *arguments, *args.tests]
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -55,7 +57,7 @@ def main() -> int:
                    "")
     slowest = [line.strip() for line in done.stdout.splitlines() if re.match(r"\s*\d+\.\d+s (call|setup)", line)]
     print(json.dumps({
-        "command": " ".join(["python", "-m", "pytest", *arguments]),
+        "command": " ".join(["python", "-m", "pytest", *arguments, *args.tests]),
         "seconds": round(seconds, 1), "goal_seconds": GOAL_SECONDS, "within_goal": seconds <= GOAL_SECONDS,
         "outcome": summary.strip("= "), "exit_code": done.returncode,
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
