@@ -73,3 +73,12 @@ def test_summary_files_are_readable_by_others_and_say_how_the_run_went(with_case
         os.umask(previous)
     assert [stat.S_IMODE(path.stat().st_mode) for path in paths] == [0o644] * 3
     assert html.escape(results[0].run) in paths[2].read_text()
+
+
+def test_the_cpu_note_names_the_size_loaded_and_promises_no_wait_it_cannot_keep():
+    from medgemma_helpers.model import _cpu_note
+
+    big = _cpu_note(4_300_000_000, "4.30 B")
+    assert "4.30 B-parameter model takes minutes per answer" in big and "class pack" in big
+    small = _cpu_note(2_100_000, "2.10 M")
+    assert "2.10 M-parameter model" in small and "minutes" not in small
