@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -53,6 +54,10 @@ def main() -> int:
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    # CPU time of pytest, its workers and every kernel or subprocess they waited for: what the suite costs whatever
+    # else the machine runs (wall time on a busy machine says more about the others).
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_after = os.getloadavg()[0]
     summary = next((line for line in reversed(done.stdout.splitlines()) if re.search(r"\d+ (passed|failed)", line)),
                    "")
     slowest = [line.strip() for line in done.stdout.splitlines() if re.match(r"\s*\d+\.\d+s (call|setup)", line)]
@@ -60,8 +65,11 @@ def main() -> int:
         "command": " ".join(["python", "-m", "pytest", *arguments, *args.tests]),
         "seconds": round(seconds, 1), "goal_seconds": GOAL_SECONDS, "within_goal": seconds <= GOAL_SECONDS,
         "outcome": summary.strip("= "), "exit_code": done.returncode,
+        "cpu_seconds": round(used.ru_utime + used.ru_stime, 1),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "load_average_before": round(load_before, 2), "mirror": bool(args.mirror), "slowest": slowest,
+        "load_average_before": round(load_before, 2), "load_average_after": round(load_after, 2),
+        "mirror": bool(args.mirror), "slowest": slowest,
+        "not_passed": [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))],
     }, indent=1))
     return 0
 
