@@ -52,7 +52,7 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
     recorder = RecordingMedGemma(model if model is not None else default_model())
     chosen = [load_case(case) for case in cases] if cases is not None else list_cases()
     with films_resolved() as films:
-        _record(recorder, chosen, everything=cases is None)
+        drill = _record(recorder, chosen, everything=cases is None)
         if images:  # every film the notebooks show, asked about or not (notebook 09 shows the whole series)
             for case in chosen:
                 if case.image is not None:
@@ -64,13 +64,16 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
     written = write_pack(path, recorder, carried)
     size = os.path.getsize(written) / 1e6
     print(f"Wrote {len(recorder.entries)} recorded answers and {len(carried)} films ({size:.1f} MB) to {written}.")
+    but = "" if drill else " but the drill (13), whose films could not be fetched,"
+    which = (f"the notebooks of cases {', '.join(case.id for case in chosen)} run" if cases is not None
+             else f"every notebook{but} runs")
     if images:
-        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs "
-              "without a GPU, token, network or image mirror. The films keep their attributions (images/SOURCES.md).")
+        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), {which} without a "
+              "GPU, token, network or image mirror. The films keep their attributions (images/SOURCES.md).")
     else:
-        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), every notebook runs "
-              "without a GPU or token; it holds no films, so each computer fetches them once (network) or reads "
-              "them from MEDGEMMA_IMAGE_MIRROR.")
+        print(f"Hand it to the class: with MEDGEMMA_PACK={written.name} (or mh.use_pack), {which} without a "
+              "GPU or token; it holds no films, so each computer fetches them once (network) or reads them from "
+              "MEDGEMMA_IMAGE_MIRROR.")
     return written
 
 
@@ -80,8 +83,11 @@ def _pack_film(image: CaseImage, file: Path) -> PackFilm:
                     file.read_bytes())
 
 
-def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool) -> None:
-    """Ask every recorded question of the chosen cases, and with everything the skill notebooks' too."""
+def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool) -> bool:
+    """Ask every recorded question of the chosen cases, and with everything the skill notebooks' too.
+
+    False when the drill's films could not be fetched, so the pack holds no drill answers.
+    """
     asked = 0
     for case in chosen:
         requests: list[tuple[str, str | None]] = [(f"case {case.id}: its question", None)]
@@ -98,7 +104,7 @@ def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool
             recorder.label = f"notebook 12: case {case.id} explained for the patient"
             explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
     if not everything:
-        return
+        return True
     print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
     recorder.label = "notebook 00: the quick start"
     analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
@@ -123,3 +129,5 @@ def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool
             ask_medgemma(drill_film, recorder, drill_findings(drill_films))
     except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
         print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)
+        return False
+    return True

@@ -209,4 +209,6 @@ def test_a_pack_without_images_and_a_bad_destination(with_cases, tiny_model, tmp
         mh.record_pack(tmp_path, cases=["01"], model=tiny_model)
     assert list(tmp_path.iterdir()) == []  # refused before anything was asked or written
     small = mh.record_pack(tmp_path / "small.pack", cases=["01"], model=tiny_model, images=False)
-    assert json.loads(small.read_text())["films"] == [] and "0 films" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert json.loads(small.read_text())["films"] == [] and "0 films" in said
+    assert "the notebooks of cases 01 run without a GPU or token; it holds no films" in said
