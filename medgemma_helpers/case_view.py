@@ -9,8 +9,8 @@ import base64
 import io
 import tempfile
 import textwrap
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import Image

@@ -144,6 +144,7 @@ def draw_key(case: Case, checks: Iterable[FindingCheck] | None = None, film: Ima
     for mark, x0, y0, y1 in labels:  # after every outline, so no outline crosses a label
         left, top, right, bottom = draw.textbbox((0, 0), mark.label, font=font)
         text_w, text_h = right - left, bottom - top
+        text_w, text_h = round(text_w), round(text_h)
         x = min(max(0, x0), max(0, shown.width - text_w - 4))
         y = y0 - text_h - 6 if y0 - text_h - 6 >= 0 else min(y1 + 2, shown.height - text_h - 4)
         # two findings' labels may fall on one spot: step down until this one overlaps none drawn before
@@ -170,9 +171,9 @@ def key_figure_html(case: Case, checks: Sequence[FindingCheck] | None = None) ->
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     states = [state for state in COLOURS if any(mark.state == state for mark in marks)]
     legend = "; ".join(LEGEND[state] for state in states)
-    described = "; ".join(dict.fromkeys(mark.label for mark in marks))
+    described = esc(f"Case {case.id} film with the key drawn: " + "; ".join(dict.fromkeys(m.label for m in marks)))
     return (f"<figure class='mh-key-figure' style='margin:0.6em 0'>"
-            f"<img src='data:image/png;base64,{data}' alt='{esc(f'Case {case.id} film with the key drawn: {described}')}'"
+            f"<img src='data:image/png;base64,{data}' alt='{described}'"
             f" style='max-width:100%;height:auto'>"
             f"<figcaption style='font-size:90%;color:#444'>Where the key's findings are on the film ({esc(legend)})."
             " The patient's right is on the viewer's left.</figcaption></figure>")
