@@ -121,6 +121,11 @@ class ModelReport:
     impression: str
     recommendation: str
 
+    @property
+    def findings_and_impression(self) -> str:
+        """The report a patient has explained to them: its findings, then its impression."""
+        return f"{' '.join(self.findings.split())} {' '.join(self.impression.split())}"
+
 
 @dataclass(frozen=True)
 class Reference:

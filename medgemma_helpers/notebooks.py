@@ -172,7 +172,7 @@ def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REP
 
 
 def _template_blind() -> bool:
-    """The BLIND a teacher set at the top of case.md (False unless set to True there)."""
+    """The BLIND set at the top of case.md (True as shipped: the differential waits for the read)."""
     # Read here rather than inside the template, so the objectives above the read follow the same choice.
     source = (TEMPLATES_DIR / "case.md").read_text(encoding="utf-8")
     return re.search(r"\{%-?\s*set\s+BLIND\s*=\s*(?:True|true)\s*-?%\}", source) is not None

@@ -52,11 +52,11 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
             print(f"[{asked}] {label}", flush=True)
             recorder.label = label
             run_case(case, recorder, prompt=prompt, stream=False, show_prompt=False)
-        if case.id in PATIENT_NOTEBOOK_CASES:  # notebook 12: the key's read, explained for the patient by MedGemma
+        if case.id in PATIENT_NOTEBOOK_CASES and case.model_report:  # notebook 12: the report, for the patient
             asked += 1
             print(f"[{asked}] case {case.id}: its read explained for the patient", flush=True)
             recorder.label = f"notebook 12: case {case.id} explained for the patient"
-            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
+            explain_for_patient(case.model_report.findings_and_impression, case, model=recorder, stream=False)
     if cases is None:
         print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
         recorder.label = "notebook 00: the quick start"
