@@ -108,7 +108,8 @@ def test_keeping_brings_the_key_every_read_scored_and_the_disclosure_naming_the_
     quiz.reveal(HELD, alias="Ana")
     markup = quiz.keep()
     assert quiz.decision == "kept" and quiz.revised_read is None and quiz.key_shown and quiz.session.revealed
-    assert answer_key_html(mh.load_case("03")) in markup
+    case = mh.load_case("03")  # the key, drawn on the film with the resident's own read marked
+    assert answer_key_html(case, mh.check_findings(HELD, case)) in markup
     assert "Your read vs the answer key" in markup and "edited by your teacher) vs the answer key" in markup
     assert {row.change for row in quiz.revision} == {""} and "no finding changed" in markup
     disclosure = markup[markup.index("mh-planted-note"):]
