@@ -155,3 +155,14 @@ def test_the_revealed_key_and_the_handout_carry_the_picture(grey_films, tmp_path
 def test_a_case_without_regions_draws_nothing(grey_films):
     assert "mh-key-figure" not in answer_key_html(mh.load_case("01"))
     assert "mh-key-figure" not in answer_key_html(mh.load_case("06"))
+
+
+def test_the_key_after_a_revision_marks_the_revised_read(grey_films):
+    from medgemma_helpers.quizzes import comparison_html
+
+    case = mh.load_case("03")
+    first = _pixels(_shown_picture(comparison_html(case, None, "Left pleural effusion.")))
+    assert _count(first, COLOURS["wrong side"]) > 0
+    revised = comparison_html(case, None, "Left pleural effusion.", revised_read="Right pleural effusion.")
+    pixels = _pixels(_shown_picture(revised))
+    assert _count(pixels, COLOURS["wrong side"]) == 0 and _count(pixels, COLOURS["found"]) > 0
