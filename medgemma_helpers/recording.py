@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM, analyze
+from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, analyze
 from .case_view import case_image
 from .cases import Case, list_cases, load_case
 from .comparison import compare_studies, series_films, series_image
@@ -21,7 +21,6 @@ from .demo_data import write_demo_ct_series
 from .dicom import load_ct_series
 from .drills import ask_medgemma, drill_findings, load_films
 from .errors import ImageError
-from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
 from .pack import RecordingMedGemma, write_pack
@@ -60,8 +59,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
     if cases is None:
         print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
         recorder.label = "notebook 00: the quick start"
-        analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
-                system=QUICK_START_SYSTEM, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS, stream=False)
+        analyze(case_image("01"), QUICK_START_QUESTION, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
+                stream=False)
         recorder.label = "notebook 08: localisation"
         localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
         recorder.label = "notebook 09: prior versus current"
