@@ -17,7 +17,7 @@ from .case_view import case_image
 from .cases import Case, list_cases, load_case
 from .comparison import compare_studies, series_films, series_image
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
-from .demo_data import write_demo_ct_series
+from .demo_data import write_demo_ct_series, write_thin_slice_ct_series
 from .dicom import load_ct_series
 from .drills import ask_medgemma, drill_findings, load_films
 from .errors import ImageError
@@ -69,6 +69,10 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         recorder.label = "notebook 07: the CT phantom"
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
+                           stream=False)
+        recorder.label = "notebook 07: the thin-slice CT phantom"
+        with tempfile.TemporaryDirectory() as folder:
+            analyze_volume(load_ct_series(write_thin_slice_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                            stream=False)
         recorder.label = "notebook 11: one film, three contexts"
         compare_contexts(TRUST_CASE, model=recorder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -9,10 +11,12 @@ from PIL import Image
 from tiny_medgemma import TOKENS_PER_IMAGE
 
 import medgemma_helpers as mh
-from medgemma_helpers import comparison, demo_data, localisation
+from medgemma_helpers import comparison, ct_volume, demo_data, localisation
 from medgemma_helpers.asking import build_messages
-from medgemma_helpers.ct_volume import CT_INTRO
+from medgemma_helpers.ct_volume import CT_INTRO, ct_channels, sent_slices
+from medgemma_helpers.dicom import CT_CHANNEL_WINDOWS
 from medgemma_helpers.local import prepare_inputs
+from medgemma_helpers.pixels import window_to_uint8
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +51,62 @@ def test_ct_prompt_has_one_block_per_sampled_slice_with_its_label(tiny_model, ph
         label_at = text.index(label, block)
         assert text.find("<start_of_image>", block) == -1 or label_at < text.find("<start_of_image>", block)
         position = label_at
-    assert text.index(question) > position
+    assert text.index(question.strip()) > position
     # The first and last slices of the volume are both sent.
     assert np.array_equal(np.asarray(images[0]), np.asarray(mh.ct_windows(phantom.hu[:1])[0]))
     assert np.array_equal(np.asarray(images[-1]), np.asarray(mh.ct_windows(phantom.hu[-1:])[0]))
+
+
+def _nodule_slices(volume) -> list[int]:
+    """Instance numbers of the slices whose nodule pixel holds soft tissue inside the right lung."""
+    row, column = demo_data._nodule_pixel(volume.hu.shape[-1])
+    return [number for number, hu in zip(volume.instance_numbers, volume.hu) if abs(hu[row, column] - 30) < 1]
+
+
+def test_the_phantom_nodule_is_a_sphere_on_two_adjacent_slices_not_a_rod(tmp_path):
+    volume = mh.load_ct_series(demo_data.write_demo_ct_series(tmp_path, size=96))
+    on = _nodule_slices(volume)
+    assert on == demo_data.demo_lesion() == [12, 13]  # 10 mm across, 5 mm slices, centred between two of them
+    row, column = demo_data._nodule_pixel(96)
+    assert volume.hu[0, row, column] == -850  # lung above and below it: a nodule, not a vessel running through
+    assert volume.spacing is not None and volume.spacing[0] == 5.0
+
+
+def test_a_thin_slice_phantom_hides_its_nodule_between_the_slices_sent(tmp_path):
+    volume = mh.load_ct_series(demo_data.write_thin_slice_ct_series(tmp_path, size=64))
+    assert len(volume) > 85
+    sent = [number for _, number in sent_slices(volume)]
+    assert len(sent) == 85 and sent[0] == 1 and sent[-1] == len(volume)
+    on = _nodule_slices(volume)
+    assert on == demo_data.thin_slice_lesion(len(volume))[2] and on  # the nodule is there ...
+    assert not set(on) & set(sent)  # ... and no slice that shows it is sent
+    assert set(on) <= {number for _, number in sent_slices(volume, max_slices=len(volume))}  # all slices: seen
+
+
+def test_the_volume_prompt_follows_googles_layout_and_gets_2000_new_tokens(tiny_model, phantom, monkeypatch):
+    images, labels, intro, question = mh.volume_request(phantom, "Is there a lung nodule?", max_slices=3)
+    assert question == "\n\nBased on the visual evidence in the slices provided above, is there a lung nodule?"
+    # Google's CT notebook's messages, built by hand: instruction, image / "SLICE n" pairs, the question.
+    content = [{"type": "text", "text": intro}]
+    for image, label in zip(images, labels):
+        content += [{"type": "image", "image": image}, {"type": "text", "text": label}]
+    googles = [{"role": "user", "content": [*content, {"type": "text", "text": question}]}]
+    ours = build_messages(images, question, None, labels, intro)
+    assert ours == googles
+    assert prepare_inputs(tiny_model, ours)["input_ids"].tolist() == \
+        prepare_inputs(tiny_model, googles)["input_ids"].tolist()
+    assert ct_volume.VOLUME_MAX_NEW_TOKENS == 2000 or os.environ.get("MEDGEMMA_MAX_NEW_TOKENS")
+    findings = mh.analyze_volume(phantom, "Is there a lung nodule?", model=tiny_model, max_slices=2, stream=False)
+    assert findings.max_new_tokens == ct_volume.VOLUME_MAX_NEW_TOKENS
+
+
+def test_the_three_channels_are_the_three_windows_of_the_same_slice(phantom):
+    channels, labels = ct_channels(phantom, 6)
+    assert labels[:3] == ["red: -1024 to 1024 HU", "green: -135 to 215 HU", "blue: 0 to 80 HU"]
+    fat = tuple(np.argwhere(phantom.hu[6] == -100)[0])
+    assert [np.asarray(c)[fat][0] for c in channels[:3]] == [
+        window_to_uint8(np.array(-100.0), low, high) for low, high in CT_CHANNEL_WINDOWS]
+    assert np.array_equal(np.asarray(channels[3]), np.asarray(mh.ct_windows(phantom.hu[6:7])[0]))
 
 
 def test_volume_read_runs_end_to_end(tiny_model, phantom):
