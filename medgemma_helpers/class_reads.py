@@ -481,8 +481,8 @@ def _write_key(names: dict[str, str], notes: list[str], key_file: str | Path) ->
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["pseudonym", "alias"])
-    writer.writerows(sorted(((pseudonym, alias) for alias, pseudonym in names.items()),
-                            key=lambda row: int(row[0].rsplit(" ", 1)[-1])))
+    pairs: list[tuple[str, str]] = [(pseudonym, alias) for alias, pseudonym in names.items()]
+    writer.writerows(sorted(pairs, key=lambda pair: int(pair[0].rsplit(" ", 1)[-1])))
     writer.writerows(["note", note] for note in notes)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created private (0600) from the first byte, and made private again if it was there before.
