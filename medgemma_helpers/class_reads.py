@@ -481,8 +481,8 @@ def _write_key(names: dict[str, str], notes: list[str], key_file: str | Path) ->
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["pseudonym", "alias"])
-    pairs: list[tuple[str, str]] = [(pseudonym, alias) for alias, pseudonym in names.items()]
-    writer.writerows(sorted(pairs, key=lambda pair: int(pair[0].rsplit(" ", 1)[-1])))
+    by_number = sorted(names.items(), key=lambda item: int(item[1].rsplit(" ", 1)[-1]))
+    writer.writerows([pseudonym, alias] for alias, pseudonym in by_number)
     writer.writerows(["note", note] for note in notes)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Created private (0600) from the first byte, and made private again if it was there before.
