@@ -61,8 +61,9 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         recorder.label = "notebook 00: the quick start"
         analyze(case_image("01"), QUICK_START_QUESTION, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
                 stream=False)
-        recorder.label = "notebook 08: localisation"
-        localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
+        for structure in NOTEBOOK_STRUCTURES:
+            recorder.label = f"notebook 08: localisation of the {structure}"
+            localize(case_image("01"), structure, model=recorder, stream=False)
         recorder.label = "notebook 09: prior versus current"
         films = series_films()
         compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 from tiny_medgemma import TOKENS_PER_IMAGE
 
 import medgemma_helpers as mh
-from medgemma_helpers import comparison, ct_volume, demo_data, localisation
+from medgemma_helpers import comparison, ct_volume, demo_data, localisation, notebooks
 from medgemma_helpers.asking import build_messages
 from medgemma_helpers.ct_volume import CT_INTRO, ct_channels, sent_slices
 from medgemma_helpers.dicom import CT_CHANNEL_WINDOWS
@@ -139,10 +140,36 @@ def test_comparison_end_to_end_and_change_table(tiny_model, two_xrays):
 
 
 def test_localisation_on_a_model_without_boxes_draws_nothing_and_says_so(tiny_model, two_xrays, capsys):
-    findings, boxes = mh.localize(two_xrays[0], "right lung, left lung and heart", model=tiny_model,
-                                  max_new_tokens=8, stream=False)
+    findings, boxes = mh.localize(two_xrays[0], "right clavicle", model=tiny_model, stream=False)
     assert boxes == [] and "No boxes" in capsys.readouterr().out
-    assert findings.prompt.startswith("Instructions:") and "right lung, left lung and heart" in findings.prompt
+    assert findings.prompt.startswith("Instructions:") and "Query:\nWhere is the right clavicle? " in findings.prompt
+    assert findings.max_new_tokens == localisation.LOCALISATION_MAX_NEW_TOKENS  # Google's 1,000 unless told less
+    assert localisation.LOCALISATION_MAX_NEW_TOKENS == 1000 or os.environ.get("MEDGEMMA_MAX_NEW_TOKENS")
+
+
+def test_notebook_08_asks_one_structure_per_question_by_chest_imagenome_names():
+    assert all("," not in s and " and " not in s for s in localisation.NOTEBOOK_STRUCTURES)
+    assert "cardiac silhouette" in localisation.NOTEBOOK_STRUCTURES and "heart" not in localisation.NOTEBOOK_STRUCTURES
+    source = "".join("".join(cell["source"]) for cell in json.loads(
+        (notebooks.NOTEBOOKS_DIR / "08_anatomy_localisation.ipynb").read_text(encoding="utf-8"))["cells"])
+    assert f"structures = {list(localisation.NOTEBOOK_STRUCTURES)!r}" in source
+    assert "for structure in structures:" in source and "mh.localize(image, structure, model=model)" in source
+    assert source.count("mh.show_case") == 0 and source.count("![Case 01") == 1  # the film shown once
+
+
+def test_each_sided_box_is_checked_against_the_films_midline():
+    film = Image.new("RGB", (400, 300))
+    on_viewers_left = localisation.Box("right lung", 40, 50, 180, 250)
+    on_viewers_right = localisation.Box("right clavicle", 220, 30, 380, 80)
+    heart = localisation.Box("cardiac silhouette", 150, 120, 300, 250)
+    checks = localisation.side_checks({"right lung": [on_viewers_left], "right clavicle": [on_viewers_right],
+                                       "cardiac silhouette": [heart]}, film)
+    assert [(c.structure, c.found_side, c.agrees) for c in checks] == [
+        ("right lung", "right", True), ("right clavicle", "left", False)]  # the heart has no side to check
+    assert "the viewer's left), as its name says" in str(checks[0]) and "WRONG SIDE" in str(checks[1])
+    assert "midline at x = 200" in str(checks[1])
+    drawn = np.asarray(localisation.draw_midline(film))
+    assert drawn[:, 200].any() and not drawn[:, :190].any()
 
 
 def test_boxes_from_a_padded_square_land_on_the_original_film():
