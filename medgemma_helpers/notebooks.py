@@ -23,7 +23,7 @@ from typing import Any
 from .asking import NO_ANSWER_YET, QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION
 from .case_view import systematic_checklist
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
-from .comparison import SERIES_FILE, series_films
+from .comparison import IDENTITY_PAIR, SERIES_FILE, series_films
 from .ct_volume import NOTEBOOK_QUESTION, VOLUME_MAX_NEW_TOKENS
 from .demo_data import THIN_SLICES, demo_lesion, thin_slice_lesion
 from .errors import InputError
@@ -204,6 +204,7 @@ def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None,
     made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, ct_question=NOTEBOOK_QUESTION,
                           ct_max_new_tokens=VOLUME_MAX_NEW_TOKENS, demo_lesion=demo_lesion(),
                           thin_slices=THIN_SLICES, thin_lesion=thin_slice_lesion(),
+                          pair=[load_case(case, CASES_DIR) for case in IDENTITY_PAIR],
                           structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, no_answer=NO_ANSWER_YET,
                           case_system=load_case("01", CASES_DIR).system_prompt,
                           max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE),

@@ -15,7 +15,7 @@ from typing import Any
 from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, analyze
 from .case_view import case_image
 from .cases import Case, list_cases, load_case
-from .comparison import compare_studies, series_films, series_image
+from .comparison import IDENTITY_PAIR, compare_studies, series_films, series_image
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
 from .demo_data import write_demo_ct_series, write_thin_slice_ct_series
 from .dicom import load_ct_series
@@ -67,6 +67,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         recorder.label = "notebook 09: prior versus current"
         films = series_films()
         compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
+        recorder.label = "notebook 09: two patients' films compared as one patient's"
+        compare_studies(*(case_image(case) for case in IDENTITY_PAIR), model=recorder, stream=False)
         recorder.label = "notebook 07: the CT phantom"
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,

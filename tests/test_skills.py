@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +193,51 @@ def test_dicom_windows_through_load_image():
     assert not np.array_equal(np.asarray(lung), np.asarray(bone))
     with pytest.raises(mh.ImageError, match="lung"):
         mh.load_image(path, window="lungs-please")
+
+
+def _notebook_cells(name: str) -> list[tuple[str, str]]:
+    cells = json.loads((notebooks.NOTEBOOKS_DIR / name).read_text(encoding="utf-8"))["cells"]
+    return [(cell["cell_type"], "".join(cell["source"])) for cell in cells]
+
+
+def test_notebook_09_hides_its_review_until_after_the_residents_own_comparison():
+    cells = _notebook_cells("09_longitudinal_comparison.ipynb")
+    own = next(i for i, (kind, text) in enumerate(cells) if kind == "code" and text.startswith("my_read = "))
+    review = next(i for i, (kind, text) in enumerate(cells) if "What the films show, on review" in text)
+    assert own < review
+    text = cells[review][1]
+    assert text.index("<details>") < text.index("What the films show") < text.index("</details>")
+    for film in comparison.series_films():
+        assert text.index(film.shows[:40]) > text.index("<details>")  # every film's review is inside the block
+    assert "interstitial" in text and "AP" in text and "NIH's view: PA" in text
+    before = "\n".join(text for kind, text in cells[:review])
+    assert "sternotomy" not in before.split("## One patient's films over time")[-1]  # no spoiler above the review
+
+
+def test_notebook_09_shows_the_prompt_and_runs_every_comparison_it_talks_about():
+    source = "\n".join(text for kind, text in _notebook_cells("09_longitudinal_comparison.ipynb") if kind == "code")
+    assert source.index("print(COMPARISON_PROMPT)") < source.index("mh.compare_studies(prior, current")
+    assert "Finding | Change | Details" in comparison.COMPARISON_PROMPT
+    assert "mh.compare_studies(film_a, film_b, model=model)" in source  # the identity pair, actually compared
+    assert f'mh.case_image("{comparison.IDENTITY_PAIR[0]}"), mh.case_image("{comparison.IDENTITY_PAIR[1]}")' in source
+
+
+def test_notebook_09s_identity_exercise_rests_on_identifiers_and_fixed_anatomy():
+    cells = _notebook_cells("09_longitudinal_comparison.ipynb")
+    [answer] = [text for kind, text in cells if "<summary><b>The answer</b>" in text]
+    assert "identifiers" in answer and "fixed anatomy" in answer
+    assert not any(word in answer.lower() for word in ("marker", " line ", "wire", "device"))
+    exercise = next(text for kind, text in cells if text.startswith("## Exercise: are these the same patient?"))
+    assert "Not devices, lines or markers" in exercise and "00015044_000.png" in exercise
+
+
+def test_the_series_carries_nihs_own_metadata():
+    table = Path(__file__).resolve().parents[2] / "shared" / "drills" / "Data_Entry_2017.csv.gz"
+    if not table.is_file():
+        pytest.skip("NIH's Data_Entry_2017.csv.gz is not here")
+    with gzip.open(table, "rt", encoding="utf-8") as rows:
+        nih = {row["Image Index"]: row for row in csv.DictReader(rows) if row["Image Index"].startswith("00000001_")}
+    for film in comparison.series_films():
+        row = nih[film.image.file]
+        assert (film.age, film.sex, film.view) == (row["Patient Age"], row["Patient Gender"], row["View Position"])
+        assert film.nih_labels == row["Finding Labels"]
