@@ -68,7 +68,8 @@ def record_pack(path: str | Path, cases: list[Case | str | int] | None = None, m
         films = series_films()
         compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
         recorder.label = "notebook 09: two patients' films compared as one patient's"
-        compare_studies(*(case_image(case) for case in IDENTITY_PAIR), model=recorder, stream=False)
+        film_a, film_b = (case_image(case) for case in IDENTITY_PAIR)
+        compare_studies(film_a, film_b, model=recorder, stream=False)
         recorder.label = "notebook 07: the CT phantom"
         with tempfile.TemporaryDirectory() as folder:
             analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
