@@ -248,7 +248,8 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
         assert "not a diagnostic tool" in _all_text(executed)
     review = _all_text(nbformat.read(by_number["10"]["executed"], as_version=4))
     assert "mh-class-review" in review and "data:image/png;base64," in review and "12 residents" in review
-    assert "MedGemma (the model)" in review and "rows written to class_review.csv" in review
+    assert "MedGemma (the model)" not in review and "rows written to class_review.csv" in review  # re-reads opt-in
+    assert "Resident 1" in review and "Invented resident" not in review  # pseudonyms by default, on a projector
     quick_start = _all_text(nbformat.read(by_number["00"]["executed"], as_version=4))
     assert "Plain transformers and mh.analyze give the same answer: True" in quick_start
     for case in mh.list_cases():

@@ -218,7 +218,7 @@ def test_old_records_load_and_the_review_counts_only_decisions_before_the_key(tm
         mh.save_read("03", HELD, "Fay", folder, revised_read=HELD, decision="kept")
     pages: list[str] = []
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: pages.extend([markup, plain]))
-    rows = mh.class_review(folder)
+    rows = mh.class_review(folder, aliases=True)
     by = {(r["resident"], r["finding"]): r for r in rows}
     assert by[("Ana", "pneumothorax")]["change"] == "misled" and by[("Ana", "pneumothorax")]["decision"] == "revised"
     assert by[("Ana", "pneumothorax")]["revised_outcome"] == "over-called"
@@ -253,7 +253,7 @@ def test_a_planted_read_is_never_medgemmas_in_saved_files_handouts_csv_summary_o
     assert f"<h4>{html.escape(revisions.PLANTED_NAME)}</h4>" in shown_alone
     # the CSV of the class review with MedGemma as one more reader: its rows hold MedGemma's own read only
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: None)
-    rows = mh.class_review(reads_dir, model=tiny_model)
+    rows = mh.class_review(reads_dir, model=tiny_model, aliases=True)
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=list(rows[0]))
     writer.writeheader()
