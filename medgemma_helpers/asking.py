@@ -38,11 +38,13 @@ THINKING_MAX_NEW_TOKENS = DEFAULT_MAX_NEW_TOKENS if os.environ.get("MEDGEMMA_MAX
 # Far beyond any case question; MedGemma's context (128k tokens) is shared with the images' 256 tokens each.
 MAX_PROMPT_CHARACTERS = 50_000
 DEFAULT_BATCH_SIZE = 8
-# What notebook 00 asks, of case 01's film, both in plain transformers and through mh.analyze (a class pack
+# What notebook 00 asks of case 01's film (the model card's own example film), both in plain transformers and
+# through mh.analyze: the MedGemma 1.5 model card's message, no system turn, up to 2,000 new tokens (a class pack
 # records the same request, so the notebook runs from a pack too).
-QUICK_START_QUESTION = "Describe this chest X-ray."
-QUICK_START_SYSTEM = "You are an expert radiologist."
-QUICK_START_MAX_NEW_TOKENS = 300
+QUICK_START_QUESTION = "Describe this X-ray"
+QUICK_START_MAX_NEW_TOKENS = 2000
+# What a reader sees in place of an answer when generation stopped inside the thinking trace.
+NO_ANSWER_YET = "No answer yet: give it more room"
 # MedGemma 1.5 may open its trace with "<unused94>thought\n"; the word is a label, not part of the reasoning.
 _THOUGHT_LABEL = re.compile(r"^\s*thought\s*\n?")
 _CLOSED_TRACE = re.compile(re.escape(THOUGHT_START) + r"(.*?)" + re.escape(THOUGHT_END), re.DOTALL)

@@ -1,6 +1,6 @@
 """The case as a resident sees it: the image (with its attribution) beside the history card, and the answer key.
 
-Layer: teaching flow, bottom. May import: errors, render, images, cases, case_images.
+Layer: teaching flow, bottom. May import: errors, render, images, cases, case_images, concordance, key_figure.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import base64
 import io
 import tempfile
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from PIL import Image
 
 from .case_images import load_case_image
 from .cases import Case, load_case
+from .concordance import FindingCheck
 from .errors import ImageError
 from .images import load_image
+from .key_figure import key_figure_html
 from .render import DISCLAIMER, esc, in_notebook
 
 
@@ -153,13 +156,19 @@ def _expectation(finding: Any) -> str:
     text = finding.expected
     if finding.expected == "absent" and not finding.pertinent:
         text += " (not a pertinent negative)"
+    if finding.kind != "finding":  # the impression or a next step: checked in the read, scored apart
+        text += f" ({finding.kind}, scored apart from the findings)"
     if finding.shown_on:
         text += " on your own " + " or ".join("MRI" if m == "mri" else m for m in finding.shown_on)
     return text
 
 
-def answer_key_html(case: Case) -> str:
-    """The answer key as HTML: expected findings, diagnosis, certainty, teaching points, attribution."""
+def answer_key_html(case: Case, checks: Sequence[FindingCheck] | None = None) -> str:
+    """The answer key as HTML: the key drawn on the film, expected findings, diagnosis, certainty, teaching points.
+
+    checks: the resident's checks, so the picture marks what they missed and where they put a finding on the wrong
+    side.
+    """
     rows = "".join(
         f"<tr><td>{esc(item.name)}</td><td>{esc(_expectation(item))}</td><td style='color:#555'>"
         f"{esc(', '.join(item.synonyms))}"
@@ -168,6 +177,7 @@ def answer_key_html(case: Case) -> str:
     points = "".join(f"<li>{esc(point)}</li>" for point in case.teaching_points)
     attribution = f"<p style='font-size:85%;color:#555'>{esc(_attribution(case))}</p>" if case.image else ""
     return (f"<div class='medgemma-answer-key'><h4>Answer key: case {esc(case.id)}</h4>"
+            f"{key_figure_html(case, checks)}"
             f"<table><tr><th>Finding</th><th>Expected</th><th>Also counts</th></tr>{rows}</table>"
             f"<p><b>Diagnosis.</b> {esc(case.answer_key.diagnosis)}</p>"
             f"<p><b>How certain.</b> {esc(case.answer_key.certainty)}</p>"

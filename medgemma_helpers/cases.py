@@ -21,6 +21,9 @@ CASES_DIR = PROJECT_ROOT / "cases"
 IMAGES_DIR = PROJECT_ROOT / "images"
 
 EXPECTATIONS = ("present", "absent")
+# What a key item is: a finding the image (or history) shows, the impression a read should reach, or a next step
+# (a test) it should name. Impressions and next steps are checked like findings but scored apart from them.
+KINDS = ("finding", "impression", "next step")
 # The modalities a user's own image may be declared as, with the other words people use for each.
 MODALITY_ALIASES = {
     "ultrasound": ("ultrasound", "us", "sonography", "ultrasonography", "sonogram"),
@@ -59,6 +62,10 @@ class ReferenceFinding:
     site: str = ""
     # A finding the key itself calls subtle: a hedged read ("possible mild oedema") agrees.
     subtle: bool = False
+    # Where the film shows a present finding: boxes (x0, y0, x1, y1) in the film's own pixels, one per side for a
+    # bilateral finding; drawn on the film when the key is revealed.
+    regions: tuple[tuple[int, int, int, int], ...] = ()
+    kind: str = "finding"  # one of KINDS
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -86,6 +93,8 @@ class CaseImage:
     licence: str
     attribution: str
     source_label: str
+    # The film's width and height in pixels, as the case file declares them: regions are checked against it.
+    size_px: tuple[int, int] | None = None
 
     @property
     def local_path(self) -> Path:
@@ -111,6 +120,11 @@ class ModelReport:
     findings: str
     impression: str
     recommendation: str
+
+    @property
+    def findings_and_impression(self) -> str:
+        """The report a patient has explained to them: its findings, then its impression."""
+        return f"{' '.join(self.findings.split())} {' '.join(self.impression.split())}"
 
 
 @dataclass(frozen=True)
@@ -257,6 +271,7 @@ def _parse_case(path: Path, data: Any) -> Case:
         sex=r.get(patient_data, "sex", str, "patient.", optional=True),
     )
 
+    image = _parse_image(r, data)
     key_data = r.get(data, "answer_key", dict)
     findings = []
     for index, item in enumerate(r.get(key_data, "findings", list, "answer_key.")):
@@ -286,6 +301,9 @@ def _parse_case(path: Path, data: Any) -> Case:
         subtle = item.get("subtle", False)
         if not isinstance(subtle, bool):
             raise r.fail(f"{prefix}subtle", f"must be true or false, not {subtle!r}")
+        kind = (r.get(item, "kind", str, prefix, optional=True) or "finding").strip().lower()
+        if kind not in KINDS:
+            raise r.fail(f"{prefix}kind", f"of finding '{name}' is '{kind}'; use one of {', '.join(KINDS)}")
         if (side or size or subtle) and expected != "present":
             raise r.fail(f"{prefix}expected", "is absent, but side, size or subtle describe a finding the image "
                                               "shows; give them only to present findings")
@@ -301,6 +319,8 @@ def _parse_case(path: Path, data: Any) -> Case:
                 size=size,
                 site=(r.get(item, "site", str, prefix, optional=True) or "").strip(),
                 subtle=subtle,
+                regions=_parse_regions(r, item, prefix, name, expected, side, image),
+                kind=kind,
             )
         )
     if not findings:
@@ -311,25 +331,6 @@ def _parse_case(path: Path, data: Any) -> Case:
         diagnosis=r.get(key_data, "diagnosis", str, "answer_key."),
         certainty=r.get(key_data, "certainty", str, "answer_key."),
     )
-
-    image = None
-    image_data = r.get(data, "image", dict, optional=True)
-    if image_data is not None:
-        sha256 = r.get(image_data, "sha256", str, "image.").lower()
-        if not SHA256_PATTERN.fullmatch(sha256):
-            raise r.fail("image.sha256", "must be 64 hexadecimal digits")
-        url = r.get(image_data, "url", str, "image.")
-        if not url.startswith("https://"):
-            raise r.fail("image.url", "must be an https:// address pinned to a fixed version")
-        image = CaseImage(
-            file=_safe_image_file(r, r.get(image_data, "file", str, "image.")),
-            url=url,
-            sha256=sha256,
-            size_bytes=r.get(image_data, "size_bytes", int, "image."),
-            licence=r.get(image_data, "licence", str, "image."),
-            attribution=r.get(image_data, "attribution", str, "image."),
-            source_label=r.get(image_data, "source_label", str, "image."),
-        )
 
     return Case(
         id=case_id,
@@ -352,6 +353,86 @@ def _parse_case(path: Path, data: Any) -> Case:
         source_file=path,
         **_teaching_layer(r, data),
     )
+
+
+def _parse_image(r: _Reader, data: dict[str, Any]) -> CaseImage | None:
+    """The case's pinned film, or None for a case without one."""
+    image_data = r.get(data, "image", dict, optional=True)
+    if image_data is None:
+        return None
+    sha256 = r.get(image_data, "sha256", str, "image.").lower()
+    if not SHA256_PATTERN.fullmatch(sha256):
+        raise r.fail("image.sha256", "must be 64 hexadecimal digits")
+    url = r.get(image_data, "url", str, "image.")
+    if not url.startswith("https://"):
+        raise r.fail("image.url", "must be an https:// address pinned to a fixed version")
+    size_px = None
+    if image_data.get("size_px") is not None:
+        size = image_data["size_px"]
+        if (not isinstance(size, list) or len(size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise r.fail("image.size_px", f"is {size!r}; give the film's [width, height] in pixels, two whole numbers")
+        size_px = (size[0], size[1])
+    return CaseImage(
+        file=_safe_image_file(r, r.get(image_data, "file", str, "image.")),
+        url=url,
+        sha256=sha256,
+        size_bytes=r.get(image_data, "size_bytes", int, "image."),
+        licence=r.get(image_data, "licence", str, "image."),
+        attribution=r.get(image_data, "attribution", str, "image."),
+        source_label=r.get(image_data, "source_label", str, "image."),
+        size_px=size_px,
+    )
+
+
+def _box_side(box: tuple[int, int, int, int], width: int) -> str:
+    """The patient's side a box lies on: the viewer's left half of a frontal film is the patient's right."""
+    if box[2] <= width / 2:
+        return "right"
+    if box[0] >= width / 2:
+        return "left"
+    return "both"
+
+
+def _parse_regions(r: _Reader, item: dict[str, Any], prefix: str, name: str, expected: str, side: str,
+                   image: CaseImage | None) -> tuple[tuple[int, int, int, int], ...]:
+    """A finding's region: one box [x0, y0, x1, y1] or a list of them, on the film and on the key's side."""
+    value = item.get("region")
+    if value is None:
+        return ()
+    field_name = f"{prefix}region"
+    where = f"of finding '{name}'"
+    if expected != "present":
+        raise r.fail(field_name, f"{where} marks a finding the key calls absent; give regions only to present findings")
+    if image is None or image.size_px is None:
+        raise r.fail(field_name, f"{where} needs the film's size: add image.size_px: [width, height]")
+    width, height = image.size_px
+    items = value if isinstance(value, list) and value and all(isinstance(v, list) for v in value) else [value]
+    boxes = []
+    for box in items:
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)):
+            raise r.fail(field_name, f"{where} is {box!r}; give [x0, y0, x1, y1] in the film's pixels (whole "
+                                     "numbers), or a list of such boxes")
+        x0, y0, x1, y1 = box
+        if x0 >= x1 or y0 >= y1:
+            raise r.fail(field_name, f"{where} is {box!r}: x0 must be less than x1 and y0 less than y1")
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            raise r.fail(field_name, f"{where} is {box!r}, off the {width} x {height} film; keep every box "
+                                     f"within 0..{width} across and 0..{height} down")
+        boxes.append((x0, y0, x1, y1))
+    sides = [_box_side(box, width) for box in boxes]
+    if side in ("right", "left"):
+        for box, box_side in zip(boxes, sides):
+            if box_side != side:
+                raise r.fail(field_name, f"{where} has {list(box)!r}, which is not wholly on the patient's {side} "
+                                         f"(the viewer's {'left' if side == 'right' else 'right'} half, x "
+                                         f"{'up to' if side == 'right' else 'from'} {width // 2}); the key says "
+                                         f"{side}: move the box or correct the side")
+    elif side == "bilateral" and ("both" in sides or set(sides) != {"right", "left"}):
+        raise r.fail(field_name, f"{where} is bilateral: give one box wholly on each side of the midline "
+                                 f"(x = {width // 2}), not {[list(b) for b in boxes]!r}")
+    return tuple(boxes)
 
 
 def _optional_texts(reader: _Reader, data: dict[str, Any], key: str) -> tuple[str, ...]:

@@ -14,8 +14,11 @@ through a shared drive or a Kaggle dataset) and shows, per case: how many reside
 right, missed it, over-called it, put it on the wrong side or hedged (with MedGemma's read as one more column
 when a model is given), a residents x findings grid, the spread of scores, and the sentences behind the
 most-missed, most over-called and most often wrong-sided findings, quoted from the reads: where the discussion
-starts. Scores are recomputed from each
-record's text with the current checker and answer key, so a better checker improves old records too. It
+starts. A pertinent negative left unsaid is its own outcome, "negative not stated", never counted as missed.
+Residents appear as "Resident 1..n" unless the teacher asks for aliases; the key to them goes to a file only its
+owner can read, and the notes on skipped files (which name them) go there too. MedGemma reads only when asked.
+Scores are recomputed from each record's text with the current checker and answer key, so a better checker
+improves old records too. It
 returns one plain row per resident, case and finding, ready for csv.DictWriter.
 
 A record that is not valid JSON, comes from another case set or lacks a field is skipped with one line
@@ -28,6 +31,7 @@ Layer: teaching flow. May import: errors, render, files, cases, concordance, rev
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import io
 import json
@@ -56,12 +60,19 @@ RECORD_FORMAT = "medgemma-case-notebooks/read"
 RECORD_VERSION = 1
 MAX_ALIAS_CHARACTERS = 60
 MAX_RECORD_BYTES = 200_000  # a read is a few kilobytes; anything far larger is not a record
-OUTCOMES = ("right", "missed", "over-called", "wrong side", "hedged", "not scored")
+# "negative not stated": a pertinent negative the read leaves unsaid. It costs the score like a miss, but it is
+# not a finding overlooked on the film, so it is counted apart and never leads "most missed".
+OUTCOMES = ("right", "missed", "over-called", "wrong side", "hedged", "not scored", "negative not stated")
 MODEL_ROW = "MedGemma (the model)"
 DECISIONS = (None, "kept", "revised")  # taken after seeing the read shown, before the key
 _OUTCOME_COLOURS = {"right": "#4caf50", "missed": "#e53935", "over-called": "#8e24aa", "wrong side": "#29b6f6",
-                    "hedged": "#ffb300", "not scored": "#bdbdbd"}
-_SHORT = {"wrong side": "side"}  # the grid's cell labels: four letters, except where that hides the meaning
+                    "hedged": "#ffb300", "not scored": "#bdbdbd", "negative not stated": "#ffe0b2"}
+# The grid's cell labels: four letters, except where that hides the meaning.
+_SHORT = {"wrong side": "side", "negative not stated": "neg?"}
+# By default residents appear as "Resident 1..n" (a review is often projected); the key to their aliases is
+# written apart, for the teacher only.
+PSEUDONYM = "Resident {}"
+KEY_FILE = "class_review_key.csv"
 _REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
 DRILL_RECORD_FORMAT = "medgemma-case-notebooks/drill"  # a saved drill (mh.drill's d.save), read by drill_review
 
@@ -90,13 +101,16 @@ def _file_name(case: Case, alias: str) -> str:
 
 
 def outcome(check: FindingCheck) -> str:
-    """How a read did on one finding: right, missed, over-called, wrong side, hedged, or not scored.
+    """How a read did on one finding: right, missed, over-called, wrong side, hedged, negative not stated, not scored.
 
-    The concordance's kinds of error (error_kind) in the class review's words: an invented finding is over-called.
+    The concordance's kinds of error (error_kind) in the class review's words: an invented finding is over-called,
+    and a pertinent negative the read never states is its own outcome, not a finding missed.
     """
     if not check.scored:
         return "not scored"
     kind = error_kind(check)
+    if kind == "missed" and check.expected == "absent" and check.status == "not_mentioned":
+        return "negative not stated"
     return {"": "right", "invented": "over-called"}.get(kind, kind)
 
 
@@ -397,20 +411,32 @@ def _discussion_html(case: Case, residents: list[dict[str, Any]]) -> str:
     return "<div class='mh-discussion'><h4>Start the discussion here</h4>" + "".join(parts) + "</div>" if parts else ""
 
 
-def class_review(source: Any, case: Case | str | int | None = None, *, model: Any = None) -> list[dict[str, Any]]:
+def class_review(source: Any, case: Case | str | int | None = None, *, model: Any = None, aliases: bool = False,
+                 key_file: str | Path = KEY_FILE) -> list[dict[str, Any]]:
     """Review a class's saved reads: per case and finding, who called it right, missed, over-called, wrong side, hedged.
 
-    source: a folder of records, a list of record files, or a zip. case: only this case. model: a loaded model,
-    a class server connection or a pack, to add MedGemma's read of each case as one more reader. Returns one
-    row per resident, case and finding (plain dicts: resident, case, finding, expected, status, outcome, side
-    (as read), flags (a size or site unlike the key's, a side left out), evidence, score, score_fraction, is_model;
-    decision (kept or revised, before the key; "" when none was taken), and for such a decision revised_status,
-    revised_outcome, change (corrected, misled, other or ""), revised_evidence; and planted: the read shown was a
-    teacher's).
+    source: a folder of records, a list of record files, or a zip. case: only this case. model (opt-in: it asks
+    MedGemma once per case): a loaded model, a class server connection or a pack, to add MedGemma's read of each
+    case as one more reader. Residents appear as "Resident 1..n" unless aliases=True; the key from each pseudonym
+    to its alias is written to key_file (readable by its owner only), for the teacher's eyes, not the projector.
+    Returns one row per resident, case and finding (plain dicts: resident, case, finding, expected, status,
+    outcome, side (as read), flags (a size or site unlike the key's, a side left out), evidence, score,
+    score_fraction, is_model; decision (kept or revised, before the key; "" when none was taken), and for such a
+    decision revised_status, revised_outcome, change (corrected, misled, other or ""), revised_evidence; and
+    planted: the read shown was a teacher's).
     """
     records, notes = load_reads(source, case)
-    for note in notes:
-        print(note)
+    names = {r.alias: r.alias for r in records} if aliases else _pseudonyms(records)
+    if not aliases and records:
+        key = _write_key(names, notes, key_file)
+        print(f"Residents appear as Resident 1 to {len(set(names.values()))}. The key to their aliases is in {key}: "
+              "open it yourself, away from the projector (mh.class_review(..., aliases=True) shows the aliases).")
+        if notes:
+            print(f"{len(notes)} file{'s were' if len(notes) != 1 else ' was'} skipped or replaced; the key file "
+                  "says which (its lines name residents' files).")
+    else:
+        for note in notes:
+            print(note)
     if not records:
         where = f" for case {case}" if case is not None else ""
         message = (f"No saved reads to review in {source}{where}. Residents save a read by filling in the quiz's "
@@ -427,7 +453,7 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
         case_rows = []
         for r in case_records:
             checks = check_findings(r.read, this_case)
-            case_rows += _with_revision(_rows(r.alias, this_case, checks), checks, r, model_read, digest)
+            case_rows += _with_revision(_rows(names[r.alias], this_case, checks), checks, r, model_read, digest)
         if model_read is not None:
             case_rows += _with_revision(_rows(MODEL_ROW, this_case, check_findings(model_read, this_case),
                                               is_model=True), [], None, None, None)
@@ -439,6 +465,32 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     show_html("<div class='mh-class-review'>" + _class_revisions_html(rows) + "".join(sections) + disclaimer
               + "</div>", "\n\n".join(plain))
     return rows
+
+
+def _pseudonyms(records: list[_Record]) -> dict[str, str]:
+    """Each alias's "Resident n", numbered in an order that gives away neither the aliases nor when they saved."""
+    people = sorted({r.alias.casefold() for r in records},
+                    key=lambda person: hashlib.sha256(person.encode("utf-8")).hexdigest())
+    numbers = {person: number for number, person in enumerate(people, 1)}
+    return {r.alias: PSEUDONYM.format(numbers[r.alias.casefold()]) for r in records}
+
+
+def _write_key(names: dict[str, str], notes: list[str], key_file: str | Path) -> Path:
+    """Write the pseudonym -> alias key (and the notes on skipped files, which name them) readable by its owner only."""
+    path = Path(key_file).expanduser()
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["pseudonym", "alias"])
+    by_number = sorted(names.items(), key=lambda item: int(item[1].rsplit(" ", 1)[-1]))
+    writer.writerows([pseudonym, alias] for alias, pseudonym in by_number)
+    writer.writerows(["note", note] for note in notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created private (0600) from the first byte, and made private again if it was there before.
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        out.write(table.getvalue())
+    return path
 
 
 def _with_revision(rows: list[dict[str, Any]], checks: list[FindingCheck], record: _Record | None,
@@ -513,6 +565,22 @@ def _case_text(case: Case, rows: list[dict[str, Any]]) -> str:
             lines.append(f"  {finding.name} ({finding.expected}): " + ", ".join(
                 f"{counts[(finding.name, o)]} {o}" for o in OUTCOMES if counts[(finding.name, o)]))
     return "\n".join(lines)
+
+
+def write_review_csv(rows: Sequence[dict[str, Any]], path: str | Path = "class_review.csv") -> Path | None:
+    """Save class_review's rows as a CSV for a spreadsheet; with no rows, say so and write nothing."""
+    if not rows:
+        print("No rows to save: the review found no saved reads. Collect the residents' files first, then run the "
+              "review again.")
+        return None
+    path = Path(path).expanduser()
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, table.getvalue().encode("utf-8"))
+    print(f"{len(rows)} rows written to {path}")
+    return path
 
 
 # ---------------------------------------------------------------- the demo class (invented, clearly so)

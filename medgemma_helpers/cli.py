@@ -144,7 +144,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 def _cmd_make_notebooks(args: argparse.Namespace) -> int:
     # A fork's address is recorded where the badges and setup cell read it, so later builds and tests agree.
     repo_url = set_repo_url(args.repo_url) if args.repo_url else None
-    blind = True if args.blind else None
+    blind = args.blind  # None: the template's own BLIND (True: the differential waits for the read)
     written = (write_notebooks(Path(args.out), cases_dir(), blind=blind, repo_url=repo_url) if args.out
                else write_notebooks(blind=blind, repo_url=repo_url))
     for path in written:
@@ -212,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                                     "from its cases/")
     make.add_argument("--repo-url", help="your fork's GitHub address (https://github.com/OWNER/NAME): recorded in "
                                          "notebooks/templates/repository.txt, then used for the badges and setup cell")
-    make.add_argument("--blind", action="store_true", help="hold each case's differential back until after the "
-                                                         "reveal (as BLIND = True at the top of case.md does)")
+    make.add_argument("--blind", action=argparse.BooleanOptionalAction, default=None,
+                      help="--blind (the default, as BLIND = True at the top of case.md) holds each case's "
+                           "differential back until after the reveal; --no-blind gives the walkthroughs' original "
+                           "order, the differential before the read")
     make.set_defaults(handler=_cmd_make_notebooks)
 
     args = parser.parse_args(argv)

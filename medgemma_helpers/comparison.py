@@ -24,8 +24,12 @@ from .images import load_image, model_image
 from .render import esc, in_notebook, show_html
 
 SERIES_FILE = "longitudinal_films.csv"
+# Notebook 09's identity exercise: two cases' films that are not one patient's, compared as if they were (a class
+# pack records that request too).
+IDENTITY_PAIR = ("01", "03")
 _SERIES_COLUMNS = ("file", "patient", "follow_up", "nih_labels", "shows", "sha256", "size_bytes", "url", "licence",
                    "attribution")
+_METADATA_COLUMNS = ("age", "sex", "view")  # optional: a teacher's own series may not have them
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class SeriesFilm:
     follow_up: int
     nih_labels: str
     shows: str  # what the project's own review of the film sees
+    # What NIH's metadata (Data_Entry_2017.csv) records, where the series file gives it ("" when it does not).
+    age: str = ""
+    sex: str = ""
+    view: str = ""
 
 
 def _series_path() -> Path:
@@ -63,7 +71,8 @@ def series_films(path: str | Path | None = None) -> list[SeriesFilm]:
             raise CaseError(f"{where}: follow_up and size_bytes must be whole numbers and file a plain file name.")
         image = CaseImage(file=row["file"], url=row["url"], sha256=row["sha256"], size_bytes=int(row["size_bytes"]),
                           licence=row["licence"], attribution=row["attribution"], source_label=row["nih_labels"])
-        films.append(SeriesFilm(image, row["patient"], int(row["follow_up"]), row["nih_labels"], row["shows"]))
+        films.append(SeriesFilm(image, row["patient"], int(row["follow_up"]), row["nih_labels"], row["shows"],
+                                *((row.get(column) or "").strip() for column in _METADATA_COLUMNS)))
     if len({film.patient for film in films}) != 1 or len(films) < 2:
         raise CaseError(f"{path.name} must list at least two films of one patient.")
     return sorted(films, key=lambda film: film.follow_up)

@@ -109,6 +109,7 @@ class FindingCheck:
     key_size: str = ""
     key_site: str = ""
     subtle: bool = False  # the key calls the finding subtle: a hedged read agrees
+    kind: str = "finding"  # "impression" or "next step": checked, but scored apart from the findings
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -808,7 +809,8 @@ def _findings_of(case: CaseLike | str | int, image_modality: str | None = None) 
 def _key_attributes(finding: ReferenceFinding) -> dict[str, Any]:
     """The key's side, size, site and subtlety of a finding, as FindingCheck fields."""
     return {"key_side": getattr(finding, "side", ""), "key_size": getattr(finding, "size", ""),
-            "key_site": getattr(finding, "site", ""), "subtle": getattr(finding, "subtle", False)}
+            "key_site": getattr(finding, "site", ""), "subtle": getattr(finding, "subtle", False),
+            "kind": getattr(finding, "kind", "finding")}
 
 
 def check_findings(text: str | _HasText | None, case: CaseLike, *,
@@ -850,7 +852,7 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
 def concordance_score(checks: Iterable[FindingCheck]) -> tuple[int, int]:
     """(findings that agree with the key, findings scored); a wrong side never agrees; unmentioned non-pertinent
     negatives are not scored."""
-    scored = [c for c in checks if c.scored]
+    scored = [c for c in checks if c.scored and c.kind == "finding"]
     return sum(1 for c in scored if c.agrees), len(scored)
 
 
@@ -870,7 +872,7 @@ def error_kind(check: FindingCheck) -> str:
     - invented: a finding the key says is absent, read as present (the class review calls it over-called).
     - missed: a present finding the read denies or never names, or a pertinent negative it does not deny.
     """
-    if not check.scored or check.agrees:
+    if not check.scored or check.agrees or check.kind != "finding":  # an impression or next step: scored apart
         return ""
     if check.wrong_side:
         return "wrong side"
@@ -971,6 +973,8 @@ def key_says(check: FindingCheck) -> str:
     """What the key says of a finding: absent or present, with its side, size and site, or not pertinent."""
     if check.expected == "absent" and not check.pertinent:
         return "absent (not pertinent)"
+    if check.kind != "finding":  # the impression or a next step: named in the read, not scored as a finding
+        return f"{check.kind} (scored apart)"
     return _described(check.expected, check.key_side, check.key_size, check.key_site) or "—"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -46,9 +47,14 @@ LOCALISATION_PROMPT = (
 )
 
 
-# The structures notebook 08 asks about (a class pack records it: the notebook and the pack share it).
-NOTEBOOK_STRUCTURES = "right lung, left lung and heart"
+# The structures notebook 08 asks about, one per question as Google's localisation notebook asks
+# (github.com/google-health/medgemma, notebooks/cxr_anatomy_localization_with_hugging_face.ipynb: its example is
+# "right clavicle"), by the anatomical names of Chest ImaGenome, the bounding-box data MedGemma 1.5 was trained on
+# ("cardiac silhouette", not "heart"). A class pack records each: the notebook and the pack share them.
+NOTEBOOK_STRUCTURES = ("right lung", "left lung", "cardiac silhouette", "right clavicle")
 SCALE = 1000  # box_2d coordinates run 0..1000 across the model's (square) input image
+# Google's localisation notebook gives each answer up to 1,000 new tokens (MEDGEMMA_MAX_NEW_TOKENS asks for less).
+LOCALISATION_MAX_NEW_TOKENS = DEFAULT_MAX_NEW_TOKENS if os.environ.get("MEDGEMMA_MAX_NEW_TOKENS", "").strip() else 1000
 
 
 ImageOrSize = Image.Image | tuple[int, int]
@@ -236,8 +242,8 @@ def draw_boxes(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
 
 
 def localize(image: Any, structures: str, *, model: Any = None, modality: str = "chest radiograph",
-             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, stream: bool = True) -> tuple[Findings, list[Box]]:
-    """Ask for boxes around structures (e.g. "right lung, left lung, heart"); boxes in the original image's pixels.
+             max_new_tokens: int = LOCALISATION_MAX_NEW_TOKENS, stream: bool = True) -> tuple[Findings, list[Box]]:
+    """Ask where a structure is (one per question, e.g. "right clavicle", as Google does); boxes in original pixels.
 
     The image goes to the model prepared for its modality (a chest film padded to a square), and the boxes come
     back through the same preparation, so they land on the original film.
@@ -253,11 +259,69 @@ def localize(image: Any, structures: str, *, model: Any = None, modality: str = 
     return findings, boxes
 
 
-def show_boxes(image: Any, boxes: list[Box]) -> None:
-    """Show the image with the boxes and their labels drawn on it (mh.draw_boxes returns the image instead)."""
+@dataclass(frozen=True)
+class SideCheck:
+    """Where a box for a sided structure lies against the film's midline, on a film displayed as radiographs are."""
+
+    structure: str
+    named_side: str  # "right" or "left": the patient's side the structure's name gives
+    centre_x: float  # the box's centre, in the film's pixels
+    midline_x: float
+
+    @property
+    def found_side(self) -> str:
+        """The patient's side the box lies on: the viewer's left is the patient's right."""
+        return "right" if self.centre_x < self.midline_x else "left"
+
+    @property
+    def agrees(self) -> bool:
+        """True when the box lies on the side its name gives."""
+        return self.found_side == self.named_side
+
+    def __str__(self) -> str:
+        viewer = "left" if self.found_side == "right" else "right"
+        verdict = "as its name says" if self.agrees else f"WRONG SIDE: the {self.structure} is on the patient's " \
+                                                          f"{self.named_side}"
+        return (f"{self.structure}: box centre at x = {self.centre_x:.0f}, midline at x = {self.midline_x:.0f}: "
+                f"on the patient's {self.found_side} (the viewer's {viewer}), {verdict}.")
+
+
+def side_checks(found: dict[str, list[Box]], image: ImageOrSize) -> list[SideCheck]:
+    """Each box of a "right ..." or "left ..." structure checked against the film's midline (its centre column).
+
+    found maps each structure asked about to its boxes (from localize). The film's centre column stands for the
+    patient's midline, as on a centred PA film; a midline structure (cardiac silhouette, trachea) has no side to check.
+    """
+    width, _ = _size(image)
+    checks = []
+    for structure, boxes in found.items():
+        named = structure.strip().lower().split(" ", 1)[0]
+        if named not in ("right", "left"):
+            continue
+        checks += [SideCheck(structure, named, (box.x0 + box.x1) / 2, width / 2) for box in boxes]
+    return checks
+
+
+def draw_midline(image: Image.Image) -> Image.Image:
+    """A copy of the image with its centre column drawn as a dashed line: the midline the side checks use."""
+    canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    x, dash = canvas.width // 2, max(8, canvas.height // 60)
+    for top in range(0, canvas.height, 2 * dash):
+        draw.line((x, top, x, min(top + dash, canvas.height)), fill=(255, 255, 255), width=max(2, canvas.width // 400))
+    return canvas
+
+
+def show_boxes(image: Any, boxes: list[Box], *, midline: bool = False) -> None:
+    """Show the image with the boxes and their labels drawn on it (mh.draw_boxes returns the image instead).
+
+    midline=True also draws the film's centre column, against which side_checks judges right and left.
+    """
     if not boxes:
         print("No boxes to draw: the film is shown as it is.")
     drawn = draw_boxes(load_image(image), boxes)
+    if midline:
+        drawn = draw_midline(drawn)
     if in_notebook():
         from IPython.display import display
 

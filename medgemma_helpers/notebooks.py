@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM
+from .asking import NO_ANSWER_YET, QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION
 from .case_view import systematic_checklist
 from .cases import CASES_DIR, PROJECT_ROOT, Case, list_cases, load_case
-from .comparison import SERIES_FILE, series_films
-from .ct_volume import NOTEBOOK_QUESTION
+from .comparison import IDENTITY_PAIR, SERIES_FILE, series_films
+from .ct_volume import NOTEBOOK_QUESTION, VOLUME_MAX_NEW_TOKENS
+from .demo_data import THIN_SLICES, demo_lesion, thin_slice_lesion
 from .errors import InputError
 from .localisation import NOTEBOOK_STRUCTURES
 from .patient import PATIENT_NOTEBOOK_CASES
@@ -182,7 +183,7 @@ def build_notebook(case: Case, *, blind: bool | None = None, repo_url: str = REP
 
 
 def _template_blind() -> bool:
-    """The BLIND a teacher set at the top of case.md (False unless set to True there)."""
+    """The BLIND set at the top of case.md (True as shipped: the differential waits for the read)."""
     # Read here rather than inside the template, so the objectives above the read follow the same choice.
     source = (TEMPLATES_DIR / "case.md").read_text(encoding="utf-8")
     return re.search(r"\{%-?\s*set\s+BLIND\s*=\s*(?:True|true)\s*-?%\}", source) is not None
@@ -210,8 +211,13 @@ def _cell(index: int, kind: str, source: str) -> dict[str, Any]:
 def all_notebooks(cases: list[Case] | None = None, *, blind: bool | None = None, repo_url: str = REPO_URL,
                   project: str = "") -> dict[str, dict[str, Any]]:
     """Every notebook the templates make, by file name: the quick start, one per case, the skills, the review."""
-    made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, project, ct_question=NOTEBOOK_QUESTION,
-                          structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, system=QUICK_START_SYSTEM,
+    made = {name: _render(name.replace(".ipynb", ".md"), name, repo_url, project,
+                          ct_question=NOTEBOOK_QUESTION,
+                          ct_max_new_tokens=VOLUME_MAX_NEW_TOKENS, demo_lesion=demo_lesion(),
+                          thin_slices=THIN_SLICES, thin_lesion=thin_slice_lesion(),
+                          pair=[load_case(case, CASES_DIR) for case in IDENTITY_PAIR],
+                          structures=NOTEBOOK_STRUCTURES, question=QUICK_START_QUESTION, no_answer=NO_ANSWER_YET,
+                          case_system=load_case("01", CASES_DIR).system_prompt,
                           max_new_tokens=QUICK_START_MAX_NEW_TOKENS, series=series_films(CASES_DIR / SERIES_FILE),
                           film=load_case("01", CASES_DIR).image,
                           trust_case=TRUST_CASE, trust_contexts=context_questions(), literature=LITERATURE,

@@ -78,7 +78,10 @@ def comparison_html(case: Case, findings: Findings | None, resident_read: str | 
                        f"{concordance_table_html(model_checks, f'{title} vs the answer key')}"
                        f"{contradictions_html(findings.text, case, image_modality=image_modality)}</div>")
     side_by_side = f"<div style='display:flex;gap:1.5em;flex-wrap:wrap'>{''.join(columns)}</div>" if columns else ""
-    key = answer_key_html(case) if with_key else ""
+    # The key drawn on the film marks the resident's own read: the revision where there is one.
+    final = revised_read if revised_read is not None else resident_read
+    final_checks = None if final is None else check_findings(final, case, image_modality=image_modality)
+    key = answer_key_html(case, final_checks) if with_key else ""
     note = (planted_note_html(planted_changes(findings.text, case, image_modality=image_modality))
             if disclose and findings is not None and findings.planted else "")
     return f"<div class='mh-comparison'>{side_by_side}{key}{note}</div>"

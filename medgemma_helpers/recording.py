@@ -15,17 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, QUICK_START_SYSTEM, analyze
+from .asking import QUICK_START_MAX_NEW_TOKENS, QUICK_START_QUESTION, analyze
 from .case_images import case_image_path, films_resolved, verified_image_path
 from .case_view import case_image
 from .cases import Case, CaseImage, list_cases, load_case
-from .comparison import compare_studies, series_films, series_image
+from .comparison import IDENTITY_PAIR, compare_studies, series_films, series_image
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
-from .demo_data import write_demo_ct_series
+from .demo_data import write_demo_ct_series, write_thin_slice_ct_series
 from .dicom import load_ct_series
 from .drills import ask_medgemma, drill_findings, load_films
 from .errors import ImageError, InputError
-from .images import model_image
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
 from .pack import PackFilm, RecordingMedGemma, write_pack
@@ -98,25 +97,33 @@ def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool
             print(f"[{asked}] {label}", flush=True)
             recorder.label = label
             run_case(case, recorder, prompt=prompt, stream=False, show_prompt=False)
-        if case.id in PATIENT_NOTEBOOK_CASES:  # notebook 12: the key's read, explained for the patient by MedGemma
+        if case.id in PATIENT_NOTEBOOK_CASES and case.model_report:  # notebook 12: the report, for the patient
             asked += 1
             print(f"[{asked}] case {case.id}: its read explained for the patient", flush=True)
             recorder.label = f"notebook 12: case {case.id} explained for the patient"
-            explain_for_patient(case.answer_key.diagnosis, case, model=recorder, stream=False)
+            explain_for_patient(case.model_report.findings_and_impression, case, model=recorder, stream=False)
     if not everything:
         return True
     print(f"[{asked + 1}] the quick start's, the skill notebooks' and the class review's questions", flush=True)
     recorder.label = "notebook 00: the quick start"
-    analyze(model_image(case_image("01"), modality="chest radiograph"), QUICK_START_QUESTION,
-            system=QUICK_START_SYSTEM, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS, stream=False)
-    recorder.label = "notebook 08: localisation"
-    localize(case_image("01"), NOTEBOOK_STRUCTURES, model=recorder, stream=False)
+    analyze(case_image("01"), QUICK_START_QUESTION, model=recorder, max_new_tokens=QUICK_START_MAX_NEW_TOKENS,
+            stream=False)
+    for structure in NOTEBOOK_STRUCTURES:
+        recorder.label = f"notebook 08: localisation of the {structure}"
+        localize(case_image("01"), structure, model=recorder, stream=False)
     recorder.label = "notebook 09: prior versus current"
     films = series_films()
     compare_studies(series_image(films[-2]), series_image(films[-1]), model=recorder, stream=False)
+    recorder.label = "notebook 09: two patients' films compared as one patient's"
+    film_a, film_b = (case_image(case) for case in IDENTITY_PAIR)
+    compare_studies(film_a, film_b, model=recorder, stream=False)
     recorder.label = "notebook 07: the CT phantom"
     with tempfile.TemporaryDirectory() as folder:
         analyze_volume(load_ct_series(write_demo_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
+                       stream=False)
+    recorder.label = "notebook 07: the thin-slice CT phantom"
+    with tempfile.TemporaryDirectory() as folder:
+        analyze_volume(load_ct_series(write_thin_slice_ct_series(folder)), NOTEBOOK_QUESTION, model=recorder,
                        stream=False)
     recorder.label = "notebook 11: one film, three contexts"
     compare_contexts(TRUST_CASE, model=recorder)

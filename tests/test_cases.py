@@ -119,20 +119,40 @@ def test_case_texts_say_what_the_films_show():
         parts = (case.answer_key.diagnosis, case.answer_key.certainty, *case.teaching_points)
         return " ".join(" ".join(parts).split())
     three, four = text("03"), text("04")
-    assert "Moderate right pleural effusion" in three and "Large right" not in three and "no mediastinal shift" in three
-    assert "tunnelled jugular central venous catheter" in three and "below the diaphragm" in three
+    assert "Right pleural effusion, moderate" in three and "Large right" not in three and "nothing is shifted" in three
+    # the line: what is seen, and only candidates that enter a vein
+    assert "loop at the right neck base" in three and "superior vena cava" in three and "below the diaphragm" in three
+    assert "tunnelled venous catheter" in three and "peritoneovenous shunt" in three
+    assert "ventriculoperitoneal" not in three.lower() and "VP shunt" not in three
+    catheter = next(f for f in mh.load_case("03").answer_key.findings if f.name == "catheter")
+    assert "VP shunt" not in catheter.synonyms
+    assert "surgical clips in the right axilla" in three and "malignancy" in three
+    assert "no meniscus" in three and "flat, near-horizontal" in three and "medial right base" in three
     assert "itself a risk factor for venous thromboembolism" in three
-    assert "Mild cardiomegaly (cardiothoracic ratio about 0.52 to 0.55)" in four and "oderate cardiomegaly" not in four
-    assert "tip lies" in four and "tip near the apex" not in four
+    assert "465 / 838 = 0.55" in four and "oderate cardiomegaly" not in four
+    assert "lateral to the aortic knob" in four and "granuloma" in four and "end-on" in four
+    assert "tips lie" in four and "tip near the apex" not in four
     two = text("02")
     assert "left cardiophrenic angle" in two and "fat pad" in two and "Satisfaction of search" in two
     assert "previous films" in two and "lateral view" in two
-    assert "preserved lung volumes" in text("05") and "emphysema" in text("05")
+    assert "pseudotumour" in two and "4.7 cm wide by 3 to 4 cm high" in two
+    report_02 = mh.load_case("02").model_report
+    assert report_02 is not None and report_02.recommendation.rstrip().endswith("record whom, when and how.")
+    assert "Urgent finding, a suspected lung cancer" in report_02.recommendation
+    five = text("05")
+    assert "lung volumes look preserved" in five and "emphysema" in five and "thin-walled" in five
+    assert "mid zones" in five and "periphery" in five
+    report_05 = mh.load_case("05").model_report
+    assert report_05 is not None and "pulmonary fibrosis" in report_05.impression
+    fibrosis = next(f for f in mh.load_case("05").answer_key.findings if f.name == "pulmonary fibrosis")
+    assert fibrosis.kind == "impression"
     six = mh.load_case("06")
     before_the_reveal = " ".join((six.title, six.slug, six.history, six.presenting_complaint, *six.red_flags,
                                   *six.review_checklist))
     assert six.title == "Heavy menstrual bleeding" and "fibroid" not in before_the_reveal.lower()
-    assert any("PALM" in item for item in six.differential) and "suspicion" in six.answer_key.diagnosis
+    assert any("PALM" in item for item in six.differential) and "suspicion" not in six.answer_key.diagnosis
+    assert {f.name for f in six.answer_key.findings if f.kind == "next step"} == {"pelvic ultrasound", "MRI", "anaemia"}
+    assert any("leiomyoma" in ref.url for ref in six.references)
     assert mh.load_case("heavy-menstrual-bleeding") is not None and mh.load_case("06").id == "06"
 
 
@@ -222,11 +242,12 @@ def test_findings_on_overlapping_modalities_may_not_share_a_term(tmp_path, valid
 def test_pertinent_defaults_to_true_and_parses(tmp_path, valid_case_data):
     findings = valid_case_data["answer_key"]["findings"]
     findings[1].pop("pertinent", None)
-    findings[3]["pertinent"] = False
+    oedema = next(index for index, item in enumerate(findings) if item["name"] == "pulmonary oedema")
+    findings[oedema]["pertinent"] = False
     _write_case(tmp_path, valid_case_data)
     key = mh.list_cases(tmp_path)[0].answer_key
     assert (key.findings[1].expected, key.findings[1].pertinent) == ("absent", True)
-    assert (key.findings[3].expected, key.findings[3].pertinent) == ("absent", False)
+    assert (key.findings[oedema].expected, key.findings[oedema].pertinent) == ("absent", False)
     assert all(f.pertinent for f in key.findings if f.expected == "present")
 
 
@@ -513,3 +534,100 @@ def test_wrong_or_interrupted_download_leaves_nothing(generated_case, image_serv
     assert _leftovers(images_dir) == []
     _Serve.body, _Serve.declared_length = data, None  # the next run starts clean and succeeds
     assert case_images.case_image_path(case).read_bytes() == data
+
+
+# ---------------------------------------------------------------- regions: each present finding drawn on its film
+
+
+def test_every_present_finding_of_the_films_has_a_region_on_the_keys_side():
+    for case_id in ("02", "03", "04", "05"):
+        case = mh.load_case(case_id)
+        assert case.image is not None and case.image.size_px is not None
+        width, height = case.image.size_px
+        for finding in case.answer_key.findings:
+            if finding.expected != "present" or finding.kind != "finding":
+                assert not finding.regions, (case_id, finding.name)
+                continue
+            assert finding.regions, (case_id, finding.name)
+            for x0, y0, x1, y1 in finding.regions:
+                assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, (case_id, finding.name)
+            # the patient's right is the viewer's left: a right finding lies in the film's left half
+            lefts = [box for box in finding.regions if box[2] <= width / 2]
+            rights = [box for box in finding.regions if box[0] >= width / 2]
+            if finding.side == "right":
+                assert lefts == list(finding.regions), (case_id, finding.name)
+            elif finding.side == "left":
+                assert rights == list(finding.regions), (case_id, finding.name)
+            elif finding.side == "bilateral":
+                assert lefts and rights and len(lefts) + len(rights) == len(finding.regions), (case_id, finding.name)
+
+
+def test_declared_film_sizes_match_the_sources_and_the_films():
+    sizes = {case.image.file: case.image.size_px for case in mh.list_cases() if case.image}
+    assert all(size is not None for size in sizes.values())
+    folder = shared_images_dir()
+    if folder is None:
+        pytest.skip("the real case images are not on this machine")
+    sources = {entry["file"]: entry for entry in json.loads((folder / "SOURCES.json").read_text())}
+    for name, size in sizes.items():
+        assert list(size) == sources[name]["image_size_px"], name
+        with Image.open(folder / name) as film:
+            assert film.size == size, name
+
+
+def _effusion(data: dict) -> dict:
+    return next(item for item in data["answer_key"]["findings"] if item["name"] == "pleural effusion")
+
+
+@pytest.mark.parametrize("region, problem", [
+    ([100, 490, 1100, 780], "off the 1024 x 1024 film"),
+    ([-5, 490, 450, 780], "off the 1024 x 1024 film"),
+    ([600, 490, 900, 780], "not wholly on the patient's right"),  # the viewer's right half: the patient's left
+    ([300, 490, 700, 780], "not wholly on the patient's right"),  # across the midline
+    ([100, 490, 450], "give [x0, y0, x1, y1]"),
+    ([100, 490, 450, "780"], "give [x0, y0, x1, y1]"),
+    ([100, 490, 450, 780.5], "give [x0, y0, x1, y1]"),
+    ("right base", "give [x0, y0, x1, y1]"),
+    ([450, 490, 100, 780], "x0 must be less than x1"),
+    ([[100, 490, 450, 780], [100, 490, 450]], "give [x0, y0, x1, y1]"),
+])
+def test_a_bad_region_is_refused_naming_the_file_and_the_finding(tmp_path, valid_case_data, region, problem):
+    _effusion(valid_case_data)["region"] = region
+    message = _case_error(tmp_path, valid_case_data)
+    assert ".region'" in message and "'pleural effusion'" in message and problem in message
+
+
+def test_regions_need_the_film_size_a_present_finding_and_one_box_per_side_when_bilateral(tmp_path, valid_case_data):
+    del valid_case_data["image"]["size_px"]
+    assert "image.size_px" in _case_error(tmp_path, valid_case_data)
+    valid_case_data["image"]["size_px"] = [1024, "1024"]
+    assert "'image.size_px'" in _case_error(tmp_path, valid_case_data)
+    valid_case_data["image"]["size_px"] = [1024, 1024]
+    pneumothorax = next(item for item in valid_case_data["answer_key"]["findings"] if item["name"] == "pneumothorax")
+    pneumothorax["region"] = [100, 100, 300, 300]
+    assert "absent" in _case_error(tmp_path, valid_case_data)
+    del pneumothorax["region"]
+    effusion = _effusion(valid_case_data)
+    effusion["side"] = "bilateral"
+    effusion["region"] = [100, 490, 450, 780]
+    assert "one box wholly on each side" in _case_error(tmp_path, valid_case_data)
+    effusion["region"] = [[100, 490, 450, 780], [600, 490, 950, 780]]
+    _write_case(tmp_path, valid_case_data)
+    [effusion_read] = [f for f in mh.list_cases(tmp_path)[0].answer_key.findings if f.name == "pleural effusion"]
+    assert effusion_read.regions == ((100, 490, 450, 780), (600, 490, 950, 780))
+
+
+def test_a_left_finding_is_refused_on_the_viewers_left(tmp_path, valid_case_data):
+    effusion = _effusion(valid_case_data)
+    effusion["side"] = "left"  # the key's region sits in the viewer's left half: the patient's right
+    message = _case_error(tmp_path, valid_case_data)
+    assert "not wholly on the patient's left" in message and "'pleural effusion'" in message
+    effusion["region"] = [600, 490, 950, 780]
+    _write_case(tmp_path, valid_case_data)
+    assert mh.list_cases(tmp_path)[0].answer_key.findings[0].side == "left"
+
+
+def test_a_kind_other_than_finding_impression_or_next_step_is_refused(tmp_path, valid_case_data):
+    _effusion(valid_case_data)["kind"] = "diagnosis"
+    message = _case_error(tmp_path, valid_case_data)
+    assert ".kind'" in message and "next step" in message

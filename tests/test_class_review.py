@@ -28,6 +28,12 @@ class _Tags(HTMLParser):
         self.tags.append(tag)
 
 
+@pytest.fixture(autouse=True)
+def _in_a_scratch_folder(tmp_path, monkeypatch):
+    """The review writes its private key file in the current folder: here, a scratch one."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def shown(monkeypatch):
     """What class_review shows: the HTML it would display in a notebook."""
@@ -76,14 +82,15 @@ def class_folder(tmp_path):
 
 
 def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_folder, shown):
-    rows = mh.class_review(class_folder)
+    rows = mh.class_review(class_folder, aliases=True)
     assert {(r["resident"], r["finding"]): r["outcome"] for r in rows} == {
         ("Ana", "pleural effusion"): "right", ("Ana", "pneumothorax"): "right", ("Ana", "catheter"): "right",
         ("Ana", "consolidation"): "right", ("Ana", "pulmonary oedema"): "not scored",
         ("Ben", "pleural effusion"): "missed", ("Ben", "pneumothorax"): "over-called", ("Ben", "catheter"): "missed",
-        ("Ben", "consolidation"): "missed", ("Ben", "pulmonary oedema"): "not scored",
-        ("Cai", "pleural effusion"): "hedged", ("Cai", "pneumothorax"): "missed", ("Cai", "catheter"): "missed",
-        ("Cai", "consolidation"): "missed", ("Cai", "pulmonary oedema"): "not scored"}
+        ("Ben", "consolidation"): "negative not stated", ("Ben", "pulmonary oedema"): "not scored",
+        ("Cai", "pleural effusion"): "hedged", ("Cai", "pneumothorax"): "negative not stated",
+        ("Cai", "catheter"): "missed", ("Cai", "consolidation"): "negative not stated",
+        ("Cai", "pulmonary oedema"): "not scored"}
     # plain data: straight into a CSV
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
@@ -99,6 +106,7 @@ def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_
 
 def test_the_model_is_one_more_reader(class_folder, shown, with_cases, tiny_model):
     rows = mh.class_review(class_folder, model=tiny_model)
+    assert not [r for r in mh.class_review(class_folder) if r["is_model"]]  # without model=, MedGemma is not asked
     model_rows = [r for r in rows if r["is_model"]]
     assert {r["resident"] for r in model_rows} == {review.MODEL_ROW} and len(model_rows) == 5
     assert "MedGemma" in shown[0]
@@ -125,7 +133,7 @@ def test_bad_records_are_skipped_one_line_each_naming_the_file(class_folder, sho
         "format": review.RECORD_FORMAT, "case_id": "03", "case_slug": "acute-respiratory-distress", "alias": "Eve",
         "saved_at": "2026-12-01T10:00:00+00:00"}))
     (class_folder / "unrelated.json").write_text(json.dumps({"hello": "world"}))
-    rows = mh.class_review(class_folder)
+    rows = mh.class_review(class_folder, aliases=True)
     printed = capsys.readouterr().out.splitlines()
     assert any("broken.json: not valid JSON" in line for line in printed)
     assert any("other-set.json: from another case set" in line for line in printed)
@@ -140,7 +148,7 @@ def test_duplicate_submissions_keep_the_latest(tmp_path, shown, capsys):
     record = json.loads(next((tmp_path / "first").iterdir()).read_text())
     newer.write_text(json.dumps({**record, "read": MISSED_03, "saved_at": "2026-12-02T09:00:00+00:00"}))
     older.write_text(json.dumps({**record, "saved_at": "2026-12-01T09:00:00+00:00"}))
-    rows = mh.class_review([newer, older])
+    rows = mh.class_review([newer, older], aliases=True)
     assert {r["finding"]: r["outcome"] for r in rows}["pneumothorax"] == "over-called"  # the later read
     assert "Kept the latest of two submissions by Ana" in capsys.readouterr().out
 
@@ -165,7 +173,7 @@ def test_scores_come_from_the_current_checker_not_the_record(tmp_path, shown):
 def test_aliases_and_reads_never_become_markup(tmp_path, shown):
     evil = "<img src=x onerror=alert(1)>$x^2$"
     mh.save_read("03", "<script>alert(1)</script> Small right pneumothorax.", evil, tmp_path)
-    mh.class_review(tmp_path)  # the chart draws the alias with a "$" in it without error
+    mh.class_review(tmp_path, aliases=True)  # the chart draws the alias with a "$" in it without error
     parser = _Tags()
     parser.feed(shown[0])
     assert "script" not in parser.tags and parser.tags.count("img") == 1  # only the chart
@@ -188,6 +196,63 @@ def test_the_demo_class_is_a_dozen_invented_residents(tmp_path, shown):
     folder = review.write_demo_reads(tmp_path)
     rows = mh.class_review(folder)
     residents = {r["resident"] for r in rows}
-    assert len(residents) == 12 and all(name.startswith("Invented resident") for name in residents)
+    assert residents == {f"Resident {n}" for n in range(1, 13)}
+    assert all(name.startswith("Invented resident") for _, name in _key(tmp_path / review.KEY_FILE))
     assert {r["case"] for r in rows} == {"01", "02", "03", "04", "05"}
     assert {r["outcome"] for r in rows} >= {"right", "missed", "over-called", "hedged"}
+
+
+def _key(path):
+    with open(path, newline="", encoding="utf-8") as table:
+        return [(row["pseudonym"], row["alias"]) for row in csv.DictReader(table)]
+
+
+def test_residents_are_pseudonyms_by_default_with_a_private_key_and_the_csv_follows(class_folder, tmp_path, shown,
+                                                                                   capsys):
+    (class_folder / "broken.json").write_text("{not json")
+    rows = mh.class_review(class_folder)
+    residents = {r["resident"] for r in rows}
+    assert residents == {"Resident 1", "Resident 2", "Resident 3"}
+    printed = capsys.readouterr().out
+    for alias in ("Ana", "Ben", "Cai"):
+        assert alias not in shown[0] and alias not in printed
+    key_path = tmp_path / review.KEY_FILE
+    assert oct(key_path.stat().st_mode & 0o777) == "0o600"  # the teacher's eyes only
+    key = _key(key_path)
+    pairs = {(p, a) for p, a in key if p != "note"}
+    assert {a for _, a in pairs} == {"Ana", "Ben", "Cai"} and {p for p, _ in pairs} == residents
+    assert any(p == "note" and "broken.json" in a for p, a in key) and "broken.json" not in printed
+    by_alias = {a: p for p, a in pairs}
+    outcome_of = {(r["resident"], r["finding"]): r["outcome"] for r in rows}
+    assert outcome_of[(by_alias["Ben"], "pneumothorax")] == "over-called"  # the key leads back to each read
+    written = review.write_review_csv(rows, tmp_path / "class.csv")
+    table = written.read_text(encoding="utf-8")
+    assert "Resident 1" in table and not any(alias in table for alias in ("Ana", "Ben", "Cai"))
+    shown_aliases = {r["resident"] for r in mh.class_review(class_folder, aliases=True)}
+    assert shown_aliases == {"Ana", "Ben", "Cai"}
+
+
+def test_the_same_reads_get_the_same_pseudonyms_in_an_order_that_is_not_the_aliases(class_folder, tmp_path,
+                                                                                     shown):
+    assert mh.class_review(class_folder) == mh.class_review(class_folder)
+    key = dict(_key(tmp_path / review.KEY_FILE))
+    assert key == {"Resident 1": "Ana", "Resident 2": "Cai", "Resident 3": "Ben"}  # by digest, not by name
+
+
+def test_an_unstated_negative_is_its_own_outcome_and_never_most_missed(tmp_path, shown):
+    folder = tmp_path / "reads"
+    for alias in ("Ana", "Ben", "Cai"):  # a normal film read without its pertinent negatives
+        mh.save_read("01", "Heart size is normal. The lungs are clear.", alias, folder)
+    rows = mh.class_review(folder)
+    outcomes = {r["finding"]: r["outcome"] for r in rows if r["resident"] == "Resident 1"}
+    assert outcomes["pleural effusion"] == "negative not stated" and outcomes["cardiomegaly"] == "right"
+    assert "Most missed" not in shown[0]
+    assert "negative not stated" in shown[0]  # its own column in the table
+    assert {r["score"] for r in rows} != {"2/2"}  # it still costs the score
+
+
+def test_saving_the_csv_of_an_empty_review_says_why_and_writes_nothing(tmp_path, shown, capsys):
+    rows = mh.class_review(tmp_path)
+    assert review.write_review_csv(rows, tmp_path / "class.csv") is None
+    assert "No rows to save" in capsys.readouterr().out and not (tmp_path / "class.csv").exists()
+    assert not (tmp_path / review.KEY_FILE).exists()

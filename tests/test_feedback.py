@@ -278,7 +278,7 @@ def test_the_class_review_counts_wrong_side_in_its_own_column_and_quotes_it(keye
     mh.save_read("03", LEFT_03, "Ana", folder)
     mh.save_read("03", "A left-sided pleural effusion, no pneumothorax, a catheter.", "Ben", folder)
     mh.save_read("03", RIGHT_03, "Cai", folder)
-    rows = mh.class_review(folder)
+    rows = mh.class_review(folder, aliases=True)
     effusion_rows = {r["resident"]: r for r in rows if r["finding"] == "pleural effusion"}
     assert {who: r["outcome"] for who, r in effusion_rows.items()} == {"Ana": "wrong side", "Ben": "wrong side",
                                                                        "Cai": "right"}

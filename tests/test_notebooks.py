@@ -86,10 +86,12 @@ def test_only_the_generic_checklist_comes_before_the_read_and_blind_holds_the_di
     case = mh.load_case("02")
     pointer = notebooks._markdown_text("Hila: size, density and contour of each hilum; lobulation suggesting nodes")
     differential = notebooks._markdown_text(case.differential[2])
-    before, after = _text_after_reveal(notebooks.build_notebook(case))
+    before, after = _text_after_reveal(notebooks.build_notebook(case, blind=False))
     assert pointer not in before and pointer in after
     assert notebooks._markdown_text(mh.case_view.CHEST_CHECKLIST[0]) in before
-    assert differential in before and differential not in after  # the default layout: the differential up front
+    assert differential in before and differential not in after  # --no-blind: the differential up front
+    assert _text_after_reveal(notebooks.build_notebook(case)) == _text_after_reveal(
+        notebooks.build_notebook(case, blind=True))  # the default: the differential waits for the read
     before, after = _text_after_reveal(notebooks.build_notebook(case, blind=True))
     assert differential not in before and differential in after and pointer in after
     assert "Weigh the differential" not in before
@@ -110,13 +112,15 @@ def test_blind_set_in_the_template_is_the_default_layout(tmp_path, monkeypatch):
     templates = tmp_path / "templates"
     shutil.copytree(notebooks.TEMPLATES_DIR, templates)
     source = (templates / "case.md").read_text()
-    assert "{% set BLIND = False %}" in source
-    (templates / "case.md").write_text(source.replace("{% set BLIND = False %}", "{% set BLIND = True %}"))
+    assert "{% set BLIND = True %}" in source  # as shipped: the differential waits for the read
     monkeypatch.setattr(notebooks, "TEMPLATES_DIR", templates)
     case = mh.load_case("03")
     before, after = _text_after_reveal(notebooks.build_notebook(case))
     assert notebooks._markdown_text(case.differential[0]) in after and "Weigh the differential" not in before
     before, _ = _text_after_reveal(notebooks.build_notebook(case, blind=False))  # an explicit choice wins
+    assert notebooks._markdown_text(case.differential[0]) in before
+    (templates / "case.md").write_text(source.replace("{% set BLIND = True %}", "{% set BLIND = False %}"))
+    before, _ = _text_after_reveal(notebooks.build_notebook(case))  # a teacher's own template setting
     assert notebooks._markdown_text(case.differential[0]) in before
 
 
@@ -244,7 +248,8 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
         assert "not a diagnostic tool" in _all_text(executed)
     review = _all_text(nbformat.read(by_number["10"]["executed"], as_version=4))
     assert "mh-class-review" in review and "data:image/png;base64," in review and "12 residents" in review
-    assert "MedGemma (the model)" in review and "rows written to class_review.csv" in review
+    assert "MedGemma (the model)" not in review and "rows written to class_review.csv" in review  # re-reads opt-in
+    assert "Resident 1" in review and "Invented resident" not in review  # pseudonyms by default, on a projector
     quick_start = _all_text(nbformat.read(by_number["00"]["executed"], as_version=4))
     assert "Plain transformers and mh.analyze give the same answer: True" in quick_start
     for case in mh.list_cases():
@@ -260,3 +265,16 @@ def test_every_notebook_runs_headless_and_shows_image_history_and_answer(noteboo
                                max_new_tokens=int(notebook_environment["MEDGEMMA_MAX_NEW_TOKENS"])).text
         assert expected and markdown_to_safe_html(expected) in text, result["notebook"]
         assert result["executed"].with_suffix(".html").stat().st_size > 10_000
+
+
+def test_make_notebooks_no_blind_gives_the_walkthroughs_order(tmp_path):
+    from medgemma_helpers import cli
+
+    case = mh.load_case("02")
+    differential = notebooks._markdown_text(case.differential[2])
+    name = notebooks.notebook_name(case)
+    for flags, up_front in (([], False), (["--blind"], False), (["--no-blind"], True)):
+        out = tmp_path / ("default" if not flags else flags[0].strip("-"))
+        assert cli.main(["make-notebooks", "--out", str(out), *flags]) == 0
+        before, after = _text_after_reveal(json.loads((out / name).read_text()))
+        assert (differential in before) is up_front and (differential in after) is not up_front, flags

@@ -108,7 +108,8 @@ def test_keeping_brings_the_key_every_read_scored_and_the_disclosure_naming_the_
     quiz.reveal(HELD, alias="Ana")
     markup = quiz.keep()
     assert quiz.decision == "kept" and quiz.revised_read is None and quiz.key_shown and quiz.session.revealed
-    assert answer_key_html(mh.load_case("03")) in markup
+    case = mh.load_case("03")  # the key, drawn on the film with the resident's own read marked
+    assert answer_key_html(case, mh.check_findings(HELD, case)) in markup
     assert "Your read vs the answer key" in markup and "edited by your teacher) vs the answer key" in markup
     assert {row.change for row in quiz.revision} == {""} and "no finding changed" in markup
     disclosure = markup[markup.index("mh-planted-note"):]
@@ -217,7 +218,7 @@ def test_old_records_load_and_the_review_counts_only_decisions_before_the_key(tm
         mh.save_read("03", HELD, "Fay", folder, revised_read=HELD, decision="kept")
     pages: list[str] = []
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: pages.extend([markup, plain]))
-    rows = mh.class_review(folder)
+    rows = mh.class_review(folder, aliases=True)
     by = {(r["resident"], r["finding"]): r for r in rows}
     assert by[("Ana", "pneumothorax")]["change"] == "misled" and by[("Ana", "pneumothorax")]["decision"] == "revised"
     assert by[("Ana", "pneumothorax")]["revised_outcome"] == "over-called"
@@ -252,7 +253,7 @@ def test_a_planted_read_is_never_medgemmas_in_saved_files_handouts_csv_summary_o
     assert f"<h4>{html.escape(revisions.PLANTED_NAME)}</h4>" in shown_alone
     # the CSV of the class review with MedGemma as one more reader: its rows hold MedGemma's own read only
     monkeypatch.setattr(class_reads, "show_html", lambda markup, plain: None)
-    rows = mh.class_review(reads_dir, model=tiny_model)
+    rows = mh.class_review(reads_dir, model=tiny_model, aliases=True)
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=list(rows[0]))
     writer.writeheader()
