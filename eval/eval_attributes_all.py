@@ -74,7 +74,7 @@ OTHER = {
     "foreign bodies": ("foreign body", ["foreign body", "foreign bodies", "bullet", "fragment", "fragments"]),
     "lucency": ("lucency", ["lucency", "lucencies", "lucent"]),
     "mass": ("mass", ["mass", "masses"]),
-    "shoulder": ("shoulder arthritis", ["shoulder", "shoulders", "glenohumeral", "acromioclavicular"]),
+    "shoulder": ("shoulder arthritis", ["shoulder", "shoulders", "glenohumeral joint", "acromioclavicular joint"]),
     "pulmonary fibrosis": ("fibrosis", ["fibrosis", "fibrotic"]),
     "volume loss": ("volume loss", ["volume loss", "loss of volume"]),
     "lung, hyperlucent": ("hyperlucent lung", ["hyperlucent", "hyperlucency"]),
