@@ -154,11 +154,19 @@ def _measured(text: str, case: Case | None, read: str | None, *, author: str, gr
                               author, against, grade, findings)
 
 
-def check_explanation(text: str, case: Case | str | int, *, read: Any = None, grade: int = 6) -> PatientExplanation:
-    """Measure a plain-language text: reading level, findings dropped or added (against read, else the key), jargon."""
+def check_explanation(text: str, case: Case | str | int | None = None, *, read: Any = None,
+                      grade: int = 6) -> PatientExplanation:
+    """Measure a plain-language text: reading level, findings dropped or added (against read, else the key), jargon.
+
+    Without a case, the read alone is the reference, checked on the built-in chest findings.
+    """
     explanation = _text_of(text if text is not None else "", "The explanation")
+    if case is None and read is None:
+        raise InputError("check_explanation needs a case (its answer key is the reference) or read= (the read the "
+                         "explanation rewrites): give one of them.")
     source = None if read is None else _text_of(read, "read")
-    return _measured(explanation, load_case(case), source, author="Your explanation", grade=_check_grade(grade))
+    chosen = None if case is None else load_case(case)
+    return _measured(explanation, chosen, source, author="Your explanation", grade=_check_grade(grade))
 
 
 def patient_prompt(read: str, grade: int = 6, prompt: str | None = None) -> str:
