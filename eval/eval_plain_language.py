@@ -8,7 +8,8 @@ Run from the project root, with the project's environment:
 
 The set is eval/plain_language_heldout.yaml (see its header). The reads of its rewrites are OpenI reports named by
 uid, read from ../shared/eval/openi_reports.csv at run time, or reads written in the set. Each text goes through
-check_explanation against its read, as a notebook measures a resident's explanation.
+check_explanation against its read, as a notebook measures a resident's explanation. A variant's flag counts as
+caught only when the faithful text does not draw the same flag.
 """
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def score() -> tuple[dict[str, tuple[float, int]], list[str]]:
                 continue
             measured = check_explanation(variant["text"], read=read)
             wanted = measured.added if kind.startswith("insert") else measured.dropped
+            # a flag the faithful text draws as well tells nothing: it is caught only if the faithful one is clean
+            already = faithful.added if kind.startswith("insert") else faithful.dropped
             tally[1] += 1
-            if variant["finding"] in wanted:
+            if variant["finding"] in wanted and variant["finding"] not in already:
                 tally[0] += 1
             else:
                 errors.append(f"missed {kind} [{rewrite['id']}]: {variant['finding']}")
