@@ -70,6 +70,12 @@ class LayTerms:
     examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
 
 
+def plain_example(phrase: str) -> str:
+    """One literal wording of a plain phrase: its first choice at each "a|b", its gaps closed ("heart … wider")."""
+    words = [token.split("|")[0].replace("_", " ") for token in phrase.split() if token != "…"]
+    return " ".join(words)
+
+
 def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
     examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase]
     for placeholder, wordings in _PLACES.items():

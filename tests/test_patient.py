@@ -21,7 +21,14 @@ from medgemma_helpers import access, notebooks
 from medgemma_helpers import pack as packs
 from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.chest_findings import STANDARD_FINDINGS
-from medgemma_helpers.lay_terms import CASE_LAY_TERMS, STANDARD_LAY_TERMS, jargon_left, lay_finding, lay_terms_of
+from medgemma_helpers.lay_terms import (
+    CASE_LAY_TERMS,
+    STANDARD_LAY_TERMS,
+    jargon_left,
+    lay_finding,
+    lay_terms_of,
+    plain_example,
+)
 from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PATIENT_SYSTEM, patient_prompt
 
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
@@ -52,7 +59,7 @@ def test_every_built_in_chest_finding_has_plain_words_that_name_it_and_only_it()
     for entry in STANDARD_FINDINGS:
         phrases = lay_terms_of(_generic(entry.name)).says
         assert phrases, entry.name
-        for phrase in phrases:
+        for phrase in map(plain_example, phrases):
             statuses = _status(f"The X-ray shows {phrase}.", everything)
             said = {name for name, status in statuses.items() if status != "not_mentioned"}
             assert said == {entry.name} and statuses[entry.name] == "present", (entry.name, phrase, statuses)
@@ -64,7 +71,7 @@ def test_every_finding_of_every_case_has_plain_words():
             phrases = lay_terms_of(finding).says
             assert phrases, (case.id, finding.name)
             modality = finding.shown_on[0] if finding.shown_on else None  # a finding read on the user's own image
-            for phrase in phrases:
+            for phrase in map(plain_example, phrases):
                 [check] = mh.check_findings(f"We found {phrase}.", [lay_finding(finding)], image_modality=modality)
                 assert check.status == "present", (case.id, finding.name, phrase)
     named = {" ".join(f.name.lower().split()) for case in mh.list_cases() for f in case.answer_key.findings}
@@ -150,18 +157,46 @@ def test_the_reading_level_is_textstats_on_the_same_text():
     assert plain.grade < 6 < report.grade and plain.reading_ease > report.reading_ease
 
 
-def test_jargon_is_listed_unless_plain_words_explain_it_in_the_same_sentence():
+def test_jargon_is_listed_unless_plain_words_explain_it_nearby():
     bare = jargon_left("You have a pleural effusion. The catheter is in place.")
     assert [(use.term, use.sentence) for use in bare] == [("pleural effusion", "You have a pleural effusion."),
                                                          ("catheter", "The catheter is in place.")]
     glossed = "You have a pleural effusion, which means fluid around the lung. The catheter (a thin tube) is in place."
     assert jargon_left(glossed) == []
-    # the gloss must stand in the same sentence
-    assert [u.term for u in jargon_left("You have a pleural effusion. That is fluid around the lung.")] == \
-        ["pleural effusion"]
-    measured = mh.check_explanation("Cardiomegaly and bilateral opacities are seen. Your heart is big.", "04")
+    # the sentence after (or before) may explain it; a text that never does leaves it flagged
+    assert jargon_left("You have a pleural effusion. That is fluid around the lung.") == []
+    assert jargon_left("Your doctor numbs the skin and drains it with a needle. This is a thoracentesis.") == []
+    far = ("You have a pleural effusion. It is common. It often goes away. Rest helps. Drink well. "
+           "The fluid around the lung goes down in time.")
+    assert [u.term for u in jargon_left(far)] == ["pleural effusion"]
+    measured = mh.check_explanation("Cardiomegaly and bilateral opacities are seen. The doctor will call you.", "04")
     assert measured.jargon == ("cardiomegaly", "bilateral", "opacity")
     assert mh.check_explanation(FAITHFUL_04, "04").jargon == ()
+
+
+def test_a_term_explained_once_stays_explained():
+    text = ("A nodule is a small round spot in the lung. Most nodules are harmless. Nodules that do not grow "
+            "for two years are left alone.")
+    assert jargon_left(text) == []
+
+
+def test_an_explaining_word_may_be_inflected():
+    assert jargon_left("Pulmonary fibrosis is scarring of the lung tissue.") == []
+    assert jargon_left("The X-ray showed consolidation, where part of the lung filled up.") == []
+
+
+@pytest.mark.parametrize("text, term", [
+    ("Your doctor has ordered a CT of your chest.", "CT"),
+    ("The report mentions ILD.", "ILD"),
+    ("The request said r/o pneumonia in a lung infection.", "r/o"),
+])
+def test_an_unexplained_abbreviation_is_jargon(text, term):
+    assert term in [u.term for u in jargon_left(text)]
+
+
+def test_an_explained_abbreviation_is_not_jargon():
+    text = "You will have a CT, a detailed scan that takes pictures of your chest in slices."
+    assert jargon_left(text) == []
 
 
 def test_everything_shown_is_escaped():
