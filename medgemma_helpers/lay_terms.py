@@ -41,7 +41,8 @@ _PLACES = {
     "{lung}": ("the lung", "the lungs", "your lung", "your lungs", "the right lung", "the left lung",
                "your right lung", "your left lung", "both lungs", "one lung", "each lung",
                # a pronoun phrase that points back to a lung just named
-               "that lung", "this lung", "the same lung"),
+               "that lung", "this lung", "the same lung", "the other lung", "the other one", "the left one",
+               "the right one"),
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
     "{fluid}": ("fluid|liquid|water",),
@@ -54,8 +55,8 @@ def _expand(phrases: Sequence[str]) -> tuple[str, ...]:
     done: list[str] = []
     for phrase in phrases:
         variants = [phrase]
-        for placeholder, wordings in _PLACES.items():
-            if placeholder in phrase:
+        for placeholder, wordings in _PLACES.items():  # in order: "{low}" holds "{lung}"
+            if any(placeholder in v for v in variants):
                 variants = [v.replace(placeholder, w) for v in variants for w in wordings]
         done.extend(variants)
     return tuple(dict.fromkeys(done))

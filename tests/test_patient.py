@@ -360,3 +360,66 @@ def test_a_finding_moved_to_the_other_side_is_dropped_and_says_where():
     kept = mh.check_explanation("There is fluid around your right lung. A thin tube runs down the right side of "
                                 "your chest. Your lungs have not collapsed.", "03", read=read)
     assert kept.dropped == () and set(kept.kept) == {"pleural effusion", "pneumothorax", "catheter"}
+
+
+# ---------------------------------------------------------------- plain language as people write it
+
+
+def _verdicts(text: str, read: str) -> dict[str, tuple[str, str]]:
+    """finding -> (verdict, wrong side) for every finding at stake or said, against a read."""
+    return {c.finding: (c.verdict, c.wrong_side) for c in mh.check_explanation(text, read=read).checks if c.verdict}
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    ("Your heart is a bit larger than normal.", "Mild cardiomegaly.", "cardiomegaly"),
+    ("Your heart is still bigger than it should be.", "Stable cardiomegaly.", "cardiomegaly"),
+    ("Your 4th rib on the left side is broken.", "Fracture of the left 4th rib.", "fracture"),
+    ("There is a little fluid around both of your lungs.", "Small bilateral pleural effusions.", "pleural effusion"),
+    ("Your left lung has a little fluid around it.", "Small left pleural effusion.", "pleural effusion"),
+    ("Liquid has collected between your ribs and your right lung.", "Right pleural effusion.", "pleural effusion"),
+    ("Some air has escaped and sits outside your left lung.", "Small left pneumothorax.", "pneumothorax"),
+])
+def test_plain_wording_with_words_between_or_in_other_words_is_kept(text, read, finding):
+    assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
+def test_a_place_alone_is_no_lower_zone_predominance():
+    assert _verdicts("The lower part of your left lung is clear. Your heart is a normal size.", "Normal chest.") == {}
+    said = _verdicts("The fine lines are mostly in the lower parts of your lungs.",
+                     "Reticular opacities with lower zone predominance.")
+    assert said["lower-zone predominance"] == ("kept", "")
+
+
+@pytest.mark.parametrize("text", [
+    "If your lung had collapsed, the X-ray would show it.",
+    "We looked at the film to check for a broken rib.",
+])
+def test_a_hypothetical_or_a_purpose_asserts_nothing(text):
+    assert _verdicts(text, "Normal chest.") == {}
+
+
+def test_a_partly_collapsed_lung_is_not_a_collapsed_lung():
+    assert "pneumothorax" not in _verdicts("A small part of your left lung is partly collapsed.", "Left basal atelectasis.")
+
+
+@pytest.mark.parametrize("text", [
+    "On your right side, there is a small amount of fluid around the lung.",
+    "There is a small amount of fluid around your lung, on the right side.",
+])
+def test_a_side_in_another_clause_is_checked(text):
+    assert _verdicts(text, "Small left pleural effusion.")["pleural effusion"] == \
+        ("dropped", "right, where the read has left")
+
+
+def test_a_hypothetical_is_a_question_in_a_read_and_nothing_in_a_patient_text():
+    key = [ReferenceFinding("pneumothorax", (), "absent")]
+    [asked] = mh.check_findings("Evaluate for pneumothorax.", key)
+    [said] = mh.check_findings("Evaluate for pneumothorax.", key, hypothetical="not_mentioned")
+    assert (asked.status, said.status) == ("uncertain", "not_mentioned")
+    with pytest.raises(ValueError, match="hypothetical"):
+        mh.check_findings("Evaluate for pneumothorax.", key, hypothetical="maybe")
+
+
+def test_check_explanation_needs_a_case_or_a_read():
+    with pytest.raises(mh.InputError, match="read="):
+        mh.check_explanation("Your heart is a normal size.")
