@@ -406,12 +406,11 @@ _COPULAS = ("is", "are", "was", "were")
 # normal", "your 8th rib on the right side is broken", "fluid around both of your lungs"). A lung "partly
 # collapsed" is not a collapsed lung (a pneumothorax) but a part that has not filled with air.
 PLAIN_WORDING = "≈"
-_FILLER = (r"(?:[\s\-‐–]+(?:slightly|a\s+little|a\s+bit|a\s+lot|little|still|partly(?![\s-]+(?:collapsed|deflated))|partially(?![\s-]+(?:collapsed|deflated))|now|also|somewhat|"
-           r"mildly|moderately|very|quite|rather|only|just|much|even|both\s+of|all\s+of|one\s+of|some\s+of|"
-           r"several\s+of|your|my|the|a|an|its|their|that|this|both|each|some|several|small|tiny|dense|round|faint|"
-           r"new|old|healed|right|left|upper|lower|top|bottom|middle|front|back|\d+(?:st|nd|rd|th)?|first|second|"
-           r"third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
-           r"(?:on|in)\s+(?:the|your)\s+(?:right|left)(?:[\s-]+(?:hand\s+)?side)?)(?![A-Za-z0-9])){0,4}")
+_FILLER = (r"(?:[\s\-‐–]+(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflated))|[a-z]+ly(?<!partly)(?<!partially)|"
+           r"still|now|also|much|even|a\s+(?:little|bit|lot)|little|(?:both|all|one|some|several)\s+of|your|my|"
+           r"the|an?|its|their|that|this|both|each|one|other|some|several|small|tiny|dense|round|faint|new|old|healed|right|"
+           r"left|upper|lower|top|bottom|middle|\d+(?:st|nd|rd|th)?|(?:fir|seco|thi|four|fif|six|seven|eigh|nin|ten|"
+           r"eleven|twelf)[a-z]{0,3}th|(?:on|in)\s+(?:the|your)\s+(?:right|left)(?:[\s-]+side)?)(?![A-Za-z0-9])){0,4}")
 
 
 # In plain wording, "…" stands for a few words of any kind but a denial or a condition ("fluid … around … lungs":
@@ -423,16 +422,22 @@ _PLAIN_GAP = (r"(?:\s+(?!(?:no|not|never|none|nor|without|if|whether|unless|chec
 def _plain_pattern(term: str) -> str:
     """The pattern of one plain wording with "…" gaps or "a|b" choices (see _PLAIN_GAP)."""
     tokens = term[len(PLAIN_WORDING):].split()
-    body = ""
+    body, negatable = "", True
     for index, token in enumerate(tokens):
         if token == "…":
             continue
         if index:
             body += _PLAIN_GAP if tokens[index - 1] == "…" else _FILLER + r"[\s\-‐–]+"
         last = index == len(tokens) - 1
-        choices = [r"[\s\-‐–]+".join(_word_pattern(w, last and i == len(c.split("_")) - 1)
-                                     for i, w in enumerate(c.split("_"))) for c in token.split("|")]
+        choices = []
+        for choice in token.split("|"):
+            words = re.split(r"[_-]", choice)
+            choices.append(r"[\s\-‐–]*".join(_word_pattern(w, last and i == len(words) - 1)
+                                              for i, w in enumerate(words)))
         body += f"(?:{'|'.join(choices)})"
+        if negatable and token.lower() in _COPULAS and 0 < index < len(tokens) - 1:
+            negatable = False  # as in _term_pattern: "part of your lung is not filled in"
+            body += r"(?P<neg>\s+(?:not|no\s+longer))?"
     return body
 
 

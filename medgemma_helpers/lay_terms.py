@@ -34,19 +34,15 @@ from .concordance import PLAIN_WORDING, _sentences, check_findings
 
 # The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them), and
 # in a phrase with "…" gaps (concordance.PLAIN_WORDING) the words one idea takes ("{fluid}": fluid, water).
-# "{low}" names the lower part of the lungs, and comes before "{lung}", which it holds.
 _PLACES = {
-    "{low}": ("bottom of {lung}", "bottoms of {lung}", "lower part of {lung}", "lower parts of {lung}",
-              "base of {lung}", "bases of {lung}", "lower lungs"),
-    "{lung}": ("the lung", "the lungs", "your lung", "your lungs", "the right lung", "the left lung",
-               "your right lung", "your left lung", "both lungs", "one lung", "each lung",
-               # a pronoun phrase that points back to a lung just named
-               "that lung", "this lung", "the same lung", "the other lung", "the other one", "the left one",
-               "the right one"),
+    # one pattern for all the ways to name a lung: the words before it ("your left", "both of your", "the other")
+    # are the everyday words plain wording allows between its words (concordance.PLAIN_WORDING)
+    "{lung}": ("the_lung|the_lungs|lung|lungs|one|side",),
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
     "{fluid}": ("fluid|liquid|water",),
     "{bone}": ("rib|ribs|bone|bones|collarbone|breastbone|shoulder_blade|spine",),
+    "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
 }
 
 
@@ -55,7 +51,7 @@ def _expand(phrases: Sequence[str]) -> tuple[str, ...]:
     done: list[str] = []
     for phrase in phrases:
         variants = [phrase]
-        for placeholder, wordings in _PLACES.items():  # in order: "{low}" holds "{lung}"
+        for placeholder, wordings in _PLACES.items():
             if any(placeholder in v for v in variants):
                 variants = [v.replace(placeholder, w) for v in variants for w in wordings]
         done.extend(variants)
@@ -80,7 +76,7 @@ def plain_example(phrase: str) -> str:
 def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
     examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase]
     for placeholder, wordings in _PLACES.items():
-        examples = [phrase.replace(placeholder, wordings[0]) for phrase in examples]
+        examples = [phrase.replace(placeholder, plain_example(wordings[0])) for phrase in examples]
     return LayTerms(_expand(says), _expand(normal), tuple(examples))
 
 
@@ -150,8 +146,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "blood is backing up", "blood backing up")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
-        ("mostly|mainly|mostly_in|mainly_in|mostly_at|mainly_at|worse_at|worst_at|worse_in|worst_in|"
-         "especially_at|especially_in|more_at|more_in … {low}", "{low} … more|most|worse|worst_than")),
+        ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),
 }
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {

@@ -157,6 +157,23 @@ def test_the_reading_level_is_textstats_on_the_same_text():
     assert plain.grade < 6 < report.grade and plain.reading_ease > report.reading_ease
 
 
+def test_a_fresh_process_with_only_textstat_counts_the_same_grade(tmp_path):
+    # the helper puts its dictionary where NLTK looks by itself; a process that imports only textstat then finds
+    # the same copy (no download, none possible here) and gives the same grade
+    text = "Your heart is a normal size. There is a little fluid around your left lung, which doctors call an effusion."
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("NLTK_DATA", None)
+    helper = subprocess.run([sys.executable, "-c", "import sys, medgemma_helpers as mh; "
+                             "print(mh.check_explanation(sys.argv[1], read='').grade)", text],
+                            env=env, capture_output=True, text=True, check=True, timeout=300)
+    only_textstat = "import sys, textstat; print(textstat.flesch_kincaid_grade(sys.argv[1]))"
+    alone = subprocess.run([sys.executable, "-c", only_textstat, text], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert float(helper.stdout) == float(alone.stdout)
+
+
 def test_jargon_is_listed_unless_plain_words_explain_it_nearby():
     bare = jargon_left("You have a pleural effusion. The catheter is in place.")
     assert [(use.term, use.sentence) for use in bare] == [("pleural effusion", "You have a pleural effusion."),
@@ -399,7 +416,8 @@ def test_a_hypothetical_or_a_purpose_asserts_nothing(text):
 
 
 def test_a_partly_collapsed_lung_is_not_a_collapsed_lung():
-    assert "pneumothorax" not in _verdicts("A small part of your left lung is partly collapsed.", "Left basal atelectasis.")
+    said = _verdicts("A small part of your left lung is partly collapsed.", "Left basal atelectasis.")
+    assert "pneumothorax" not in said
 
 
 @pytest.mark.parametrize("text", [
