@@ -148,7 +148,8 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
     (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat)\b", "side", "bilateral",
      re.IGNORECASE),
     (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES})\b|\s+lung\b)|"
-     r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b", "side", "bilateral",
+     r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b|"
+     r"\b(?:throughout|diffusely)\b(?!\s+(?:the\s+)?(?:right|left|upper|lower|mid|middle))", "side", "bilateral",
      re.IGNORECASE),
     # the image's side is the patient's other side: "on the left side of the image" is in the right lung
     (rf"\b{_SIDE}(?:[\s-]+(?:hand\s+)?side)?\s+of\s+the\s+(?:image|film|radiograph|picture|screen|x-?ray)\b|"
@@ -334,8 +335,7 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     # a later item of a list lends only what follows it, unless the finding is a word of its phrase: "calcified
     # | right hilar | nodule" (nothing but places and sides between them)
     lent = [(_attributes(owned[head], link == "and" and head[0] > start and
-                         any(w not in _PLACE_WORDS and w != "-" for w in _gap_words(unplaced[end:head[0]]))),
-             link) for head, link in linked]
+                         not _one_phrase(unplaced[end:head[0]], items_text)), link) for head, link in linked]
     # a finding in or on a structure is on the structure's side; two structures on two sides make it bilateral
     structure = combine_sides(a.side or ("bilateral" if _PAIRED_STRUCTURES.fullmatch(clause[h[0]:h[1]]) else "")
                               for (a, link), (h, _) in zip(lent, linked) if link == "structure")
@@ -345,12 +345,25 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     size = own.size or next((a.size for a, link in lent if a.size and link in ("alternative", "interpretation")), "")
     if not side and (_PAIRED_PLURAL.search(clause[start:end]) or _BOTH_LEAVES.fullmatch(clause[start:end])):
         side = "bilateral"  # "small pleural effusions": one in each pleural space; "flattened hemidiaphragms"
+    if not side and (_LUNGS_AFTER.match(clause, end) or _LUNGS_BEFORE.search(clause[:start])):
+        side = "bilateral"  # a finding of the lungs as a whole: "hyperinflated lungs", "the lungs are hyperlucent"
     return Attributes(side, size, site)
 
 
 # A paired structure named as the finding with no side: the plural names both, and so does "the diaphragm".
 _BOTH_LEAVES = re.compile(r"(?:[a-z]+\s+)*(?:diaphragms?|hemidiaphragms|clavicles|shoulders|humeri|scapulae|breasts|"
                           r"(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints)", re.IGNORECASE)
+# The lungs as the subject of a finding, with no side: both of them.
+_LUNGS_AFTER = re.compile(r"[\s-]+(?:[a-z]+\s+)?lungs\b", re.IGNORECASE)
+_LUNGS_BEFORE = re.compile(r"\blungs\s+(?:are|appear|remain|look)\s+(?:[a-z]+ly\s+)?$", re.IGNORECASE)
+
+
+def _one_phrase(gap: str, items_text: set[str]) -> bool:
+    """Does a finding word stand in the same noun phrase as the head after it ("calcified | paratracheal | node")?"""
+    words = _gap_words(gap)
+    return _joins_forward(gap, items_text) and "and" not in words and "," not in words and len(words) <= 3
+
+
 # Findings of the two pleural spaces: the plural names both sides.
 _PAIRED_PLURAL = re.compile(r"\b(?:effusions|(?:hydro)?pneumothoraces|hydrothoraces)\b", re.IGNORECASE)
 
@@ -449,6 +462,8 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
         return "interpretation"  # "opacity at the left base, probably atelectasis"
     if beside or "with" in words:
         return "beside"
+    if second and len(words) <= 2 and all(w.isalpha() and w not in _PRE_BREAKS | _POST_BREAKS for w in words):
+        return "and"  # one noun phrase: "calcified | paratracheal | node"
     if not words or ({"and", ","} & set(words) and len(words) <= 4 and
                      not any(w in _PRE_BREAKS | _POST_BREAKS for w in words if w not in _LIST_GLUE)):
         return "and"  # "consolidation and atelectasis", "infiltrate and patchy atelectasis", "infiltrates atelectasis"

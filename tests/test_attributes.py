@@ -565,3 +565,15 @@ def test_a_size_before_a_compound_belongs_to_the_finding(text, finding, size):
 ])
 def test_which_of_two_films_is_not_a_side(text):
     assert said(text, "pleural effusion")[0] == ""
+
+
+@pytest.mark.parametrize("text, finding, side", [
+    ("Calcified left paratracheal node.", CALCIFICATION, "left"),
+    ("Hyperinflated lungs.", ReferenceFinding("hyperinflation", ("hyperinflated",), "present"), "bilateral"),
+    ("The lungs are mildly hyperlucent.", ReferenceFinding("hyperlucent lung", ("hyperlucent",), "present"),
+     "bilateral"),
+    ("Increased interstitial markings throughout.", ReferenceFinding("interstitial markings", ("markings",),
+                                                                      "present"), "bilateral"),
+])
+def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
