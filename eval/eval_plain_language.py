@@ -5,6 +5,7 @@ Run from the project root, with the project's environment:
 
     python eval/eval_plain_language.py            # one line per measure, against the goals
     python eval/eval_plain_language.py --errors   # every miss and false flag, with its text
+    python eval/eval_plain_language.py --set eval/plain_language_fresh.yaml   # the second, untuned set
 
 The set is eval/plain_language_heldout.yaml (see its header). The reads of its rewrites are OpenI reports named by
 uid, read from ../shared/eval/openi_reports.csv at run time, or reads written in the set. Each text goes through
@@ -41,17 +42,18 @@ def _reports(uids: set[str]) -> dict[str, str]:
                 for row in csv.DictReader(f) if row["uid"] in uids}
 
 
-def score() -> tuple[dict[str, tuple[float, int]], list[str]]:
+def score(path: str = SET) -> tuple[dict[str, tuple[float, int]], list[str]]:
     """(measure -> (value, items)) and a line for every miss or false flag."""
     from medgemma_helpers.patient import check_explanation
 
-    data: dict[str, Any] = yaml.safe_load(open(SET))
+    with open(path) as f:
+        data: dict[str, Any] = yaml.safe_load(f)
     reads = _reports({r["uid"] for r in data["rewrites"] if r.get("uid")})
     errors: list[str] = []
     false_jargon = 0
     for text in data["education"]:
         flagged = check_explanation(text["text"], read="").jargon
-        wrong = [t for t in flagged if t not in text["unexplained"]]
+        wrong = [t for t in flagged if t not in text.get("unexplained", [])]
         false_jargon += len(wrong)
         errors += [f"jargon false alarm [{text['id']}]: {term}" for term in wrong]
     false_flags = 0
@@ -89,8 +91,9 @@ def score() -> tuple[dict[str, tuple[float, int]], list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--errors", action="store_true", help="list every miss and false flag")
+    ap.add_argument("--set", default=SET, help="the set to score (default: eval/plain_language_heldout.yaml)")
     args = ap.parse_args()
-    result, errors = score()
+    result, errors = score(args.set)
     for measure, (value, items) in result.items():
         way, goal = GOALS[measure]
         met = value <= goal if way == "<=" else value >= goal
