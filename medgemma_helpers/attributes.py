@@ -512,10 +512,15 @@ def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = F
     side = combine_sides(sides)
     if not side and any(re.search(rf"\b(?:{_PLURAL_SITES}|basilar|basal)\b", site) for site in sites):
         side = "bilateral"
+    if not side:  # a lobe only one lung has: the lingula is in the left lung, the middle lobe in the right
+        side = combine_sides(one for site in sites for pattern, one in _ONE_SIDED if re.search(pattern, site))
     return Attributes(side, sizes[0] if sizes else "", ", ".join(sites))
 
 
+# Lobes only one lung has
+_ONE_SIDED = ((r"\blingula", "left"), (r"\bmiddle\s+lobe\b", "right"))
 # A sentence that points back to the place just named: "This may be atelectasis.", "Adjacent pleural thickening."
+
 _ANAPHORA = re.compile(r"^\W*(?:the\s+appearances?|appearances?|this|these|it|they|the\s+findings?|findings?|"
                        r"(?:there\s+is\s+|with\s+)?(?:an?\s+)?(?:adjacent|nearby|accompanying|associated|"
                        r"surrounding)|(?:the\s+)?same\s+(?:side|area|region|place))\b", re.IGNORECASE)

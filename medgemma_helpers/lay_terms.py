@@ -102,7 +102,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
          "solid-looking area", "dense patch",
          "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless",
-         "part|area|patch|section|piece … solid|filled|cloudy|white|airless", "patch|area … infection"),
+         "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless",
+         "patch|area … infection"),
         ("lungs look clear", "lungs are clear")),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
@@ -249,7 +250,7 @@ JARGON: tuple[Jargon, ...] = (
     _j("reticular", "net, lace, lacy, web, fine line", "reticulation", "reticulonodular"),
     _j("fibrosis", "scar", "fibrotic"),
     _j("emphysema", "air sac, damaged"),
-    _j("atelectasis", "collapse, not fully inflated, deflated"),
+    _j("atelectasis", "collapse, not fully inflated, deflated, closed up, no air, airless, not open, not fully open"),
     _j("nodule", "spot, lump", "nodular"),
     _j("lesion", "spot, area, lump, growth"),
     _j("mass", "lump, growth"),

@@ -97,7 +97,7 @@ SITES = [
     ("Right perihilar nodule.", "nodule", ("right", "perihilar")),
     ("Small effusion blunting the left costophrenic angle.", "pleural effusion", ("left", "costophrenic angle")),
     ("Opacity at the lung bases.", "opacity", ("bilateral", "lung bases")),
-    ("Lingular opacity.", "opacity", ("", "lingular")),
+    ("Lingular opacity.", "opacity", ("left", "lingular")),  # the lingula is in the left lung
     ("A nodule over the left upper chest.", "nodule", ("left", "upper chest")),
 ]
 
@@ -577,3 +577,13 @@ def test_which_of_two_films_is_not_a_side(text):
 ])
 def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
     assert said(text, finding.name, (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Scarring in the lingula.", "left"),
+    ("Patchy opacity in the middle lobe.", "right"),
+    ("Opacity in the right lower lobe and lingula.", "bilateral"),
+])
+def test_a_lobe_only_one_lung_has_gives_its_side(text, side):
+    finding = ReferenceFinding("opacity", ("scarring",), "present")
+    assert said(text, "opacity", (finding,))[0] == side
