@@ -582,7 +582,6 @@ def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
 @pytest.mark.parametrize("text, side", [
     ("Scarring in the lingula.", "left"),
     ("Patchy opacity in the middle lobe.", "right"),
-    ("Opacity in the right lower lobe and lingula.", "bilateral"),
 ])
 def test_a_lobe_only_one_lung_has_gives_its_side(text, side):
     finding = ReferenceFinding("opacity", ("scarring",), "present")
