@@ -14,6 +14,19 @@ finding of the read, the concordance checker reads it with each finding's plain 
   when a plain word for it stands in the same sentence ("a pleural effusion, which is fluid around the lung").
 - `faithfulness`: what an explanation kept, dropped or added against a read (or a case's answer key).
 
+How people write is allowed for: the plain phrases are marked as plain wording (concordance.PLAIN_WORDING), so
+everyday words may stand between their words ("your heart is slightly larger than normal", "your 8th rib on the
+right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a
+few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
+there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
+lower-zone predominance. A medical term is explained by a plain word in its sentence or the one before or after
+it, or once anywhere earlier in the text; unexplained abbreviations (CT, ILD, r/o) are jargon.
+
+Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
+the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
+package on a registry the project can reach; so the lists stay short, written for the findings the cases use,
+and measured on texts nobody tuned them for (eval/README.md).
+
 These are word lists, not understanding: a phrase the lists lack is not seen. The explanation's table quotes the
 sentence behind every verdict so a reader can check the checker.
 
