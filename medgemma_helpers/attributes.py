@@ -355,7 +355,8 @@ _BOTH_LEAVES = re.compile(r"(?:[a-z]+\s+)*(?:diaphragms?|hemidiaphragms|clavicle
                           r"(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints)", re.IGNORECASE)
 # The lungs as the subject of a finding, with no side: both of them.
 _LUNGS_AFTER = re.compile(r"[\s-]+(?:[a-z]+\s+)?lungs\b", re.IGNORECASE)
-_LUNGS_BEFORE = re.compile(r"\blungs\s+(?:are|appear|remain|look)\s+(?:[a-z]+ly\s+)?$", re.IGNORECASE)
+_LUNGS_BEFORE = re.compile(r"\blungs\s+(?:are|appear|remain|look|shows?|demonstrates?)\s+(?:[a-z]+\s+){0,2}$",
+                           re.IGNORECASE)
 
 
 def _one_phrase(gap: str, items_text: set[str]) -> bool:

@@ -574,6 +574,8 @@ def test_which_of_two_films_is_not_a_side(text):
      "bilateral"),
     ("Increased interstitial markings throughout.", ReferenceFinding("interstitial markings", ("markings",),
                                                                       "present"), "bilateral"),
+    ("Lungs show coarse interstitial markings.", ReferenceFinding("interstitial markings", ("markings",), "present"),
+     "bilateral"),
 ])
 def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
     assert said(text, finding.name, (finding,))[0] == side
