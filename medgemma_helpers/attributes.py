@@ -202,7 +202,8 @@ _HEADS = re.compile(
     r"aorta|trachea|mediastinum|catheters?|tubes?|pacemaker|wires?|clips?|bronchiectasis|hernia|"
     r"(?:lymph)?adenopathy|(?:lymph\s+)?nodes?|spine|scoliosis|kyphosis|lordosis|humer(?:us|i)|clavicles?|ribs?|scapula[es]?|shoulders?|"
     r"breasts?|mastectomy|(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints?|"
-    r"ventricle|atrium|port|picc|stent|sutures?|disease)\b", re.IGNORECASE)
+    r"ventricle|atrium|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
+    re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
 # Words that end a run of modifiers in front of a head: "small right effusion" is one phrase, "right lung
@@ -435,6 +436,7 @@ _LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|
                        r"below|above|obscuring)\b", re.IGNORECASE)
 _PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|obliterated|hidden|masked)\s+by\b",
                                re.IGNORECASE)
+_SAID_AS = frozenset("a an most more thought felt to be".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
@@ -453,7 +455,9 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
     if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
         return "landmark before"  # "the right hemidiaphragm is obscured by an effusion"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
-    interprets = any(w in _INTERPRETS for w in words)
+    interprets = any(w in _INTERPRETS for w in words) or (
+        # "thickening at the left apex is (probably) scarring": the one named as the other
+        words[:1] in (["is"], ["are"]) and all(w in _INTERPRETS | _SAID_AS for w in words[1:]))
     beside = any(w in _BESIDE for w in words)
     if len([w for w in words if w[0].isalpha()]) > 8 or ";" in words or "without" in words:
         return ""

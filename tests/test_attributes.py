@@ -588,3 +588,16 @@ def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
 def test_a_lobe_only_one_lung_has_gives_its_side(text, side):
     finding = ReferenceFinding("opacity", ("scarring",), "present")
     assert said(text, "opacity", (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Right apical pleural irregularities compatible with scarring.", "right"),
+    ("Pleural thickening at the left apex is probably scarring.", "left"),
+])
+def test_scarring_named_as_what_an_observation_is(text, side):
+    scarring = ReferenceFinding("scarring", ("scar",), "present")
+    assert said(text, "scarring", (scarring,))[0] == side
+
+
+def test_a_statement_about_a_structure_lends_no_side():
+    assert said("The left hemidiaphragm is clear and an effusion is present.", "pleural effusion")[0] == ""
