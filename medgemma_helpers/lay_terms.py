@@ -131,7 +131,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "air … escaped|leaked|leaking|leaks|got_out|trapped|outside|around|collected|pocket",
          "pocket|bubble … of … air"),
         ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
-         "lung is fully inflated", "lungs are fully inflated")),
+         "lung is fully inflated")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
@@ -153,7 +153,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
                     "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball")),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
-    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
@@ -164,7 +164,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
 }
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {
-    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
     "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),
     "reticular opacities": _lay(
         ("net-like pattern", "net-like lines", "lacy pattern", "lacy lines", "web of fine lines", "fine lines",
@@ -172,7 +172,7 @@ CASE_LAY_TERMS: dict[str, LayTerms] = {
     # the pelvic case: its history findings ...
     "uterine fibroid": _lay(
         ("growth in {womb}", "lump in {womb}", "growth of the womb muscle", "non-cancerous growth",
-         "noncancerous growth", "benign growth", "harmless growth")),
+         "noncancerous growth", "benign growth")),
     "pelvic ultrasound": _lay(
         ("sound-wave scan", "scan that uses sound waves", "scan using sound waves", "ultrasound scan")),
     "mri": _lay(("magnet scan", "scan that uses magnets", "scan using magnets", "scan that uses a magnet",
@@ -269,6 +269,9 @@ JARGON: tuple[Jargon, ...] = (
     _j("mass", "lump, growth"),
     _j("cavitation", "hole, hollow", "cavitary", "cavitating"),
     _j("catheter", "tube, line"),
+    _j("ventriculoperitoneal", "brain, belly, shunt, drains fluid", "VP shunt"),
+    _j("jugular", "neck"),
+    _j("tunnelled", "under the skin, tunnel", "tunneled"),
     _j("hemithorax", "side of the chest, half of the chest", "haemithorax"),
     _j("hemidiaphragm", "breathing muscle, muscle, diaphragm", "haemidiaphragm"),
     _j("costophrenic angle", "corner, bottom of the lung, base of the lung", "costophrenic"),

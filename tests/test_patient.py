@@ -34,8 +34,8 @@ from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PAT
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
 FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "
                "chest. There is no collapsed lung. There is no cloudy patch in your lungs.")
-DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung. There is "
-                     "no cloudy patch in your lungs.")
+DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung. "
+                     "There is no cloudy patch in your lungs.")
 INVENTS_A_BIG_HEART_03 = FAITHFUL_03 + " Your heart is bigger than normal."
 FAITHFUL_04 = ("Your heart is larger than it should be. The blood vessels in your lungs are swollen, and there is "
                "extra fluid in your lungs. A thin tube shows up near the top of your left lung.")
