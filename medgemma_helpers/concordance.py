@@ -401,6 +401,45 @@ def _word_pattern(word: str, last: bool) -> str:
 
 _COPULAS = ("is", "are", "was", "were")
 
+# A term that starts with this mark is plain wording (lay_terms): everyday words may stand between its words, as
+# people write them: degree and time adverbs, numbers, possessives, a side ("your heart is slightly larger than
+# normal", "your 8th rib on the right side is broken", "fluid around both of your lungs"). A lung "partly
+# collapsed" is not a collapsed lung (a pneumothorax) but a part that has not filled with air.
+PLAIN_WORDING = "≈"
+_FILLER = (r"(?:[\s\-‐–]+(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflated))|[a-z]+ly(?<!partly)(?<!partially)|"
+           r"still|now|also|much|even|a\s+(?:little|bit|lot)|little|(?:both|all|one|some|several)\s+of|your|my|"
+           r"the|an?|its|their|that|this|both|each|one|other|some|several|small|tiny|dense|round|faint|new|old|healed|right|"
+           r"left|upper|lower|top|bottom|middle|\d+(?:st|nd|rd|th)?|(?:fir|seco|thi|four|fif|six|seven|eigh|nin|ten|"
+           r"eleven|twelf)[a-z]{0,3}th|(?:on|in)\s+(?:the|your)\s+(?:right|left)(?:[\s-]+side)?)(?![A-Za-z0-9])){0,4}")
+
+
+# In plain wording, "…" stands for a few words of any kind but a denial or a condition ("fluid … around … lungs":
+# "water has pooled outside your lungs"), and "a|b" for either word; "_" joins the words of one ("got_out").
+_PLAIN_GAP = (r"(?:\s+(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked|looked|look)\b)"
+              r"(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+){0,6}?\s+")
+
+
+def _plain_pattern(term: str) -> str:
+    """The pattern of one plain wording with "…" gaps or "a|b" choices (see _PLAIN_GAP)."""
+    tokens = term[len(PLAIN_WORDING):].split()
+    body, negatable = "", True
+    for index, token in enumerate(tokens):
+        if token == "…":
+            continue
+        if index:
+            body += _PLAIN_GAP if tokens[index - 1] == "…" else _FILLER + r"[\s\-‐–]+"
+        last = index == len(tokens) - 1
+        choices = []
+        for choice in token.split("|"):
+            words = re.split(r"[_-]", choice)
+            choices.append(r"[\s\-‐–]*".join(_word_pattern(w, last and i == len(words) - 1)
+                                              for i, w in enumerate(words)))
+        body += f"(?:{'|'.join(choices)})"
+        if negatable and token.lower() in _COPULAS and 0 < index < len(tokens) - 1:
+            negatable = False  # as in _term_pattern: "part of your lung is not filled in"
+            body += r"(?P<neg>\s+(?:not|no\s+longer))?"
+    return body
+
 
 def _term_pattern(term: str) -> re.Pattern[str]:
     """Whole words, any case; between words what the term has between them.
@@ -409,13 +448,17 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     "airspace"); punctuation in the term ("HIV/AIDS", "C. diff", "PE's", "Neck: supple") matches any short run
     of punctuation and spaces.
     """
+    plain = term.startswith(PLAIN_WORDING)
+    if plain and ("…" in term or "|" in term):
+        return re.compile(rf"(?<![A-Za-z0-9]){_plain_pattern(term)}(?![A-Za-z0-9])", re.IGNORECASE)
     words = re.findall(r"[A-Za-z0-9]+", term)
     separators = re.findall(r"(?<=[A-Za-z0-9])[^A-Za-z0-9]+(?=[A-Za-z0-9])", term)
     parts, negatable = [], True
     for index, word in enumerate(words):
         if index:
             between = separators[index - 1]
-            parts.append(r"[\s\-‐–]*" if re.fullmatch(r"[\s\-‐–]+", between) else r"[^A-Za-z0-9]{1,4}")
+            parts.append((_FILLER if plain else "") +
+                         (r"[\s\-‐–]*" if re.fullmatch(r"[\s\-‐–]+", between) else r"[^A-Za-z0-9]{1,4}"))
         part = _word_pattern(word, index == len(words) - 1)
         if negatable and word.lower() in _COPULAS and 0 < index < len(words) - 1:
             negatable = False  # one named group per pattern
@@ -813,13 +856,17 @@ def _key_attributes(finding: ReferenceFinding) -> dict[str, Any]:
             "kind": getattr(finding, "kind", "finding")}
 
 
-def check_findings(text: str | _HasText | None, case: CaseLike, *,
-                   image_modality: str | None = None) -> list[FindingCheck]:
+def check_findings(text: str | _HasText | None, case: CaseLike, *, image_modality: str | None = None,
+                   hypothetical: str = "uncertain") -> list[FindingCheck]:
     """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring).
 
     image_modality: the modality of a user's own image ("ultrasound", "mri"), to score the findings a case
-    reads on that modality instead of its own.
+    reads on that modality instead of its own. hypothetical: the status of a finding only named in a
+    hypothetical ("evaluate for pneumonia", "if there were fluid..."): "uncertain" for a read, which raises it as
+    a question; "not_mentioned" for a text that asserts nothing by it (a patient explanation).
     """
+    if hypothetical not in ("uncertain", "not_mentioned"):
+        raise ValueError(f"hypothetical={hypothetical!r} must be 'uncertain' or 'not_mentioned'.")
     if text is not None and not isinstance(text, str):
         inner = getattr(text, "text", None)  # a Findings object from analyze()
         if not isinstance(inner, str):
@@ -841,6 +888,10 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *,
             continue
         best = max(_RANK[s] for s, _, _ in mentions)
         status, evidence, _ = next(m for m in mentions if _RANK[m[0]] == best)
+        if status == _HYPOTHETICAL and hypothetical == "not_mentioned":
+            checks.append(FindingCheck(finding.name, "not_mentioned", finding.expected, "", pertinent,
+                                       **_key_attributes(finding)))
+            continue
         status = "uncertain" if status == _HYPOTHETICAL else status
         # where and how big come from the mentions that decided the status: "no left effusion" gives no side
         side, size, site = combine_attributes(a for s, _, a in mentions if _RANK[s] == best)

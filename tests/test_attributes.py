@@ -97,7 +97,7 @@ SITES = [
     ("Right perihilar nodule.", "nodule", ("right", "perihilar")),
     ("Small effusion blunting the left costophrenic angle.", "pleural effusion", ("left", "costophrenic angle")),
     ("Opacity at the lung bases.", "opacity", ("bilateral", "lung bases")),
-    ("Lingular opacity.", "opacity", ("", "lingular")),
+    ("Lingular opacity.", "opacity", ("left", "lingular")),  # the lingula is in the left lung
     ("A nodule over the left upper chest.", "nodule", ("left", "upper chest")),
 ]
 
@@ -477,3 +477,127 @@ def test_loader_refuses_unknown_side_or_size(tmp_path, field, value):
         mh.list_cases(tmp_path)
     message = str(caught.value)
     assert path.name in message and "pleural effusion" in message and value in message
+
+
+# 11. Any finding, built-in or a teacher's own: a side on a structure is the side of the finding in or on it.
+RIB_FRACTURE = ReferenceFinding("rib fracture", ("fracture", "fractures", "fractured"), "present")
+EVENTRATION = ReferenceFinding("eventration", (), "present")
+FLAT_DIAPHRAGM = ReferenceFinding("flattened hemidiaphragm", ("hemidiaphragm", "hemidiaphragms", "diaphragm"),
+                                  "present")
+DEGENERATION = ReferenceFinding("degenerative change", ("degenerative",), "present")
+OSTEOPHYTES = ReferenceFinding("osteophytes", (), "present")
+SCOLIOSIS = ReferenceFinding("scoliosis", (), "present")
+CALCIFICATION = ReferenceFinding("calcification", ("calcified",), "present")
+PLEURAL_THICKENING = ReferenceFinding("pleural thickening", ("thickening",), "present")
+
+ON_A_STRUCTURE = [
+    # the way a model's answer puts it
+    ("**Bones:** There appears to be a fracture of the right 7th rib.", RIB_FRACTURE, "right"),
+    ("*   **Ribs:** Acute, displaced fractures of the left 5th and 6th ribs are visible.", RIB_FRACTURE, "left"),
+    ("The most likely finding is a fracture of the left fourth rib, posteriorly.", RIB_FRACTURE, "left"),
+    ("* **Fracture:** right 8th posterior rib, with slight displacement.", RIB_FRACTURE, "right"),
+    ("There is a subtle fracture line through the lateral aspect of the right sixth rib.", RIB_FRACTURE, "right"),
+    ("**Rib fractures:** Fractures are seen in the right 3rd, 4th and 5th ribs.", RIB_FRACTURE, "right"),
+    # the way a report puts it
+    ("Acute fracture involving the posterior aspect of the left 9th rib.", RIB_FRACTURE, "left"),
+    ("The right fifth rib is fractured.", RIB_FRACTURE, "right"),
+    ("Right 5th and 6th rib fractures.", RIB_FRACTURE, "right"),
+    ("Displaced fracture of the distal third of the left clavicle.", RIB_FRACTURE, "left"),
+    ("There is eventration of the left hemidiaphragm.", EVENTRATION, "left"),
+    # two structures on two sides, or the plural of a paired one, make it bilateral
+    ("Old healed right 4th and left 7th rib fractures.", RIB_FRACTURE, "bilateral"),
+    ("Fractures of the right 3rd rib and the left 5th rib.", RIB_FRACTURE, "bilateral"),
+    ("The hemidiaphragms are flattened.", FLAT_DIAPHRAGM, "bilateral"),
+    ("Hyperexpanded lungs with a flattened diaphragm.", FLAT_DIAPHRAGM, "bilateral"),
+    ("Degenerative change of both acromioclavicular joints.", DEGENERATION, "bilateral"),
+    # a finding word inside the phrase of another head shares its place
+    ("Calcified left hilar lymph node.", CALCIFICATION, "left"),
+    # a curve's side
+    ("Levoconvex scoliosis of the lumbar spine.", SCOLIOSIS, "left"),
+    ("Mild dextro curvature of the thoracic spine, likely scoliosis.", SCOLIOSIS, "right"),
+]
+
+
+@pytest.mark.parametrize("text, finding, side", ON_A_STRUCTURE)
+def test_a_structures_side_is_the_findings(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+def test_a_structure_gives_no_side_to_a_finding_beside_it():
+    # "with" joins two findings, not a finding and the structure it is in
+    text = "Left pleural effusion with a fracture; the right 6th rib is intact."
+    assert said(text, "rib fracture", (RIB_FRACTURE, EFFUSION))[0] != "right"
+
+
+def test_adjacent_points_back_to_the_place_just_named():
+    text = "Scar in the right upper lobe. Adjacent pleural thickening is present."
+    assert said(text, "pleural thickening", (PLEURAL_THICKENING,))[0] == "right"
+    text = "Scarring at the left apex with adjacent pleural thickening."
+    assert said(text, "pleural thickening", (PLEURAL_THICKENING,))[0] == "left"
+
+
+@pytest.mark.parametrize("text, size", [
+    ("Moderate severe effusion on the right.", "severe"),
+    ("Small moderate right effusion.", "moderate"),
+])
+def test_a_range_without_to_is_a_range(text, size):
+    assert said(text, "pleural effusion")[1] == size
+
+
+def test_an_adverb_before_a_size_is_not_a_range():
+    assert said("The heart is slightly large.", "cardiomegaly",
+                (ReferenceFinding("cardiomegaly", ("heart is slightly large",), "present"),))[1] != "large"
+
+
+@pytest.mark.parametrize("text, finding, size", [
+    ("Mild thoracic spine degenerative change.", DEGENERATION, "mild"),
+    ("Small T-spine osteophytes.", OSTEOPHYTES, "small"),
+    ("Moderate right 7th rib fracture.", RIB_FRACTURE, "moderate"),
+    ("Exaggerated kyphosis and mild dextroconvex scoliosis.", SCOLIOSIS, "mild"),
+])
+def test_a_size_before_a_compound_belongs_to_the_finding(text, finding, size):
+    assert said(text, finding.name, (finding,))[1] == size
+
+
+@pytest.mark.parametrize("text", [
+    "Compared with the earlier film, the image on the left shows a small effusion.",
+    "Of the two radiographs, the film on the right has the larger effusion.",
+])
+def test_which_of_two_films_is_not_a_side(text):
+    assert said(text, "pleural effusion")[0] == ""
+
+
+@pytest.mark.parametrize("text, finding, side", [
+    ("Calcified left paratracheal node.", CALCIFICATION, "left"),
+    ("Hyperinflated lungs.", ReferenceFinding("hyperinflation", ("hyperinflated",), "present"), "bilateral"),
+    ("The lungs are mildly hyperlucent.", ReferenceFinding("hyperlucent lung", ("hyperlucent",), "present"),
+     "bilateral"),
+    ("Increased interstitial markings throughout.", ReferenceFinding("interstitial markings", ("markings",),
+                                                                      "present"), "bilateral"),
+    ("Lungs show coarse interstitial markings.", ReferenceFinding("interstitial markings", ("markings",), "present"),
+     "bilateral"),
+])
+def test_a_finding_of_a_phrase_or_of_the_lungs_as_a_whole(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Scarring in the lingula.", "left"),
+    ("Patchy opacity in the middle lobe.", "right"),
+])
+def test_a_lobe_only_one_lung_has_gives_its_side(text, side):
+    finding = ReferenceFinding("opacity", ("scarring",), "present")
+    assert said(text, "opacity", (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Right apical pleural irregularities compatible with scarring.", "right"),
+    ("Pleural thickening at the left apex is probably scarring.", "left"),
+])
+def test_scarring_named_as_what_an_observation_is(text, side):
+    scarring = ReferenceFinding("scarring", ("scar",), "present")
+    assert said(text, "scarring", (scarring,))[0] == side
+
+
+def test_a_statement_about_a_structure_lends_no_side():
+    assert said("The left hemidiaphragm is clear and an effusion is present.", "pleural effusion")[0] == ""

@@ -21,14 +21,21 @@ from medgemma_helpers import access, notebooks
 from medgemma_helpers import pack as packs
 from medgemma_helpers.cases import ReferenceFinding
 from medgemma_helpers.chest_findings import STANDARD_FINDINGS
-from medgemma_helpers.lay_terms import CASE_LAY_TERMS, STANDARD_LAY_TERMS, jargon_left, lay_finding, lay_terms_of
+from medgemma_helpers.lay_terms import (
+    CASE_LAY_TERMS,
+    STANDARD_LAY_TERMS,
+    jargon_left,
+    lay_finding,
+    lay_terms_of,
+    plain_example,
+)
 from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PATIENT_SYSTEM, patient_prompt
 
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
 FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "
                "chest. There is no collapsed lung. There is no cloudy patch in your lungs.")
-DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung. There is "
-                     "no cloudy patch in your lungs.")
+DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung. "
+                     "There is no cloudy patch in your lungs.")
 INVENTS_A_BIG_HEART_03 = FAITHFUL_03 + " Your heart is bigger than normal."
 FAITHFUL_04 = ("Your heart is larger than it should be. The blood vessels in your lungs are swollen, and there is "
                "extra fluid in your lungs. A thin tube shows up near the top of your left lung.")
@@ -52,7 +59,7 @@ def test_every_built_in_chest_finding_has_plain_words_that_name_it_and_only_it()
     for entry in STANDARD_FINDINGS:
         phrases = lay_terms_of(_generic(entry.name)).says
         assert phrases, entry.name
-        for phrase in phrases:
+        for phrase in map(plain_example, phrases):
             statuses = _status(f"The X-ray shows {phrase}.", everything)
             said = {name for name, status in statuses.items() if status != "not_mentioned"}
             assert said == {entry.name} and statuses[entry.name] == "present", (entry.name, phrase, statuses)
@@ -64,7 +71,7 @@ def test_every_finding_of_every_case_has_plain_words():
             phrases = lay_terms_of(finding).says
             assert phrases, (case.id, finding.name)
             modality = finding.shown_on[0] if finding.shown_on else None  # a finding read on the user's own image
-            for phrase in phrases:
+            for phrase in map(plain_example, phrases):
                 [check] = mh.check_findings(f"We found {phrase}.", [lay_finding(finding)], image_modality=modality)
                 assert check.status == "present", (case.id, finding.name, phrase)
     named = {" ".join(f.name.lower().split()) for case in mh.list_cases() for f in case.answer_key.findings}
@@ -150,18 +157,63 @@ def test_the_reading_level_is_textstats_on_the_same_text():
     assert plain.grade < 6 < report.grade and plain.reading_ease > report.reading_ease
 
 
-def test_jargon_is_listed_unless_plain_words_explain_it_in_the_same_sentence():
+def test_a_fresh_process_with_only_textstat_counts_the_same_grade(tmp_path):
+    # the helper puts its dictionary where NLTK looks by itself; a process that imports only textstat then finds
+    # the same copy (no download, none possible here) and gives the same grade
+    text = "Your heart is a normal size. There is a little fluid around your left lung, which doctors call an effusion."
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("NLTK_DATA", None)
+    helper = subprocess.run([sys.executable, "-c", "import sys, medgemma_helpers as mh; "
+                             "print(mh.check_explanation(sys.argv[1], read='').grade)", text],
+                            env=env, capture_output=True, text=True, check=True, timeout=300)
+    only_textstat = "import sys, textstat; print(textstat.flesch_kincaid_grade(sys.argv[1]))"
+    alone = subprocess.run([sys.executable, "-c", only_textstat, text], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert float(helper.stdout) == float(alone.stdout)
+
+
+def test_jargon_is_listed_unless_plain_words_explain_it_nearby():
     bare = jargon_left("You have a pleural effusion. The catheter is in place.")
     assert [(use.term, use.sentence) for use in bare] == [("pleural effusion", "You have a pleural effusion."),
                                                          ("catheter", "The catheter is in place.")]
     glossed = "You have a pleural effusion, which means fluid around the lung. The catheter (a thin tube) is in place."
     assert jargon_left(glossed) == []
-    # the gloss must stand in the same sentence
-    assert [u.term for u in jargon_left("You have a pleural effusion. That is fluid around the lung.")] == \
-        ["pleural effusion"]
-    measured = mh.check_explanation("Cardiomegaly and bilateral opacities are seen. Your heart is big.", "04")
+    # the sentence after (or before) may explain it; a text that never does leaves it flagged
+    assert jargon_left("You have a pleural effusion. That is fluid around the lung.") == []
+    assert jargon_left("Your doctor numbs the skin and drains it with a needle. This is a thoracentesis.") == []
+    far = ("You have a pleural effusion. It is common. It often goes away. Rest helps. Drink well. "
+           "The fluid around the lung goes down in time.")
+    assert [u.term for u in jargon_left(far)] == ["pleural effusion"]
+    measured = mh.check_explanation("Cardiomegaly and bilateral opacities are seen. The doctor will call you.", "04")
     assert measured.jargon == ("cardiomegaly", "bilateral", "opacity")
     assert mh.check_explanation(FAITHFUL_04, "04").jargon == ()
+
+
+def test_a_term_explained_once_stays_explained():
+    text = ("A nodule is a small round spot in the lung. Most nodules are harmless. Nodules that do not grow "
+            "for two years are left alone.")
+    assert jargon_left(text) == []
+
+
+def test_an_explaining_word_may_be_inflected():
+    assert jargon_left("Pulmonary fibrosis is scarring of the lung tissue.") == []
+    assert jargon_left("The X-ray showed consolidation, where part of the lung filled up.") == []
+
+
+@pytest.mark.parametrize("text, term", [
+    ("Your doctor has ordered a CT of your chest.", "CT"),
+    ("The report mentions ILD.", "ILD"),
+    ("The request said r/o pneumonia in a lung infection.", "r/o"),
+])
+def test_an_unexplained_abbreviation_is_jargon(text, term):
+    assert term in [u.term for u in jargon_left(text)]
+
+
+def test_an_explained_abbreviation_is_not_jargon():
+    text = "You will have a CT, a detailed scan that takes pictures of your chest in slices."
+    assert jargon_left(text) == []
 
 
 def test_everything_shown_is_escaped():
@@ -325,3 +377,67 @@ def test_a_finding_moved_to_the_other_side_is_dropped_and_says_where():
     kept = mh.check_explanation("There is fluid around your right lung. A thin tube runs down the right side of "
                                 "your chest. Your lungs have not collapsed.", "03", read=read)
     assert kept.dropped == () and set(kept.kept) == {"pleural effusion", "pneumothorax", "catheter"}
+
+
+# ---------------------------------------------------------------- plain language as people write it
+
+
+def _verdicts(text: str, read: str) -> dict[str, tuple[str, str]]:
+    """finding -> (verdict, wrong side) for every finding at stake or said, against a read."""
+    return {c.finding: (c.verdict, c.wrong_side) for c in mh.check_explanation(text, read=read).checks if c.verdict}
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    ("Your heart is a bit larger than normal.", "Mild cardiomegaly.", "cardiomegaly"),
+    ("Your heart is still bigger than it should be.", "Stable cardiomegaly.", "cardiomegaly"),
+    ("Your 4th rib on the left side is broken.", "Fracture of the left 4th rib.", "fracture"),
+    ("There is a little fluid around both of your lungs.", "Small bilateral pleural effusions.", "pleural effusion"),
+    ("Your left lung has a little fluid around it.", "Small left pleural effusion.", "pleural effusion"),
+    ("Liquid has collected between your ribs and your right lung.", "Right pleural effusion.", "pleural effusion"),
+    ("Some air has escaped and sits outside your left lung.", "Small left pneumothorax.", "pneumothorax"),
+])
+def test_plain_wording_with_words_between_or_in_other_words_is_kept(text, read, finding):
+    assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
+def test_a_place_alone_is_no_lower_zone_predominance():
+    assert _verdicts("The lower part of your left lung is clear. Your heart is a normal size.", "Normal chest.") == {}
+    said = _verdicts("The fine lines are mostly in the lower parts of your lungs.",
+                     "Reticular opacities with lower zone predominance.")
+    assert said["lower-zone predominance"] == ("kept", "")
+
+
+@pytest.mark.parametrize("text", [
+    "If your lung had collapsed, the X-ray would show it.",
+    "We looked at the film to check for a broken rib.",
+])
+def test_a_hypothetical_or_a_purpose_asserts_nothing(text):
+    assert _verdicts(text, "Normal chest.") == {}
+
+
+def test_a_partly_collapsed_lung_is_not_a_collapsed_lung():
+    said = _verdicts("A small part of your left lung is partly collapsed.", "Left basal atelectasis.")
+    assert "pneumothorax" not in said
+
+
+@pytest.mark.parametrize("text", [
+    "On your right side, there is a small amount of fluid around the lung.",
+    "There is a small amount of fluid around your lung, on the right side.",
+])
+def test_a_side_in_another_clause_is_checked(text):
+    assert _verdicts(text, "Small left pleural effusion.")["pleural effusion"] == \
+        ("dropped", "right, where the read has left")
+
+
+def test_a_hypothetical_is_a_question_in_a_read_and_nothing_in_a_patient_text():
+    key = [ReferenceFinding("pneumothorax", (), "absent")]
+    [asked] = mh.check_findings("Evaluate for pneumothorax.", key)
+    [said] = mh.check_findings("Evaluate for pneumothorax.", key, hypothetical="not_mentioned")
+    assert (asked.status, said.status) == ("uncertain", "not_mentioned")
+    with pytest.raises(ValueError, match="hypothetical"):
+        mh.check_findings("Evaluate for pneumothorax.", key, hypothetical="maybe")
+
+
+def test_check_explanation_needs_a_case_or_a_read():
+    with pytest.raises(mh.InputError, match="read="):
+        mh.check_explanation("Your heart is a normal size.")
