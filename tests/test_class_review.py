@@ -91,7 +91,8 @@ def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_
         ("Ben", "surgical clips"): "missed", ("Ben", "consolidation"): "negative not stated",
         ("Ben", "pulmonary oedema"): "not scored",
         ("Cai", "pleural effusion"): "hedged", ("Cai", "pneumothorax"): "negative not stated",
-        ("Cai", "catheter"): "missed", ("Cai", "surgical clips"): "missed", ("Cai", "consolidation"): "negative not stated",
+        ("Cai", "catheter"): "missed", ("Cai", "surgical clips"): "missed",
+        ("Cai", "consolidation"): "negative not stated",
         ("Cai", "pulmonary oedema"): "not scored"}
     # plain data: straight into a CSV
     out = io.StringIO()
