@@ -7,7 +7,8 @@ finding of the read, the concordance checker reads it with each finding's plain 
 
 - `STANDARD_LAY_TERMS`: plain phrasings of every built-in chest finding (chest_findings.STANDARD_FINDINGS), by
   name; `CASE_LAY_TERMS`: those of the other findings the project's cases use (catheters and lines, congestion,
-  the interstitial pattern, the pelvic case's fibroid, scans and blood count), by answer-key finding name.
+  the interstitial pattern, surgical clips, the pelvic case's fibroid, scans and blood tests), by answer-key
+  finding name.
   `{lung}`, `{womb}` and `{edge}` in a phrase stand for the ways a patient text names them ("your left lung",
   "both lungs").
 - `JARGON`: medical terms a patient text should not use without saying what they mean. A term counts as glossed
@@ -165,6 +166,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {
     "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
+    "surgical clips": _lay(("small metal clips", "metal clips", "clips from an earlier operation",
+                            "clips from a past operation")),
     "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),
     "reticular opacities": _lay(
         ("net-like pattern", "net-like lines", "lacy pattern", "lacy lines", "web of fine lines", "fine lines",
@@ -177,9 +180,9 @@ CASE_LAY_TERMS: dict[str, LayTerms] = {
         ("sound-wave scan", "scan that uses sound waves", "scan using sound waves", "ultrasound scan")),
     "mri": _lay(("magnet scan", "scan that uses magnets", "scan using magnets", "scan that uses a magnet",
                  "mri scan")),
-    "anaemia": _lay(
-        ("low blood count", "low iron", "low red blood cell count", "too few red blood cells",
-         "not enough red blood cells", "blood test")),
+    "blood count (for anaemia)": _lay(("blood test", "blood count", "iron test", "test for low iron",
+                                       "check of your iron")),
+    "pregnancy test": _lay(("pregnancy test", "test for pregnancy", "check for pregnancy")),
     # ... and what an ultrasound or MRI of a fibroid shows
     "fibroid on the image": _lay(
         ("growth in {womb}", "lump in {womb}", "non-cancerous growth", "noncancerous growth", "benign growth")),
@@ -272,6 +275,7 @@ JARGON: tuple[Jargon, ...] = (
     _j("ventriculoperitoneal", "brain, belly, shunt, drains fluid", "VP shunt"),
     _j("jugular", "neck"),
     _j("tunnelled", "under the skin, tunnel", "tunneled"),
+    _j("axilla", "armpit", "axillary", "axillae"),
     _j("hemithorax", "side of the chest, half of the chest", "haemithorax"),
     _j("hemidiaphragm", "breathing muscle, muscle, diaphragm", "haemidiaphragm"),
     _j("costophrenic angle", "corner, bottom of the lung, base of the lung", "costophrenic"),
@@ -309,6 +313,8 @@ JARGON: tuple[Jargon, ...] = (
     _j("hyperechoic", "bright"),
     _j("anaemia", "blood count, red blood cell, iron, low blood", "anemia"),
     _j("haemoglobin", "blood, red blood cell", "hemoglobin"),
+    _j("ferritin", "iron"),
+    _j("hCG", "pregnancy", "beta-hCG"),
     _j("unremarkable", "normal, nothing abnormal, nothing wrong, nothing unusual"),
     _j("benign", "not cancer, harmless, non-cancerous, noncancerous"),
     _j("malignant", "cancer", "malignancy"),

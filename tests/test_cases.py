@@ -121,15 +121,28 @@ def test_case_texts_say_what_the_films_show():
     three, four = text("03"), text("04")
     assert "Right pleural effusion, moderate" in three and "Large right" not in three and "nothing is shifted" in three
     # the line: what is seen, and only candidates that enter a vein
-    assert "loop at the right neck base" in three and "superior vena cava" in three and "below the diaphragm" in three
-    assert "tunnelled venous catheter" in three and "peritoneovenous shunt" in three
-    assert "ventriculoperitoneal" not in three.lower() and "VP shunt" not in three
+    assert "hairpin at the right thoracic inlet" in three and "neck base" not in three
+    assert "superior vena cava" in three and "two tubes side by side" in three
+    assert "dual-lumen tunnelled venous catheter" in three
+    assert "peritoneovenous shunt, a single tube, fits less well" in three
+    assert "down the right chest wall" not in three and "ascites" not in three
+    # a shunt from the brain is named only to be ruled out, with the reason the film gives
+    assert "No limb runs up the neck, so a shunt from the brain (ventriculoperitoneal or ventriculoatrial) does " \
+        "not fit" in three and "VP shunt" not in three
     catheter = next(f for f in mh.load_case("03").answer_key.findings if f.name == "catheter")
-    assert "VP shunt" not in catheter.synonyms
+    assert not {"VP shunt", "shunt"} & set(catheter.synonyms) and "peritoneovenous shunt" in catheter.synonyms
     assert "surgical clips in the right axilla" in three and "malignancy" in three
     assert "no meniscus" in three and "flat, near-horizontal" in three and "medial right base" in three
+    # the medial basal opacity is described hedged, as the key scores consolidation: absent, a hedge no invention
+    assert "passive atelectasis" in three and "possible consolidation" in three
+    key_03 = {f.name: f for f in mh.load_case("03").answer_key.findings}
+    assert key_03["consolidation"].expected == "absent" and key_03["consolidation"].pertinent
+    clips = key_03["surgical clips"]
+    assert (clips.expected, clips.side) == ("present", "right") and "surgical clips in the right axilla" in three
     assert "itself a risk factor for venous thromboembolism" in three
     assert "465 / 838 = 0.55" in four and "oderate cardiomegaly" not in four
+    assert "hairpin at the left thoracic inlet" in four and "neck base" not in four
+    assert "upper-lobe diversion is equivocal" in four and "not clearly shown" in four
     assert "lateral to the aortic knob" in four and "granuloma" in four and "end-on" in four
     assert "tips lie" in four and "tip near the apex" not in four
     two = text("02")
@@ -137,11 +150,18 @@ def test_case_texts_say_what_the_films_show():
     assert "previous films" in two and "lateral view" in two
     assert "pseudotumour" in two and "4.7 cm wide by 3 to 4 cm high" in two
     report_02 = mh.load_case("02").model_report
-    assert report_02 is not None and report_02.recommendation.rstrip().endswith("record whom, when and how.")
-    assert "Urgent finding, a suspected lung cancer" in report_02.recommendation
+    assert report_02 is not None and report_02.recommendation.rstrip().endswith("record who was told, when and how.")
+    recommendation = " ".join(report_02.recommendation.split())
+    # a suspected new cancer is significant and unexpected, not an urgent (critical) result
+    assert "Significant unexpected finding, a suspected new lung cancer" in recommendation
+    assert "suspected-cancer alert pathway" in recommendation and "Urgent" not in recommendation
+    assert "the ends are blunt, not tapering" in two
     five = text("05")
     assert "lung volumes look preserved" in five and "emphysema" in five and "thin-walled" in five
-    assert "mid zones" in five and "periphery" in five
+    assert "mid zones" in five and "both peripherally and in the parahilar regions" in five
+    assert "subpleural-predominant needs CT" in five and "22 to 27 cm" in five
+    assert "a pattern most in keeping with pulmonary fibrosis" in five and "lymphangitic carcinomatosis" in five
+    assert "do not exclude idiopathic pulmonary fibrosis" in five and "spares volume" not in five
     report_05 = mh.load_case("05").model_report
     assert report_05 is not None and "pulmonary fibrosis" in report_05.impression
     fibrosis = next(f for f in mh.load_case("05").answer_key.findings if f.name == "pulmonary fibrosis")
@@ -151,7 +171,12 @@ def test_case_texts_say_what_the_films_show():
                                   *six.review_checklist))
     assert six.title == "Heavy menstrual bleeding" and "fibroid" not in before_the_reveal.lower()
     assert any("PALM" in item for item in six.differential) and "suspicion" not in six.answer_key.diagnosis
-    assert {f.name for f in six.answer_key.findings if f.kind == "next step"} == {"pelvic ultrasound", "MRI", "anaemia"}
+    next_steps = {f.name: f for f in six.answer_key.findings if f.kind == "next step"}
+    assert set(next_steps) == {"pelvic ultrasound", "MRI", "blood count (for anaemia)", "pregnancy test"}
+    # a next step is a test: the blood count's terms name tests, not the anaemia it looks for
+    blood = {_folded(t) for t in next_steps["blood count (for anaemia)"].synonyms}
+    assert {_folded("ferritin"), _folded("iron studies")} <= blood
+    assert not {_folded("anaemia"), _folded("anemia")} & blood
     assert any("leiomyoma" in ref.url for ref in six.references)
     assert mh.load_case("heavy-menstrual-bleeding") is not None and mh.load_case("06").id == "06"
 
@@ -362,7 +387,7 @@ def test_case_06_image_findings_are_read_off_the_users_own_image():
     case = mh.load_case("06")
     findings = case.answer_key.findings
     history = [f.name for f in findings if not f.shown_on]
-    assert history == ["uterine fibroid", "pelvic ultrasound", "MRI", "anaemia"]
+    assert history == ["uterine fibroid", "pelvic ultrasound", "MRI", "blood count (for anaemia)", "pregnancy test"]
     on = {f.name: set(f.shown_on) for f in findings if f.shown_on}
     assert on["edge shadowing"] == on["peripheral Doppler flow"] == {"ultrasound"}
     assert on["T2 hypointense"] == {"mri"}

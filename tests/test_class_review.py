@@ -14,8 +14,8 @@ import pytest
 import medgemma_helpers as mh
 from medgemma_helpers import class_reads as review
 
-RIGHT_03 = ("Moderate right pleural effusion with a meniscus. No pneumothorax. No consolidation. A catheter projects "
-            "over the right chest.")
+RIGHT_03 = ("Moderate right pleural effusion. No pneumothorax. No consolidation. A catheter projects over the right "
+            "chest. Surgical clips in the right axilla.")
 MISSED_03 = "Small right apical pneumothorax. No effusion."
 
 
@@ -48,10 +48,10 @@ def test_a_saved_read_holds_what_the_resident_typed_and_its_scores_nothing_else(
     record = json.loads(path.read_text())
     assert path.parent == tmp_path and path.name.startswith("03_ana-r-")
     assert record["alias"] == "Ana R." and record["read"] == RIGHT_03 and record["case_id"] == "03"
-    assert record["score"] == [4, 4]  # the non-pertinent oedema, unmentioned, is not scored
+    assert record["score"] == [5, 5]  # the non-pertinent oedema, unmentioned, is not scored
     assert {f["finding"]: f["verdict"] for f in record["findings"]} == {
-        "pleural effusion": "right", "pneumothorax": "right", "catheter": "right", "consolidation": "right",
-        "pulmonary oedema": "not scored"}
+        "pleural effusion": "right", "pneumothorax": "right", "catheter": "right", "surgical clips": "right",
+        "consolidation": "right", "pulmonary oedema": "not scored"}
     assert record["model_read_sha256"] and "The model's read." not in path.read_text()
     assert record["project_version"] == mh.__version__
     assert "hf_" not in path.read_text()
@@ -85,11 +85,14 @@ def test_the_review_counts_each_finding_by_outcome_and_returns_plain_rows(class_
     rows = mh.class_review(class_folder, aliases=True)
     assert {(r["resident"], r["finding"]): r["outcome"] for r in rows} == {
         ("Ana", "pleural effusion"): "right", ("Ana", "pneumothorax"): "right", ("Ana", "catheter"): "right",
-        ("Ana", "consolidation"): "right", ("Ana", "pulmonary oedema"): "not scored",
+        ("Ana", "surgical clips"): "right", ("Ana", "consolidation"): "right",
+        ("Ana", "pulmonary oedema"): "not scored",
         ("Ben", "pleural effusion"): "missed", ("Ben", "pneumothorax"): "over-called", ("Ben", "catheter"): "missed",
-        ("Ben", "consolidation"): "negative not stated", ("Ben", "pulmonary oedema"): "not scored",
+        ("Ben", "surgical clips"): "missed", ("Ben", "consolidation"): "negative not stated",
+        ("Ben", "pulmonary oedema"): "not scored",
         ("Cai", "pleural effusion"): "hedged", ("Cai", "pneumothorax"): "negative not stated",
-        ("Cai", "catheter"): "missed", ("Cai", "consolidation"): "negative not stated",
+        ("Cai", "catheter"): "missed", ("Cai", "surgical clips"): "missed",
+        ("Cai", "consolidation"): "negative not stated",
         ("Cai", "pulmonary oedema"): "not scored"}
     # plain data: straight into a CSV
     out = io.StringIO()
@@ -108,7 +111,7 @@ def test_the_model_is_one_more_reader(class_folder, shown, with_cases, tiny_mode
     rows = mh.class_review(class_folder, model=tiny_model)
     assert not [r for r in mh.class_review(class_folder) if r["is_model"]]  # without model=, MedGemma is not asked
     model_rows = [r for r in rows if r["is_model"]]
-    assert {r["resident"] for r in model_rows} == {review.MODEL_ROW} and len(model_rows) == 5
+    assert {r["resident"] for r in model_rows} == {review.MODEL_ROW} and len(model_rows) == 6
     assert "MedGemma" in shown[0]
 
 
@@ -121,7 +124,7 @@ def test_folder_list_and_zip_give_the_same_review(class_folder, tmp_path, shown)
             bundle.write(path, f"reads/{path.name}")
         bundle.writestr("__MACOSX/._junk.json", b"\x00\x01")
     from_zip = mh.class_review(archive)
-    assert from_folder == from_list == from_zip and len(from_folder) == 15
+    assert from_folder == from_list == from_zip and len(from_folder) == 18
 
 
 def test_bad_records_are_skipped_one_line_each_naming_the_file(class_folder, shown, capsys):

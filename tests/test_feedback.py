@@ -216,8 +216,10 @@ def keyed_cases(tmp_path, monkeypatch):
     return folder
 
 
-LEFT_03 = "Large left pleural effusion. No pneumothorax. No consolidation. A catheter is seen."
-RIGHT_03 = "Moderate right pleural effusion. No pneumothorax. No consolidation. A catheter is seen."
+LEFT_03 = ("Large left pleural effusion. No pneumothorax. No consolidation. A catheter is seen. Surgical clips in "
+           "the axilla.")
+RIGHT_03 = ("Moderate right pleural effusion. No pneumothorax. No consolidation. A catheter is seen. Surgical clips in "
+            "the axilla.")
 
 
 def _findings(text: str) -> mh.Findings:
@@ -238,7 +240,7 @@ def test_the_text_comparison_uses_the_same_words(keyed_cases, side_reading):
     text = quizzes.comparison_text(mh.load_case("03"), _findings(LEFT_03), RIGHT_03)
     assert re.search(rf"\n  - pleural effusion: read present · left[^\n]*, key present · right · moderate: {WRONG}\n",
                      text)
-    assert "MedGemma: 3/4 findings agree" in text and "wrong side 1 · size or site differs 0" in text
+    assert "MedGemma: 4/5 findings agree" in text and "wrong side 1 · size or site differs 0" in text
 
 
 def test_the_terminal_run_prints_the_wrong_side(keyed_cases, side_reading, capsys):
@@ -261,7 +263,7 @@ def test_the_saved_record_says_wrong_side(keyed_cases, side_reading, tmp_path):
     record = json.loads(path.read_text())
     effusion_row = next(f for f in record["findings"] if f["finding"] == "pleural effusion")
     assert effusion_row["verdict"] == "wrong side" and effusion_row["side"] == "left"
-    assert effusion_row["key_side"] == "right" and record["score"] == [3, 4]
+    assert effusion_row["key_side"] == "right" and record["score"] == [4, 5]
 
 
 @pytest.fixture
@@ -282,7 +284,7 @@ def test_the_class_review_counts_wrong_side_in_its_own_column_and_quotes_it(keye
     effusion_rows = {r["resident"]: r for r in rows if r["finding"] == "pleural effusion"}
     assert {who: r["outcome"] for who, r in effusion_rows.items()} == {"Ana": "wrong side", "Ben": "wrong side",
                                                                        "Cai": "right"}
-    assert effusion_rows["Ana"]["side"] == "left" and effusion_rows["Ana"]["score"] == "3/4"
+    assert effusion_rows["Ana"]["side"] == "left" and effusion_rows["Ana"]["score"] == "4/5"
     page, plain = shown[0]
     header = re.findall(r"<th\s[^>]*>(.*?)</th>", page)
     assert header[:8] == ["Finding", "Key", "right", "missed", "over-called", "wrong side", "hedged", "not scored"]

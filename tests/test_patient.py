@@ -33,9 +33,11 @@ from medgemma_helpers.patient import PATIENT_NOTEBOOK_CASES, PATIENT_PROMPT, PAT
 
 # Plain explanations written for these tests: all of case 03's key, then variants that lose or invent a finding.
 FAITHFUL_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is also a thin tube in your "
-               "chest. There is no collapsed lung. There is no cloudy patch in your lungs.")
-DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. There is no collapsed lung. "
-                     "There is no cloudy patch in your lungs.")
+               "chest. Small metal clips in your right armpit are from an earlier operation. There is no collapsed "
+               "lung. There is no cloudy patch in your lungs.")
+DROPS_THE_TUBE_03 = ("Your chest X-ray shows a lot of fluid around your right lung. Small metal clips in your right "
+                     "armpit are from an earlier operation. There is no collapsed lung. There is no cloudy patch in "
+                     "your lungs.")
 INVENTS_A_BIG_HEART_03 = FAITHFUL_03 + " Your heart is bigger than normal."
 FAITHFUL_04 = ("Your heart is larger than it should be. The blood vessels in your lungs are swollen, and there is "
                "extra fluid in your lungs. A thin tube shows up near the top of your left lung.")
@@ -137,12 +139,14 @@ def test_against_a_read_its_certainty_must_be_kept_and_a_denial_is_not_an_additi
 def test_the_pelvic_case_is_explained_in_plain_words_too():
     plain = ("Your symptoms point to a fibroid, a non-cancerous growth in your womb. A sound-wave scan of your belly "
              "will show it, and a magnet scan can map it before any treatment. A blood test will check for a low "
-             "blood count from the heavy bleeding.")
+             "blood count from the heavy bleeding, and a pregnancy test comes first.")
     measured = mh.check_explanation(plain, "06")
-    assert set(measured.kept) == {"uterine fibroid", "pelvic ultrasound", "MRI", "anaemia"}
+    assert set(measured.kept) == {"uterine fibroid", "pelvic ultrasound", "MRI", "blood count (for anaemia)",
+                                  "pregnancy test"}
     assert measured.dropped == measured.added == measured.jargon == ()
     terse = mh.check_explanation("You have a leiomyoma of the uterus. A transvaginal ultrasound will show it.", "06")
-    assert terse.dropped == ("MRI", "anaemia") and terse.jargon == ("leiomyoma", "uterus", "transvaginal")
+    assert terse.dropped == ("MRI", "blood count (for anaemia)", "pregnancy test")
+    assert terse.jargon == ("leiomyoma", "uterus", "transvaginal")
 
 
 # ---------------------------------------------------------------- reading level and jargon
