@@ -20,7 +20,7 @@ from test_browser import (  # noqa: F401 - browser is a fixture
     notebook_after_run_all,
 )
 
-from medgemma_helpers import revisions
+from medgemma_helpers import load_case, revisions
 
 NOTEBOOK = "notebooks/11_when_to_trust_medgemma.ipynb"
 FIRST_READ = "Moderate right pleural effusion with a meniscus. No pneumothorax. A catheter over the right chest."
@@ -100,7 +100,8 @@ def test_after_revise_the_key_and_every_read_scored_are_on_the_page(stages):
     misled = quiz.locator(".mh-revision tr.mh-change-misled")
     expect(misled).to_have_count(1)
     expect(misled).to_contain_text("pneumothorax")
-    expect(quiz.locator(".mh-revision tr.mh-change-none")).to_have_count(4)
+    unchanged = len(load_case("03").answer_key.findings) - 1  # every finding but the misled one kept its verdict
+    expect(quiz.locator(".mh-revision tr.mh-change-none")).to_have_count(unchanged)
     expect(stages["first_box"]).to_have_value(FIRST_READ)
     expect(quiz.locator(".mh-comparison")).to_contain_text(FIRST_READ)
     expect(quiz.locator("button.jupyter-button", has_text="Revise my read")).to_have_count(0)  # decided: no more
