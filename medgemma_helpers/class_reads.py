@@ -75,6 +75,7 @@ PSEUDONYM = "Resident {}"
 KEY_FILE = "class_review_key.csv"
 _REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
 DRILL_RECORD_FORMAT = "medgemma-case-notebooks/drill"  # a saved drill (mh.drill's d.save), read by drill_review
+DRILL_RECORD_VERSION = 2  # 2: the strict scoring (another finding misses the box; label calls counted apart)
 
 
 def reads_folder(folder: str | Path | None = None) -> Path:
@@ -651,12 +652,16 @@ def write_demo_reads(folder: str | Path) -> Path:
 
 # ---------------------------------------------------------------- saved drills (mh.drill)
 
-_DRILL_MEASURES = (("films right", "film_right"), ("findings right", "finding_right"),
-                   ("places right", "place_right"), ("normals called normal", "normal_right"))
+# (measure, row key): each "k of n" counts the rows where the key is true, of those where it is scored at all. A
+# missed box and a call that disagrees with a text-mined label are counted apart from the films right: a label
+# that may be wrong never makes a call wrong.
+_DRILL_MEASURES = (("boxed films right", "film_right"), ("findings right", "finding_right"),
+                   ("places right", "place_right"), ("boxes missed", "box_missed"),
+                   ("disagrees with the report's label", "disagrees_with_label"))
 
 
 def drill_counts(rows: Sequence[dict[str, Any]], reader: Any) -> dict[str, tuple[int, int]]:
-    """(right, scored) per measure for one reader: films right, findings right, places right, normals called."""
+    """(true, scored) per measure for one reader: boxed films, findings, places right; boxes missed; label calls."""
     mine = [row for row in rows if isinstance(row, dict) and row.get("reader") == reader]
     counts = {}
     for measure, key in _DRILL_MEASURES:
@@ -666,10 +671,11 @@ def drill_counts(rows: Sequence[dict[str, Any]], reader: Any) -> dict[str, tuple
 
 
 def drill_review(source: Any) -> list[dict[str, Any]]:
-    """Review a class's saved drills: per resident (and MedGemma), films, findings and places right; the rows.
+    """Review a class's saved drills: per resident (and MedGemma), the drill's counts, "k of n"; the rows.
 
     source: a folder, a list of files or a zip, as for class_review. Returns one plain row per resident and
-    reader (resident, reader, and "right of scored" per measure); a file that is not a saved drill is skipped.
+    reader (resident, reader, and "k of n" per measure); a file that is not a saved drill is skipped, and a drill
+    saved under earlier scoring rules is skipped with a note (its marks mean something else).
     """
     rows: list[dict[str, Any]] = []
     for name, data, _problem in _sources(source):
@@ -681,6 +687,9 @@ def drill_review(source: Any) -> list[dict[str, Any]]:
             continue  # saved reads and other files: class_review's, not this review's
         if not isinstance(record.get("rows"), list) or not isinstance(record.get("alias"), str):
             print(f"Skipped {name}: a saved drill without its rows or alias.")
+            continue
+        if record.get("format_version") != DRILL_RECORD_VERSION:
+            print(f"Skipped {name}: a drill saved under earlier scoring rules; run the drill again to review it.")
             continue
         for reader in dict.fromkeys(r.get("reader") for r in record["rows"] if isinstance(r, dict)):
             row: dict[str, Any] = {"resident": record["alias"], "reader": reader}

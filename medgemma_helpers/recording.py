@@ -23,7 +23,7 @@ from .comparison import IDENTITY_PAIR, compare_studies, series_films, series_ima
 from .ct_volume import NOTEBOOK_QUESTION, analyze_volume
 from .demo_data import write_demo_ct_series, write_thin_slice_ct_series
 from .dicom import load_ct_series
-from .drills import ask_medgemma, drill_findings, load_films
+from .drills import ask_medgemma, notebook_films
 from .errors import ImageError, InputError
 from .localisation import NOTEBOOK_STRUCTURES, localize
 from .model import default_model
@@ -127,13 +127,12 @@ def _record(recorder: RecordingMedGemma, chosen: list[Case], *, everything: bool
                        stream=False)
     recorder.label = "notebook 11: one film, three contexts"
     compare_contexts(TRUST_CASE, model=recorder)
-    # The drill (notebook 13): MedGemma's answer for every film on the project's list, and its box for the
+    # The drill (notebook 13): MedGemma's answer for every film of the notebook's draw, and its box for the
     # finding it names, asked exactly as the drill asks them.
-    drill_films = load_films()
     try:
-        for drill_film in drill_films:
+        for drill_film in notebook_films():
             recorder.label = f"notebook 13: drill film {drill_film.image}"
-            ask_medgemma(drill_film, recorder, drill_findings(drill_films))
+            ask_medgemma(drill_film, recorder)
     except ImageError as error:  # no network and no mirror: the rest of the pack is still worth writing
         print(f"The drill's films could not be fetched, so the pack holds no drill answers: {error}", flush=True)
         return False

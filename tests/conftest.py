@@ -107,6 +107,7 @@ def case_environment(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
         return environment
     generated = tmp_path_factory.mktemp("generated-cases")
     environment.update(_cases_with_generated_films(generated, lambda index: (256, 256)))
+    write_drill_stand_ins(generated, Path(environment["MEDGEMMA_IMAGE_MIRROR"]))
     return environment
 
 
@@ -135,6 +136,49 @@ def _cases_with_generated_films(folder: Path, size_of: Callable[[int], tuple[int
         writer.writeheader()
         writer.writerows(rows)
     return {"MEDGEMMA_IMAGE_MIRROR": str(mirror), "MEDGEMMA_CASES_DIR": str(folder)}
+
+
+# ---------------------------------------------------------------- drill films (stand-ins)
+
+DRILL_STAND_IN_SIZE = 256  # the real films are 1024 x 1024; the boxes are scaled to the stand-ins with them
+DRILL_STAND_INS_PER_KIND = 3
+
+
+def write_drill_stand_ins(folder: Path, mirror: Path) -> list[str]:
+    """A drill list in folder (for MEDGEMMA_CASES_DIR) whose films are generated into mirror, sha256 pinned.
+
+    The rows are the project's own for a selection of films: up to three per finding and view with one box, three
+    per view with several boxes, and every "No Finding" film; each film is a generated radiograph with its boxes
+    scaled to it. Returns the films' names.
+    """
+    with (PROJECT_ROOT / "cases" / "drill_films.csv").open(newline="") as table:
+        rows = list(csv.DictReader(table))
+    by_film: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_film.setdefault(row["image"], []).append(row)
+    taken: dict[tuple[str, str], int] = {}
+    chosen: list[dict[str, str]] = []
+    for index, (image, film_rows) in enumerate(by_film.items()):
+        first = film_rows[0]
+        kind = ("normal" if not first["finding"] else "several" if len(film_rows) > 1 else first["finding"],
+                first["view"])
+        if kind[0] != "normal" and taken.get(kind, 0) >= DRILL_STAND_INS_PER_KIND:
+            continue
+        taken[kind] = taken.get(kind, 0) + 1
+        path = mirror / image
+        _generated_xray(1000 + index, (DRILL_STAND_IN_SIZE, DRILL_STAND_IN_SIZE)).save(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for row in film_rows:
+            for column, side in (("box_x", "width"), ("box_y", "height"), ("box_w", "width"), ("box_h", "height")):
+                if row[column]:
+                    row[column] = f"{float(row[column]) * DRILL_STAND_IN_SIZE / int(row[side]):.2f}"
+            row.update(width=str(DRILL_STAND_IN_SIZE), height=str(DRILL_STAND_IN_SIZE), sha256=digest)
+            chosen.append(row)
+    with (folder / "drill_films.csv").open("w", newline="") as table:
+        writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    return list(dict.fromkeys(row["image"] for row in chosen))
 
 
 @pytest.fixture(scope="session")
