@@ -67,7 +67,7 @@ from .cases import CASES_DIR, CaseImage, cases_dir
 from .class_reads import DRILL_RECORD_FORMAT, DRILL_RECORD_VERSION, _clean_alias, reads_folder
 from .class_reads import drill_counts as tally_counts  # one count for the drill and the review
 from .errors import ImageError, InputError, MedGemmaError
-from .files import write_atomically
+from .files import sha256_of, write_atomically
 from .images import load_image, model_image
 from .localisation import Box, draw_boxes, localize
 from .render import DISCLAIMER, esc, in_notebook, show_html
@@ -180,6 +180,8 @@ def right_zones(finding: str, box: Box, width: float, height: float) -> tuple[st
     if is_diffuse(finding, box, width, height):
         return ()
     shares = zone_shares(box, width, height)
+    # On this grid of rectangles the two tests agree: a zone holding half the box holds its centre, and a box whose
+    # centre zone holds less than half spreads over three zones or more (diffuse). Both are kept as the rule reads.
     centre = box_centre_zone(box, width, height)
     return tuple(zone for zone in ZONES if zone == centre or shares.get(zone, 0.0) >= HALF)
 
@@ -482,8 +484,9 @@ def mirror_films(folder: str | Path, films: str | Path | Sequence[Film] | None =
     target.mkdir(parents=True, exist_ok=True)
     pool = load_films(films) if films is None or isinstance(films, (str, Path)) else list(films)
     for number, film in enumerate(pool, 1):
-        if not (target / film.image).is_file():
-            write_atomically(target / film.image, film.path().read_bytes())
+        copy = target / film.image
+        if not copy.is_file() or sha256_of(copy) != film.sha256:  # a copy already there is kept only if it is the film
+            write_atomically(copy, film.path().read_bytes())
         if number % 100 == 0:
             print(f"{number} of {len(pool)} films in {target}", flush=True)
     print(f"{len(pool)} films in {target}: set {MIRROR_ENV}={target} for the drill to use them.")

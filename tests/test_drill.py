@@ -303,6 +303,15 @@ def test_a_tampered_film_is_refused_before_it_is_shown(pool, tmp_path, monkeypat
     assert d.current is None and d.results == [] and len(d.refused) == 1
 
 
+def test_a_teacher_mirrors_the_films_verified_and_a_wrong_copy_is_replaced(pool, tmp_path, capsys):
+    films = pool[:3]
+    (tmp_path / films[0].image).write_bytes(b"a stale copy")
+    drills.mirror_films(tmp_path, films)
+    for film in films:
+        assert case_images.sha256_of(tmp_path / film.image) == film.sha256
+    assert f"MEDGEMMA_IMAGE_MIRROR={tmp_path}" in capsys.readouterr().out
+
+
 def test_a_download_with_another_sha256_is_refused_and_nothing_saved(monkeypatch):
     monkeypatch.delenv("MEDGEMMA_IMAGE_MIRROR", raising=False)
     film = _film(image="99999999_drill_test.png")
