@@ -555,8 +555,8 @@ def score(film: Film, reader: str, abnormal: bool | None, finding: str | None, z
         notes.append(f"No finding named; the radiologist boxed {boxed}.")
     elif finding not in film.findings:
         result.not_verified = finding
-        notes.append(f"The radiologist boxed {boxed}, not {finding}: the boxed finding is missed. {finding} is not "
-                     "verified either way: nobody reviewed this film for findings other than the boxed ones.")
+        notes.append(f"The radiologist boxed {boxed}, not {finding}: the boxed finding is missed. The {finding} named "
+                     "is not verified either way: nobody reviewed this film for findings other than the boxed ones.")
     else:
         result.finding_right = True
         references = [r for r in film.boxes if r.finding == finding]  # Infiltrate and Pneumonia boxes: two
