@@ -90,6 +90,7 @@ ZONE_CUTS = (0.35, 0.60)  # of the film's height: upper | middle | lower
 HALF = 0.5  # a zone holding at least this share of a box is one of its places
 DIFFUSE_ZONES = 3  # a box over this many zones, none holding half of it, is diffuse
 VIEWS = ("PA", "AP")
+FILM_BYTES = 2 << 20
 BOXED, NO_FINDING = "radiologist box", "NIH label: No Finding"
 YOU, MEDGEMMA = "you", "MedGemma"
 MODALITY = "chest radiograph"
@@ -275,7 +276,8 @@ class Film:
     def path(self) -> Path:
         """The film's verified local file (mirror, cache or the pinned download; sha256-checked)."""
         label = ", ".join(r.nih_label for r in self.boxes) or "No Finding"
-        return verified_image_path(CaseImage(self.image, self.url, self.sha256, 0, "NIH ChestX-ray14 terms",
+        # The list gives no file sizes: allow what a 1024 x 1024 RGBA PNG can take (downloads are capped at twice it).
+        return verified_image_path(CaseImage(self.image, self.url, self.sha256, FILM_BYTES, "NIH ChestX-ray14 terms",
                                              ATTRIBUTION, label))
 
     def picture(self) -> Image.Image:
