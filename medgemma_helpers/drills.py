@@ -70,6 +70,7 @@ from .errors import ImageError, InputError, MedGemmaError
 from .files import sha256_of, write_atomically
 from .images import load_image, model_image
 from .localisation import Box, draw_boxes, localize
+from .pack import pack_film_path
 from .render import DISCLAIMER, esc, in_notebook, show_html
 from .reveal import _executor, read_first_mode
 
@@ -443,11 +444,11 @@ def balanced_draw(films: Sequence[Film], n: int, seed: int | str | None = None) 
 
 
 def mirrored(films: Sequence[Film]) -> list[Film]:
-    """The films whose file is in the MEDGEMMA_IMAGE_MIRROR folder (checked against its sha256 when shown)."""
+    """The films held here, in the MEDGEMMA_IMAGE_MIRROR folder or the class pack in use (checked when shown)."""
     folder = mirror_dir()
-    if folder is None or not folder.is_dir():
-        return []
-    return [film for film in films if (folder / film.image).is_file()]
+    folder = folder if folder is not None and folder.is_dir() else None
+    return [film for film in films
+            if (folder is not None and (folder / film.image).is_file()) or pack_film_path(film.sha256) is not None]
 
 
 def draw_films(films: str | Path | Sequence[Film] | None = None, n: int = 10, *,
@@ -466,8 +467,8 @@ def draw_films(films: str | Path | Sequence[Film] | None = None, n: int = 10, *,
     held = mirrored(fitting)
     note = ""
     if held and len(held) < len(fitting):
-        note = (f"Drawn from the {len(held)} of {len(fitting)} fitting films that {MIRROR_ENV} holds "
-                f"({mirror_dir()}); unset it, or add films to it, to draw from all {len(fitting)}.")
+        note = (f"Drawn from the {len(held)} of {len(fitting)} fitting films held here ({MIRROR_ENV} or the class "
+                f"pack); unset it, or add films to it, to draw from all {len(fitting)}.")
         fitting = held
     chosen = balanced_draw(fitting, n, seed)
     if len(chosen) < n:
