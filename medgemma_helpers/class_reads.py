@@ -73,9 +73,12 @@ _SHORT = {"wrong side": "side", "negative not stated": "neg?"}
 # written apart, for the teacher only.
 PSEUDONYM = "Resident {}"
 KEY_FILE = "class_review_key.csv"
+DRILL_KEY_FILE = "drill_review_key.csv"
 _REQUIRED = {"case_id": str, "case_slug": str, "alias": str, "read": str, "saved_at": str}
 DRILL_RECORD_FORMAT = "medgemma-case-notebooks/drill"  # a saved drill (mh.drill's d.save), read by drill_review
-DRILL_RECORD_VERSION = 2  # 2: the strict scoring (another finding misses the box; label calls counted apart)
+# 2: the strict scoring (another finding misses the film; label calls counted apart); 3: a box is missed whenever
+# no boxed finding is named (version 2 counted only "none of these findings").
+DRILL_RECORD_VERSION = 3
 
 
 def reads_folder(folder: str | Path | None = None) -> Path:
@@ -94,11 +97,16 @@ def _clean_alias(alias: Any) -> str:
     return alias
 
 
+def alias_file_stem(alias: str, blank: str = "") -> str:
+    """An alias's part of a file name, whatever characters it holds: a slug to read (blank if none), a digest."""
+    slug = re.sub(r"[^a-z0-9]+", "-", alias.casefold()).strip("-")[:40] or blank
+    digest = hashlib.sha256(alias.casefold().encode("utf-8")).hexdigest()[:8]  # keeps apart aliases of one slug
+    return f"{slug}-{digest}" if slug else digest
+
+
 def _file_name(case: Case, alias: str) -> str:
     """One file per alias and case, whatever characters the alias holds."""
-    slug = re.sub(r"[^a-z0-9]+", "-", alias.casefold()).strip("-")[:40]
-    digest = hashlib.sha256(alias.casefold().encode("utf-8")).hexdigest()[:8]
-    return f"{case.id}_{slug + '-' if slug else ''}{digest}.json"
+    return f"{case.id}_{alias_file_stem(alias)}.json"
 
 
 def outcome(check: FindingCheck) -> str:
@@ -427,17 +435,7 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     planted: the read shown was a teacher's).
     """
     records, notes = load_reads(source, case)
-    names = {r.alias: r.alias for r in records} if aliases else _pseudonyms(records)
-    if not aliases and records:
-        key = _write_key(names, notes, key_file)
-        print(f"Residents appear as Resident 1 to {len(set(names.values()))}. The key to their aliases is in {key}: "
-              "open it yourself, away from the projector (mh.class_review(..., aliases=True) shows the aliases).")
-        if notes:
-            print(f"{len(notes)} file{'s were' if len(notes) != 1 else ' was'} skipped or replaced; the key file "
-                  "says which (its lines name residents' files).")
-    else:
-        for note in notes:
-            print(note)
+    names = _names([r.alias for r in records], notes, aliases, key_file, "mh.class_review")
     if not records:
         where = f" for case {case}" if case is not None else ""
         message = (f"No saved reads to review in {source}{where}. Residents save a read by filling in the quiz's "
@@ -468,12 +466,32 @@ def class_review(source: Any, case: Case | str | int | None = None, *, model: An
     return rows
 
 
-def _pseudonyms(records: list[_Record]) -> dict[str, str]:
+def _pseudonyms(aliases: list[str]) -> dict[str, str]:
     """Each alias's "Resident n", numbered in an order that gives away neither the aliases nor when they saved."""
-    people = sorted({r.alias.casefold() for r in records},
+    people = sorted({alias.casefold() for alias in aliases},
                     key=lambda person: hashlib.sha256(person.encode("utf-8")).hexdigest())
     numbers = {person: number for number, person in enumerate(people, 1)}
-    return {r.alias: PSEUDONYM.format(numbers[r.alias.casefold()]) for r in records}
+    return {alias: PSEUDONYM.format(numbers[alias.casefold()]) for alias in aliases}
+
+
+def _names(aliases: list[str], notes: list[str], shown: bool, key_file: str | Path, review: str) -> dict[str, str]:
+    """The name each alias appears under; pseudonyms unless shown, their key and the notes (which name residents'
+    files) written to key_file for the teacher alone, and only a count of the notes printed."""
+    if shown:
+        for note in notes:
+            print(note)
+        return {alias: alias for alias in aliases}
+    names = _pseudonyms(aliases)
+    if names or notes:
+        key = _write_key(names, notes, key_file)
+        if names:
+            print(f"Residents appear as Resident 1 to {len(set(names.values()))}. The key to their aliases is in "
+                  f"{key}: open it yourself, away from the projector ({review}(..., aliases=True) shows the "
+                  "aliases).")
+        if notes:
+            print(f"{len(notes)} file{'s were' if len(notes) != 1 else ' was'} skipped or replaced; the key file "
+                  f"{key} says which (its lines name residents' files).")
+    return names
 
 
 def _write_key(names: dict[str, str], notes: list[str], key_file: str | Path) -> Path:
@@ -670,14 +688,17 @@ def drill_counts(rows: Sequence[dict[str, Any]], reader: Any) -> dict[str, tuple
     return counts
 
 
-def drill_review(source: Any) -> list[dict[str, Any]]:
+def drill_review(source: Any, *, aliases: bool = False, key_file: str | Path = DRILL_KEY_FILE) -> list[dict[str, Any]]:
     """Review a class's saved drills: per resident (and MedGemma), the drill's counts, "k of n"; the rows.
 
     source: a folder, a list of files or a zip, as for class_review. Returns one plain row per resident and
     reader (resident, reader, and "k of n" per measure); a file that is not a saved drill is skipped, and a drill
-    saved under earlier scoring rules is skipped with a note (its marks mean something else).
+    saved under earlier scoring rules is skipped with a note (its marks mean something else). As in class_review,
+    residents appear as "Resident 1..n" unless aliases=True, the key (and the notes, which name residents' files)
+    written to key_file, readable by its owner only.
     """
-    rows: list[dict[str, Any]] = []
+    drills: list[dict[str, Any]] = []
+    notes: list[str] = []
     for name, data, _problem in _sources(source):
         try:
             record = json.loads(data.decode("utf-8")) if data is not None else None
@@ -686,13 +707,18 @@ def drill_review(source: Any) -> list[dict[str, Any]]:
         if not isinstance(record, dict) or record.get("format") != DRILL_RECORD_FORMAT:
             continue  # saved reads and other files: class_review's, not this review's
         if not isinstance(record.get("rows"), list) or not isinstance(record.get("alias"), str):
-            print(f"Skipped {name}: a saved drill without its rows or alias.")
+            notes.append(f"Skipped {name}: a saved drill without its rows or alias.")
             continue
         if record.get("format_version") != DRILL_RECORD_VERSION:
-            print(f"Skipped {name}: a drill saved under earlier scoring rules; run the drill again to review it.")
+            notes.append(f"Skipped {name}: a drill saved under earlier scoring rules; run the drill again to "
+                         "review it.")
             continue
+        drills.append(record)
+    names = _names([record["alias"] for record in drills], notes, aliases, key_file, "mh.drill_review")
+    rows: list[dict[str, Any]] = []
+    for record in drills:
         for reader in dict.fromkeys(r.get("reader") for r in record["rows"] if isinstance(r, dict)):
-            row: dict[str, Any] = {"resident": record["alias"], "reader": reader}
+            row: dict[str, Any] = {"resident": names[record["alias"]], "reader": reader}
             row.update({measure: f"{right} of {scored}"
                         for measure, (right, scored) in drill_counts(record["rows"], reader).items()})
             rows.append(row)

@@ -17,7 +17,8 @@ Zones are the patient's, on the film's frame (a frontal film shows the patient's
 
 - "heart and mediastinum": the central band, 40 % to 60 % of the film's width, top to bottom;
 - each lung: the rest of its side, cut across at 35 % and 60 % of the film's height into upper, middle and lower
-  zones (the lung fields of a typical frontal film run from near a tenth of the way down to near 85 %: thirds).
+  zones (the lung fields of a typical frontal film run from near a tenth of the way down to near 85 %, so the cuts
+  fall near a third and two thirds of the lung's height, not of the film's).
   A frame cannot follow one patient's anatomy: the zones approximate the radiographic zones, and the reveal draws
   them on the film.
 
@@ -29,8 +30,8 @@ What is scored (a reference is trusted for what it says, and strictly):
 
 - a boxed film: the film is right when a boxed finding is named in one of its right zones. Naming another finding
   misses the boxed one (finding wrong, film wrong); that other finding is reported as not verified, since nobody
-  reviewed the film for it. Calling the film "none of these findings" is a missed box. With several boxes, any
-  boxed finding counts.
+  reviewed the film for it. A box is missed whenever no boxed finding is named: "none of these findings", another
+  finding, or no clear answer. With several boxes, any boxed finding counts.
 - a "No Finding" film: NIH's label was text-mined from the report, not a radiologist's review, so an abnormal call
   is counted apart, as disagreeing with the report's label, never as a wrong film.
 - MedGemma is scored exactly as the resident: its place is the zone holding its box's centre, and its box's overlap
@@ -64,7 +65,7 @@ from ._version import __version__
 from .asking import DEFAULT_MAX_NEW_TOKENS, analyze, split_thinking
 from .case_images import MIRROR_ENV, mirror_dir, verified_image_path
 from .cases import CASES_DIR, CaseImage, cases_dir
-from .class_reads import DRILL_RECORD_FORMAT, DRILL_RECORD_VERSION, _clean_alias, reads_folder
+from .class_reads import DRILL_RECORD_FORMAT, DRILL_RECORD_VERSION, _clean_alias, alias_file_stem, reads_folder
 from .class_reads import drill_counts as tally_counts  # one count for the drill and the review
 from .errors import ImageError, InputError, MedGemmaError
 from .files import sha256_of, write_atomically
@@ -511,7 +512,7 @@ class Result:
     finding_right: bool | None
     place_right: bool | None
     film_right: bool | None  # None on a "No Finding" film: a text-mined label cannot make a call wrong
-    box_missed: bool | None = None  # a boxed film called "none of these findings"
+    box_missed: bool | None = None  # a boxed film whose boxed finding was not named
     disagrees_with_label: bool | None = None  # a "No Finding" film called abnormal
     not_verified: str = ""  # a finding named on a boxed film that nobody reviewed the film for
     notes: list[str] = field(default_factory=list)
@@ -549,7 +550,7 @@ def score(film: Film, reader: str, abnormal: bool | None, finding: str | None, z
         return result
     boxed = ", ".join(film.findings)
     result.film_right = result.finding_right = False
-    result.box_missed = abnormal is False
+    result.box_missed = not (abnormal and finding in film.findings)  # normal, another finding, or no clear answer
     if abnormal is None:
         notes.append(f"No clear answer; the radiologist boxed {boxed}.")
     elif not abnormal:
@@ -843,20 +844,32 @@ class Drill:
         if not abnormal and (name or place):
             raise InputError(f"d.answer(False) is {NONE_OF_THESE!r}: it names no finding and no zone. Give "
                              "abnormal=True with them.")
-        result = score(film, YOU, abnormal, name, place)
-        self.results.append(result)
+        results = self._work_out(film, abnormal, name, place)
+        self._record(film, results)
+        return results[0]
+
+    def _work_out(self, film: Film, abnormal: bool, finding: str | None, zone: str | None) -> list[Result]:
+        """The resident's result and MedGemma's (if loaded), recorded nowhere yet."""
         medgemma = self._medgemma()
-        if medgemma is not None:
-            started = self._pending.pop(film.image, None)
-            self.model_results.append(self._medgemma_result(film, medgemma, started))
+        mine = score(film, YOU, abnormal, finding, zone)
+        if medgemma is None:
+            return [mine]
+        return [mine, self._medgemma_result(film, medgemma, self._pending.get(film.image))]
+
+    def _record(self, film: Film, results: list[Result]) -> None:
+        """Record a film's results, both at once, and move on to the next film."""
+        self._pending.pop(film.image, None)
+        self.results.append(results[0])
+        self.model_results += results[1:]
         self.index += 1
-        return result
 
     def _medgemma_result(self, film: Film, medgemma: Any, started: Future | None = None) -> Result:
         """MedGemma's scored answer (the one started in the background, if any); a refusal becomes a note."""
         try:
             return started.result() if started is not None else ask_medgemma(film, medgemma)
-        except MedGemmaError as error:  # e.g. a pack recorded without this film: say so, keep the drill going
+        # Any failure (a pack recorded without this film, out of memory, a lost connection): say so, keep the
+        # drill going, and never leave a film's results half-written.
+        except Exception as error:
             missing = score(film, MEDGEMMA, None, None, None)
             missing.notes = [f"MedGemma could not answer: {error}"]
             missing.film_right = missing.finding_right = missing.box_missed = None  # nothing said: nothing marked
@@ -893,10 +906,7 @@ class Drill:
                   "films_list": self.listed, "rows": self.tally(),
                   "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "project_version": __version__}
-        # One file per alias, whatever characters it holds: a slug to read, a digest to keep aliases apart.
-        slug = re.sub(r"[^a-z0-9]+", "-", alias.casefold()).strip("-")[:40] or "resident"
-        digest = hashlib.sha256(alias.casefold().encode("utf-8")).hexdigest()[:8]
-        path = reads_folder(folder) / f"drill_{slug}-{digest}.json"
+        path = reads_folder(folder) / f"drill_{alias_file_stem(alias, 'resident')}.json"  # one file per alias
         write_atomically(path, (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
         return path
 
@@ -988,15 +998,17 @@ class Drill:
         self._commit.disabled = True
         self._reveal.value = "<p><i>Revealing (MedGemma is reading the film)…</i></p>"
         abnormal = call != NONE_OF_THESE
+        assert film is not None  # Commit is enabled only while a film is shown
         try:
-            self.answer(abnormal, call if abnormal else None, zone if abnormal else None)
-            medgemma = next((r for r in self.film_results(film) if r.reader == MEDGEMMA), None)  # type: ignore[arg-type]
-            shown = reveal_image(film, medgemma)  # type: ignore[arg-type]
+            results = self._work_out(film, abnormal, normal_finding(call) if abnormal else None,
+                                     zone if abnormal else None)
+            # Drawn before anything is recorded: a film that cannot be revealed stays the current one, unanswered.
+            shown = reveal_image(film, results[1] if len(results) > 1 else None)
         except MedGemmaError as error:
             self._reveal.value = f"<p style='color:#a33'><b>Could not reveal:</b> {esc(error)}</p>"
             self._commit.disabled = False
             return
-        results = self.film_results(film)  # type: ignore[arg-type]
+        self._record(film, results)
         self._film_view.value = _png(shown)
         extra = "" if any(r.reader == MEDGEMMA for r in results) else \
             "<p><i>No MedGemma loaded: only your answer is scored.</i></p>"

@@ -259,3 +259,16 @@ def test_saving_the_csv_of_an_empty_review_says_why_and_writes_nothing(tmp_path,
     assert review.write_review_csv(rows, tmp_path / "class.csv") is None
     assert "No rows to save" in capsys.readouterr().out and not (tmp_path / "class.csv").exists()
     assert not (tmp_path / review.KEY_FILE).exists()
+
+
+def test_with_no_valid_read_the_notes_naming_residents_files_go_to_the_key_not_the_screen(tmp_path, shown, capsys):
+    folder = tmp_path / "reads"
+    folder.mkdir()
+    (folder / "01_ana-1234abcd.json").write_text("{not json")
+    assert mh.class_review(folder) == []
+    printed = capsys.readouterr().out
+    assert "01_ana-1234abcd" not in printed and "1 file was skipped" in printed
+    assert [a for p, a in _key(tmp_path / review.KEY_FILE) if p == "note"] == [
+        f"Skipped {folder / '01_ana-1234abcd.json'}: not valid JSON."]
+    mh.class_review(folder, aliases=True)
+    assert "01_ana-1234abcd.json: not valid JSON" in capsys.readouterr().out

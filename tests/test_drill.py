@@ -9,6 +9,7 @@ generated stand-ins (tests/conftest.py); no test downloads anything.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -122,11 +123,23 @@ def test_a_box_over_three_zones_that_none_holds_half_of_is_diffuse_and_its_place
 def test_naming_another_finding_on_a_boxed_film_misses_the_box_and_is_reported_not_verified():
     film = _film(("Effusion", (80, 550, 380, 900)))
     result = drills.score(film, "you", True, "nodule", "right lower")
-    assert _marks(result) == (False, None, False)
+    assert _marks(result) == (False, None, False) and result.box_missed is True
     assert result.not_verified == "nodule" and "not verified" in result.notes[0]
     missed = drills.score(film, "you", False, None, None)
     assert _marks(missed) == (False, None, False) and missed.box_missed is True
-    assert drills.score(film, "you", True, None, "right lower").film_right is False  # abnormal, nothing named
+    nothing_named = drills.score(film, "you", True, None, "right lower")  # abnormal, nothing named
+    assert nothing_named.film_right is False and nothing_named.box_missed is True
+    assert drills.score(film, "you", None, None, None).box_missed is True  # no clear answer
+    assert drills.score(film, "you", True, "pleural effusion", "left upper").box_missed is False  # named, misplaced
+
+
+def test_boxes_missed_counts_every_boxed_film_whose_boxed_finding_is_not_named():
+    films = [_film(("Effusion", (80, 550, 380, 900)), image=f"0000000{n}_000.png") for n in range(3)]
+    d = drills.Drill(films)
+    d.answer(True, "nodule", "right lower")
+    d.answer(False)
+    d.answer(True, "pleural effusion", "right lower")
+    assert drills.tally_counts(d.tally(), drills.YOU)["boxes missed"] == (2, 3)
 
 
 def test_on_a_film_with_several_boxes_any_boxed_finding_counts_at_its_own_place():
@@ -338,6 +351,25 @@ def test_the_widgets_show_the_film_and_reveal_only_after_a_commit(pool):
     assert d.results[1].disagrees_with_label is False and d.current is None
 
 
+def test_a_film_that_cannot_be_revealed_stays_unanswered_and_a_retry_scores_it_once(pool, tmp_path, monkeypatch):
+    film, normal = _pick(pool, "nodule"), _pick(pool, None)
+    d = drills.Drill([film, normal])
+    d.build_widgets()
+    mirror = os.environ.get("MEDGEMMA_IMAGE_MIRROR")
+    (tmp_path / film.image).write_bytes(b"not the pinned film")  # the film's file goes bad after it is shown
+    monkeypatch.setenv("MEDGEMMA_IMAGE_MIRROR", str(tmp_path))
+    d._call.value = drills.NONE_OF_THESE
+    d._commit_clicked()
+    assert "Could not reveal" in d._reveal.value and not d._commit.disabled
+    assert d.results == [] and d.current is film  # nothing recorded, the film still the one to answer
+    if mirror is None:
+        monkeypatch.delenv("MEDGEMMA_IMAGE_MIRROR")
+    else:
+        monkeypatch.setenv("MEDGEMMA_IMAGE_MIRROR", mirror)
+    d._commit_clicked()
+    assert "mh-drill-reveal" in d._reveal.value and [r.film for r in d.results] == [film] and d.current is normal
+
+
 # ---------------------------------------------------------------- MedGemma
 
 
@@ -389,10 +421,32 @@ def test_medgemma_is_scored_exactly_as_the_resident_by_its_box_centre_zone_and_i
     no_box = drills.ask_medgemma(film, _Scripted("Abnormal: yes\nFinding: Nodule", None))
     assert _marks(no_box) == (True, False, False) and "no usable box" in " ".join(no_box.notes)
     other = drills.ask_medgemma(film, _Scripted("Abnormal: yes\nFinding: Mass", None))
-    assert _marks(other) == (False, None, False) and other.not_verified == "mass"
+    assert _marks(other) == (False, None, False) and other.not_verified == "mass" and other.box_missed is True
     said_normal = drills.ask_medgemma(film, _Scripted("Abnormal: no\nFinding: none", None))
     assert said_normal.box_missed is True and said_normal.box is None
     assert [row["reader"] for row in d.tally()] == [drills.YOU, drills.MEDGEMMA]
+
+
+class _Failing(_Scripted):
+    """A model whose every call fails as a real one can (out of memory), not with MedGemma's own errors."""
+
+    def complete(self, messages, *, max_new_tokens, on_text=None):
+        raise RuntimeError("CUDA out of memory")
+
+
+def test_a_model_failure_of_any_kind_is_a_note_and_each_film_gets_one_result_per_reader(pool):
+    films = [_pick(pool, "nodule"), _pick(pool, None)]
+    d = drills.Drill(films, _Failing("", None))
+    d.answer(True, "nodule", "right upper")
+    assert len(d.results) == len(d.model_results) == 1 and d.current is films[1]
+    note = d.model_results[0].notes[0]
+    assert note.startswith("MedGemma could not answer") and "out of memory" in note
+    assert d.model_results[0].box_missed is None  # nothing said: nothing marked
+    d.build_widgets()  # MedGemma starts on the second film in the background, and fails there
+    d._call.value = drills.NONE_OF_THESE
+    d._commit_clicked()
+    assert "could not answer" in d._reveal.value and "out of memory" in d._reveal.value
+    assert [r.film for r in d.results] == [r.film for r in d.model_results] == films and d.current is None
 
 
 def test_model_text_is_escaped_in_the_reveal(pool):
@@ -426,15 +480,44 @@ def test_a_saved_drill_is_read_by_the_drill_review_and_skipped_by_the_read_revie
     path = d.save("Resident <A>", tmp_path)
     record = json.loads(path.read_text())
     assert record["alias"] == "Resident <A>" and len(record["rows"]) == 2
-    rows = drill_review(tmp_path)
+    assert path.name == "drill_resident-a-" + hashlib.sha256(b"resident <a>").hexdigest()[:8] + ".json"
+    rows = drill_review(tmp_path, aliases=True)
     assert rows == [{"resident": "Resident <A>", "reader": "you", "boxed films right": "0 of 1",
                      "findings right": "1 of 1", "places right": "0 of 1", "boxes missed": "0 of 1",
                      "disagrees with the report's label": "1 of 1"}]
-    assert class_review(tmp_path) == []
+    assert class_review(tmp_path, aliases=True) == []
     assert "a saved drill, not a read" in capsys.readouterr().out
     (tmp_path / "old.json").write_text(json.dumps({"format": DRILL_RECORD_FORMAT, "format_version": 1,
                                                    "alias": "B", "rows": []}))
-    assert len(drill_review(tmp_path)) == 1 and "earlier scoring rules" in capsys.readouterr().out
+    assert len(drill_review(tmp_path, aliases=True)) == 1 and "earlier scoring rules" in capsys.readouterr().out
+
+
+def _key(path: Path) -> list[tuple[str, str]]:
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # the teacher's eyes only
+    with open(path, newline="", encoding="utf-8") as table:
+        return [(row["pseudonym"], row["alias"]) for row in csv.DictReader(table)]
+
+
+def test_both_reviews_show_pseudonyms_and_keep_aliases_and_residents_file_names_in_a_private_key(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    reads = tmp_path / "reads"
+    d = drills.Drill([_film(("Cardiomegaly", (300, 400, 700, 800)))])
+    d.answer(True, "cardiomegaly", "heart and mediastinum")
+    saved = d.save("Zoe Quill", reads)
+    (reads / "drill_zoe-quill-old.json").write_text(json.dumps({"format": DRILL_RECORD_FORMAT, "format_version": 1,
+                                                                "alias": "Zoe Quill", "rows": []}))
+    rows = drill_review(reads)
+    assert [r["resident"] for r in rows] == ["Resident 1"]
+    assert class_review(reads) == []  # no saved read at all: its notes name the drills' files, so they go to its key
+    printed = capsys.readouterr().out
+    assert "zoe" not in printed.casefold() and "quill" not in printed.casefold()
+    assert "drill_review_key.csv" in printed and "class_review_key.csv" in printed
+    key = _key(tmp_path / "drill_review_key.csv")
+    assert ("Resident 1", "Zoe Quill") in key and any(p == "note" and "drill_zoe-quill-old.json" in a for p, a in key)
+    assert [a for p, a in _key(tmp_path / "class_review_key.csv") if p == "note" and saved.name in a]
+    assert drill_review(reads, aliases=True)[0]["resident"] == "Zoe Quill"
+    assert "drill_zoe-quill-old.json" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- notebook 13
