@@ -503,7 +503,8 @@ def quiz(case: Case | str | int, model: Any = None, *, prompt: str | None = None
     show_everything=True is the teacher's switch: MedGemma's read and the answer key show at once, as in the
     headless walkthroughs, instead of waiting for a read. The read shown is MedGemma's, or the teacher's round read
     for this case (mh.use_round, or the MEDGEMMA_ROUND file), or shown_read from code: saved as planted and disclosed
-    with the key.
+    with the key. Re-run once the key has been seen for this case in this kernel, the quiz is practice: it says so,
+    and saves nothing for the class review (a read written after the key would be scored as if written before it).
     """
     case = load_case(case)
     if shown_read is None:
