@@ -19,7 +19,7 @@ from . import access, reveal
 from .asking import Findings, findings_html
 from .case_view import answer_key_html, answer_key_text
 from .cases import Case, load_case
-from .class_reads import save_read
+from .class_reads import _clean_alias, save_read
 from .concordance import FindingCheck, check_findings, concordance_lines, concordance_table_html
 from .errors import InputError, MedGemmaError
 from .impressions import contradiction_lines, contradictions_html
@@ -42,7 +42,9 @@ from .walkthrough import _answer, case_request, run_case
 DECIDE = ("Decide now, before the key: keep your read as it is, or revise it in the box below. Your first read "
           "stays as you wrote it; the key and the scores follow your decision.")
 AFTER_KEY = ("The key is already shown: a revision now would follow the key, not the read shown, so it is not "
-             "taken and your decision stands. Run the quiz cell again to start a new round.")
+             "taken and your decision stands.")
+PRACTICE = ("You have already seen the answer key for this case, so this round is practice: your read and your "
+            "decision are not saved for the class review, and what you saved before the key stands.")
 
 
 def _read_column(title: str, read: str, case: Case, image_modality: str | None, width: int) -> str:
@@ -134,23 +136,29 @@ def show_answer_key(case: Case | str | int, findings: Findings | None = None,
     case = load_case(case)
     state = reveal.session(case.id)
 
-    def current() -> tuple[Findings | None, str | None]:
+    def current() -> tuple[Findings | None, str | None, str | None]:
         model_read = findings
         if state.future is not None and state.future.done() and not state.future.exception():
             model_read = state.future.result()  # the notebook's one read: the latest the Ask cell asked
-        read = resident_read if isinstance(resident_read, str) and resident_read.strip() else state.read
-        return model_read, read
+        if isinstance(resident_read, str) and resident_read.strip():
+            return model_read, resident_read, None
+        return model_read, state.read, state.revised_read  # the key marks the revision, as the quiz's does
 
     if state.hides():
         from IPython.display import HTML
 
         handle = reveal.placeholder(reveal.HIDDEN_KEY)
-        state.when_revealed(lambda: handle.update(HTML(comparison_html(
-            case, *current(), image_modality=state.image_modality))))
+        def render() -> None:
+            model_read, read, revised = current()
+            handle.update(HTML(comparison_html(case, model_read, read, image_modality=state.image_modality,
+                                               revised_read=revised)))
+
+        state.when_revealed(render)
         return []
-    model_read, read = current()
-    show_html(comparison_html(case, model_read, read, image_modality=state.image_modality),
-              comparison_text(case, model_read, read, image_modality=state.image_modality))
+    state.key_seen = True  # shown here (the teacher's switch, a terminal): a later quiz on it is practice
+    model_read, read, revised = current()
+    show_html(comparison_html(case, model_read, read, image_modality=state.image_modality, revised_read=revised),
+              comparison_text(case, model_read, read, image_modality=state.image_modality, revised_read=revised))
     return check_findings(model_read.text, case, image_modality=state.image_modality) if model_read is not None else []
 
 
@@ -181,7 +189,10 @@ class Quiz:
         self.widget = None
         self._typed = ""
         self._alias = ""
+        self._alias_taken = False  # the alias is checked and fixed when the first read is committed
         self.session = reveal.session(case.id)
+        # The key was already on screen for this case: what this quiz takes may follow it, so nothing is saved.
+        self.practice = self.session.key_seen
         self.session.restart()
         self.session.show_everything = show_everything
         self.session.on_new_read = self._refresh
@@ -217,7 +228,8 @@ class Quiz:
         self.revise_button.on_click(lambda _: self.revise())
         self.revise_area = widgets.VBox([widgets.HTML("<b>Keep or revise your read</b>"), self.revise_box,
                                          widgets.HBox([self.keep_button, self.revise_button])])
-        self.widget = widgets.VBox([widgets.HTML("<b>Your read</b>"), self.textarea, self.alias_box,
+        practice = f"<p style='color:#a33'>{esc(PRACTICE)}</p>" if self.practice else ""
+        self.widget = widgets.VBox([widgets.HTML(f"{practice}<b>Your read</b>"), self.textarea, self.alias_box,
                                     widgets.HBox([self.button, self.skip_button]), self.result])
 
     def _start_reading(self) -> None:
@@ -302,8 +314,18 @@ class Quiz:
 
     @property
     def alias(self) -> str:
-        """The name or alias typed for the class review ('' when none)."""
-        return self.alias_box.value.strip() if self.widget is not None else self._alias
+        """The name or alias for the class review ('' when none): as typed, then as fixed at the commit."""
+        return self.alias_box.value.strip() if self.widget is not None and not self._alias_taken else self._alias
+
+    def _checked_alias(self) -> str:
+        """The alias as it will be saved, checked before anything is committed ('' when none)."""
+        return _clean_alias(self.alias) if self.alias else ""
+
+    def _take_alias(self, alias: str) -> None:
+        """Fix the alias at the commit: an edit afterwards would save the decision under another name."""
+        self._alias, self._alias_taken = alias, True
+        if self.widget is not None:
+            self.alias_box.disabled = True
 
     def _refuse(self, message: str) -> str:
         """Say why, where the resident looks: in the widget, or as an error from code."""
@@ -376,7 +398,9 @@ class Quiz:
         return self._step(decision, self._show_key)
 
     def _commit(self, read: str) -> str:
+        alias = self._checked_alias()  # a bad alias stops here, before the commit, so Reveal can be clicked again
         self.findings = self._model_read()
+        self._take_alias(alias)
         self.session.commit(read)
         saved = self._save()
         if self.widget is None:
@@ -391,7 +415,8 @@ class Quiz:
 
     def _show_key(self) -> str:
         self.key_shown = True
-        self.session.reveal(self.session.read)  # fills in the Ask, answer-key and other cells that waited
+        # fills in the Ask, answer-key and other cells that waited
+        self.session.reveal(self.session.read, self.revised_read if self.decision == "revised" else None)
         saved = self._save()
         if self.widget is None:
             print(self._key_text())
@@ -402,8 +427,10 @@ class Quiz:
 
     def _show_everything(self, read: str | None) -> str:
         def show() -> str:
+            alias = self._checked_alias()
             self.findings = self._model_read()
             if read is not None:
+                self._take_alias(alias)
                 self.session.commit(read)
             return self._show_key()
         return self._step("reveal", show)
@@ -431,13 +458,24 @@ class Quiz:
         read = self.session.read
         if not self.alias or read is None:
             return ""
-        path = save_read(self.case, read, self.alias, model_read=self.findings.text if self.findings else None,
-                         revised_read=self.revised_read, planted=self.planted, decision=self.decision)
-        what = {"kept": "decision (kept your read)", "revised": "revised read"}.get(self.decision or "", "read")
-        note = f"Saved your {what} as {self.alias} to {path} for the class review."
+        colour = "#a33"
+        if self.practice:
+            note = PRACTICE
+        else:
+            try:
+                path = save_read(self.case, read, self.alias,
+                                 model_read=self.findings.text if self.findings else None,
+                                 revised_read=self.revised_read, planted=self.planted, decision=self.decision)
+            except OSError as error:  # a full disk or a read-only folder: the quiz goes on, the resident is told
+                note = (f"Could not save your read as {self.alias} for the class review ({error}). Your read is "
+                        "still yours to decide on; ask your teacher where reads can be saved.")
+            else:
+                what = {"kept": "decision (kept your read)", "revised": "revised read"}.get(self.decision or "",
+                                                                                          "read")
+                note, colour = f"Saved your {what} as {self.alias} to {path} for the class review.", "#555"
         if self.widget is None:
             print(note)
-        return f"<p style='color:#555'><i>{esc(note)}</i></p>"
+        return f"<p style='color:{colour}'><i>{esc(note)}</i></p>"
 
     def close(self) -> None:
         """Remove the widgets (and their callbacks)."""
@@ -465,7 +503,8 @@ def quiz(case: Case | str | int, model: Any = None, *, prompt: str | None = None
     show_everything=True is the teacher's switch: MedGemma's read and the answer key show at once, as in the
     headless walkthroughs, instead of waiting for a read. The read shown is MedGemma's, or the teacher's round read
     for this case (mh.use_round, or the MEDGEMMA_ROUND file), or shown_read from code: saved as planted and disclosed
-    with the key.
+    with the key. Re-run once the key has been seen for this case in this kernel, the quiz is practice: it says so,
+    and saves nothing for the class review (a read written after the key would be scored as if written before it).
     """
     case = load_case(case)
     if shown_read is None:
@@ -478,6 +517,8 @@ def quiz(case: Case | str | int, model: Any = None, *, prompt: str | None = None
                 show_everything=show_everything, shown_read=shown_read)
     _open_quizzes[case.id] = made
     if made.widget is None:
+        if made.practice:
+            print(PRACTICE)
         print("Write your own read first, then call quiz.reveal('your findings and impression') to see the read "
               "shown to you; then quiz.keep() or quiz.revise('...') to see the answer key.")
     return made

@@ -58,6 +58,10 @@ class CaseSession:
     committed: bool = False  # the first read is in and the read shown is on screen, unscored (stage 1)
     revealed: bool = False  # the resident has decided (or skipped): the key and the scores may show (stage 2)
     read: str | None = None  # the resident's committed read; None when skipped or not yet committed
+    revised_read: str | None = None  # the read revised before the key, when the resident revised it
+    # The key has been on screen for this case in this kernel. A re-run quiz cell does not undo that: a read or a
+    # decision taken afterwards could follow the key, so it is never counted as taken before it.
+    key_seen: bool = False
     image_modality: str | None = None  # the modality of the user's own image, when the read is of one
     key: tuple | None = None  # the request behind the notebook's one model read
     future: Future | None = None  # that read, generating or done
@@ -108,21 +112,25 @@ class CaseSession:
         self.read = read if read and read.strip() else None
         self.committed = True
 
-    def reveal(self, read: str | None) -> None:
+    def reveal(self, read: str | None, revised_read: str | None = None) -> None:
         """The resident decided (or skipped, read None): fill in every output that waited for it.
 
         After a commit the first read stays the committed one, whatever is passed.
         """
         if not self.committed:
             self.read = read if read and read.strip() else None
-        self.committed = self.revealed = True
+        self.revised_read = revised_read
+        self.committed = self.revealed = self.key_seen = True
         waiting, self.waiting = self.waiting, []
         for render in waiting:
             render()
 
     def restart(self) -> None:
-        """A re-run quiz cell starts afresh: hidden again, no read committed (the model's read is kept)."""
-        self.committed, self.revealed, self.read, self.waiting = False, False, None, []
+        """A re-run quiz cell starts afresh: hidden again, no read committed (the model's read is kept).
+
+        key_seen stays: the key once seen is not unseen.
+        """
+        self.committed, self.revealed, self.read, self.revised_read, self.waiting = False, False, None, None, []
 
 
 _sessions: dict[str, CaseSession] = {}

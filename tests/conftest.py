@@ -236,3 +236,13 @@ def _fresh_concordance_patterns():
     from medgemma_helpers.concordance import _patterns_of
 
     _patterns_of.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_read_first_sessions():
+    """Every test starts in a fresh kernel's read-first state: a key seen in one test is not seen in the next."""
+    from medgemma_helpers import reveal
+
+    reveal.forget_sessions()
+    yield
+    reveal.forget_sessions()

@@ -199,6 +199,86 @@ def test_the_teachers_switch_and_the_headless_run_show_everything_at_once(with_c
         headless.revise(ADDS_PNEUMOTHORAX)
 
 
+def test_a_bad_alias_stops_the_reveal_before_the_commit_and_the_alias_is_fixed_at_the_commit(with_cases, tiny_model,
+                                                                                             reads_dir):
+    quiz = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True, shown_read=PLANTED)
+    quiz.textarea.value = HELD
+    quiz.alias_box.value = "A" * (class_reads.MAX_ALIAS_CHARACTERS + 1)
+    quiz.button.click()
+    # nothing committed: the resident reads why, shortens the alias and clicks Reveal again
+    assert "keep it to 60 or fewer" in quiz.result.value and not quiz.session.committed
+    assert not quiz.button.disabled and not quiz.textarea.disabled and not quiz.alias_box.disabled
+    assert not reads_dir.exists()
+    quiz.alias_box.value = "Ana"
+    quiz.button.click()
+    assert quiz.session.committed and quiz.revise_area in quiz.widget.children and quiz.alias_box.disabled
+    quiz.alias_box.value = "B" * 80  # changed from code after the commit: the alias saved is the one committed
+    quiz.keep_button.click()
+    assert quiz.key_shown and "medgemma-answer-key" in quiz.result.value
+    [saved] = reads_dir.iterdir()
+    record = json.loads(saved.read_text())
+    assert record["alias"] == "Ana" and record["decision"] == "kept" and record["decided_before_key"] is True
+
+
+def test_a_read_that_cannot_be_written_is_said_and_the_quiz_goes_on(with_cases, tiny_model, reads_dir, monkeypatch,
+                                                                    tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(class_reads.READS_DIR_ENV, str(blocker / "reads"))  # no folder can be made under a file
+    quiz = quizzes.Quiz(mh.load_case("03"), tiny_model, max_new_tokens=8, use_widgets=True, shown_read=PLANTED)
+    quiz.textarea.value, quiz.alias_box.value = HELD, "Ana"
+    quiz.button.click()  # a button callback: a traceback here would be lost in the widget's log
+    assert "Could not save your read as Ana" in quiz.result.value and PLANTED_SENTENCE in quiz.result.value
+    assert quiz.revise_area in quiz.widget.children and not quiz.keep_button.disabled
+    quiz.keep_button.click()
+    assert "medgemma-answer-key" in quiz.result.value and "Could not save your read as Ana" in quiz.result.value
+    from_code = mh.quiz("01", tiny_model, max_new_tokens=8)
+    assert "Your read" in from_code.reveal(HELD, alias="Ana")
+    assert "Could not save your read as Ana" in capsys.readouterr().out
+
+
+def test_a_decision_after_the_key_is_never_saved_as_one_before_it(with_cases, tiny_model, reads_dir, capsys):
+    quiz = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    quiz.reveal(NO_CATHETER, alias="Ana")
+    quiz.keep()
+    honest = next(reads_dir.iterdir()).read_text()
+    assert "again" not in quizzes.AFTER_KEY  # the refusal does not invite another go
+    # the quiz cell run again once the key is out: a round to practise, never counted, the record before it stands
+    again = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    assert quizzes.PRACTICE in capsys.readouterr().out and again.practice
+    again.reveal(HELD, alias="Ana")
+    again.revise(HELD)
+    assert quizzes.PRACTICE in capsys.readouterr().out
+    [saved] = reads_dir.iterdir()
+    assert saved.read_text() == honest and json.loads(honest)["read"] == NO_CATHETER
+    # skipping shows the key too: a read committed afterwards, under a new alias, is not saved either
+    mh.quiz("01", tiny_model, max_new_tokens=8).skip()
+    widget = quizzes.Quiz(mh.load_case("01"), tiny_model, max_new_tokens=8, use_widgets=True)
+    assert quizzes.PRACTICE in html.unescape(widget.widget.children[0].value)
+    widget.textarea.value, widget.alias_box.value = HELD, "Ben"
+    widget.button.click()
+    widget.keep_button.click()
+    assert quizzes.PRACTICE in html.unescape(widget.result.value) and list(reads_dir.iterdir()) == [saved]
+    # a fresh kernel has seen no key
+    reveal.forget_sessions()
+    assert not mh.quiz("01", tiny_model, max_new_tokens=8).practice
+
+
+def test_the_answer_key_cell_marks_the_revised_read_as_the_quiz_does(with_cases, tiny_model, reads_dir, monkeypatch):
+    case = mh.load_case("03")
+    revised_key, first_key = (answer_key_html(case, mh.check_findings(read, case)) for read in (HELD, NO_CATHETER))
+    assert revised_key != first_key  # the catheter is marked found in one and missed in the other
+    quiz = mh.quiz("03", tiny_model, shown_read=PLANTED)
+    quiz.reveal(NO_CATHETER)
+    assert revised_key in quiz.revise(HELD)
+    pages: list[str] = []
+    monkeypatch.setattr(quizzes, "show_html", lambda markup, plain: pages.extend([markup, plain]))
+    mh.show_answer_key("03")
+    markup, plain = pages
+    assert revised_key in markup and first_key not in markup
+    assert "Your revised read vs the answer key" in markup and "Your revised read" in plain
+
+
 def test_old_records_load_and_the_review_counts_only_decisions_before_the_key(tmp_path, monkeypatch):
     folder = tmp_path / "class"
     mh.save_read("03", HELD, "Ana", folder, model_read=PLANTED, revised_read=ADDS_PNEUMOTHORAX, planted=True,
