@@ -145,9 +145,9 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
      "side", "bilateral", re.IGNORECASE),
     (rf"\bon\s+the\s+{_SIDE}\s+than\s+(?:on\s+)?the\s+{_SIDE}\b", "side", "bilateral", re.IGNORECASE),
     (r"(?<![A-Za-z0-9./])[RL]\s*>\s*[RL](?![A-Za-z0-9])", "side", "bilateral", 0),
-    (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat)\b", "side", "bilateral",
+    (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat|symmetric(?:al)?(?:ly)?)\b", "side", "bilateral",
      re.IGNORECASE),
-    (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES})\b|\s+lung\b)|"
+    (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES}|XXXX)\b|\s+lung\b)|"
      r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b|"
      r"\b(?:throughout|diffusely)\b(?!\s+(?:the\s+)?(?:right|left|upper|lower|mid|middle))", "side", "bilateral",
      re.IGNORECASE),
@@ -156,9 +156,10 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
      rf"\b(?:the\s+)?(?:viewer|reader|image|film|screen)(?:['’]s)?\s+{_SIDE}\b", "side", "image", re.IGNORECASE),
     # "larger on the right" compares the two sides: there is something on both
     (rf"\b(?:larger|greater|bigger|worse|more\s+[a-z]+)\s+on\s+the\s+{_SIDE}\b", "side", "bilateral", re.IGNORECASE),
-    # a side, but not of the heart's chambers ("left ventricular"), nor a verb ("the catheter was left in place")
+    # a side, but not a verb ("the catheter was left in place"); a heart chamber's side ("left ventricular") goes
+    # to the chamber, a head of its own, and so to a finding of the chamber or in it ("tip in the right atrium")
     (rf"\b{_SIDE}(?:[\s-]*sided)?\b"
-     r"(?![\s-]*(?:ventric|atri(?:um|al)|heart\s+failure|in\s+(?:place|situ)|behind|alone|open|"
+     r"(?![\s-]*(?:heart\s+failure|in\s+(?:place|situ)|behind|alone|open|"
      r"(?:lateral\s+|anterior\s+|posterior\s+)?(?:decubitus|oblique|view|film|projection|image)))",
      "side", "word", re.IGNORECASE),
     (r"(?<![A-Za-z0-9./])[RL](?=(?:\s+|\s*-\s*)[a-z]{3,})", "side", "letter", 0),  # "R base", not "Large"
@@ -186,7 +187,7 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
     (r"\b(?:lung\s+)?bases?\b|\b(?:bi)?basa(?:l|lly)\b|\b(?:bi)?basilar(?:ly)?\b", "site", "", re.IGNORECASE),
     (r"\bapex\b|\bapices\b|\b(?:bi-?)?apical(?:ly)?\b", "site", "", re.IGNORECASE),
     (r"\b(?:peri|para|infra|supra)?hil(?:ar|um|a|us)\b", "site", "", re.IGNORECASE),
-    (r"\bcostophrenic(?:\s+(?:angles?|recess(?:es)?|sulc(?:us|i)))?\b", "site", "", re.IGNORECASE),
+    (r"\bcostophrenic(?:\s+(?:angles?|recess(?:es)?|sulc(?:us|i)|XXXX))?\b", "site", "", re.IGNORECASE),
     (r"\bretrocardiac\b", "site", "", re.IGNORECASE),
 )
 _ITEMS = tuple((re.compile(p, flags), kind, value) for p, kind, value, flags in _ITEM_TABLE)
@@ -202,7 +203,7 @@ _HEADS = re.compile(
     r"aorta|trachea|mediastinum|catheters?|tubes?|pacemaker|wires?|clips?|bronchiectasis|hernia|"
     r"(?:lymph)?adenopathy|(?:lymph\s+)?nodes?|spine|scoliosis|kyphosis|lordosis|humer(?:us|i)|clavicles?|ribs?|scapula[es]?|shoulders?|"
     r"breasts?|mastectomy|(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints?|"
-    r"ventricle|atrium|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
+    r"ventric(?:les?|ular)|atri(?:um|a|al)|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
     re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
@@ -286,6 +287,10 @@ def _joins_forward(gap: str, items_text: set[str]) -> bool:
             continue  # "a small amount of fluid", "a small area of atelectasis"
         if word in _PRE_BREAKS or (not word[0].isalnum() and word not in "-/"):
             return False
+        if word == "xxxx" and len(words) - index > 2:
+            # de-identification hid a word that may end the phrase ("right costophrenic XXXX | XXXX old scar"),
+            # though not one just before the head ("large XXXX feeding tube")
+            return False
     return True
 
 
@@ -346,7 +351,8 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     size = own.size or next((a.size for a, link in lent if a.size and link in ("alternative", "interpretation")), "")
     if not side and (_PAIRED_PLURAL.search(clause[start:end]) or _BOTH_LEAVES.fullmatch(clause[start:end])):
         side = "bilateral"  # "small pleural effusions": one in each pleural space; "flattened hemidiaphragms"
-    if not side and (_LUNGS_AFTER.match(clause, end) or _LUNGS_BEFORE.search(clause[:start])):
+    if not side and (_LUNGS_AFTER.match(clause, end) or _LUNGS_BEFORE.search(clause[:start]) or
+                     _LUNG_VOLUMES.search(clause[start:end])):
         side = "bilateral"  # a finding of the lungs as a whole: "hyperinflated lungs", "the lungs are hyperlucent"
     return Attributes(side, size, site)
 
@@ -358,6 +364,9 @@ _BOTH_LEAVES = re.compile(r"(?:[a-z]+\s+)*(?:diaphragms?|hemidiaphragms|clavicle
 _LUNGS_AFTER = re.compile(r"[\s-]+(?:[a-z]+\s+)?lungs\b", re.IGNORECASE)
 _LUNGS_BEFORE = re.compile(r"\blungs\s+(?:are|appear|remain|look|shows?|demonstrates?)\s+(?:[a-z]+\s+){0,2}$",
                            re.IGNORECASE)
+
+
+_LUNG_VOLUMES = re.compile(r"\blung\s+volumes\b", re.IGNORECASE)  # "low lung volumes": of both lungs
 
 
 def _one_phrase(gap: str, items_text: set[str]) -> bool:
@@ -404,15 +413,18 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
 _ALTERNATIVE = frozenset("or versus vs / either".split())
 _INTERPRETS = frozenset("""compatible consistent keeping represent represents representing reflect reflects reflecting
     likely probably probable possibly possible suggest suggests suggesting suggestive suspicious concerning favor
-    favour favoring favouring due secondary""".split())
+    favour favoring favouring due secondary related attributable typical characteristic indicative""".split())
 # Words that only carry a place between two heads: "opacity | in the lateral left lung base, | atelectasis".
 _PLACE_WORDS = frozenset("""in at on the of within along over involving throughout lung lungs lobe zone side region
     portion segment lateral medial posterior anterior""".split())
 # Words a list item may carry before its head without a place of its own ("infiltrate and focal atelectasis").
 _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
 _LIST_GLUE = frozenset("and , a an the some".split())
-_LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)",
-                       re.IGNORECASE)
+_LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)|"
+                       r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
+# A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
+_CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
+_TIP = re.compile(r"\btips?\b", re.IGNORECASE)
 # Structures with a side of their own: a finding in or on one is on its side ("fracture through the right 8th
 # rib", "eventration of the right hemidiaphragm", "right 6th rib is fractured").
 _STRUCTURE = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|shoulders?|humer(?:us|i)|scapula[es]?|breasts?|"
@@ -426,17 +438,18 @@ _PAIRED_STRUCTURES = re.compile(r"(?:hemi)?diaphragms|clavicles|shoulders|humeri
 _INTO_STRUCTURE = frozenset("""of through in at on along within involving affecting across crosses crossing the a an
     both multiple several two three adjacent lateral medial posterior anterior posterolateral anterolateral
     posteromedial distal proximal mid upper lower inferior superior aspect portion shaft neck head end one third
-    and , - th st nd rd is are present seen noted visible deformity deformities line lines : * first second third
+    to and , - th st nd rd is are present seen noted visible deformity deformities line lines : * first second third
     fourth fifth sixth seventh eighth ninth tenth eleventh twelfth""".split())
 # ... and between a structure and a finding that follows it ("right 7th rib | contour | deformity", "right
 # hemidiaphragm | remains | elevated")
 _FROM_STRUCTURE = frozenset("""contour cortical old healed healing remote chronic acute new is are was were remains
     remain appears appear again still mildly slightly moderately markedly minimally""".split())
 _LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|along|abutting|behind|beneath|"
-                       r"below|above|obscuring)\b", re.IGNORECASE)
+                       r"below|above|obscuring|region)\b", re.IGNORECASE)
 _PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|obliterated|hidden|masked)\s+by\b",
                                re.IGNORECASE)
-_SAID_AS = frozenset("a an most more thought felt to be".split())
+# ... "xxxx" too: de-identification hides the hedge ("thickening at the left apex is XXXX scarring")
+_SAID_AS = frozenset("a an most more thought felt to be xxxx".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
@@ -450,12 +463,15 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
     if _STRUCTURE.fullmatch(first) and all(w in _FROM_STRUCTURE or w in _INTO_STRUCTURE - {"of", "and", ","}
                                            for w in words_in_gap) and words_in_gap[:1] != ["-"]:
         return "structure before"
-    if _LANDMARK.fullmatch(second) and _LOCATIVE.search(gap):
+    if _LANDMARK.fullmatch(second) and (_LOCATIVE.search(gap) or (_CHAMBER.fullmatch(second) and _TIP.search(gap))):
         return "landmark"
     if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
         return "landmark before"  # "the right hemidiaphragm is obscured by an effusion"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
     interprets = any(w in _INTERPRETS for w in words) or (
+        # de-identification hides the hedge ("opacity at the base XXXX relates to atelectasis", "opacities, XXXX
+        # scarring"), though a lone one may hide an adjective ("calcified XXXX opacity")
+        "xxxx" in words and len(words) > 1) or (
         # "thickening at the left apex is (probably) scarring": the one named as the other
         words[:1] in (["is"], ["are"]) and all(w in _INTERPRETS | _SAID_AS for w in words[1:]))
     beside = any(w in _BESIDE for w in words)
@@ -487,6 +503,9 @@ def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, i
     inside = next((h for h in heads if h[0] <= item_start and item_end <= h[1]), None)
     if inside:
         return inside, "after"  # "heart is mildly enlarged", a case's own "right perihilar mass"
+    overlapping = next((h for h in heads if h[0] < item_end and item_start < h[1]), None)
+    if overlapping:
+        return overlapping, "before"  # one word, two roles: "dextro curvature" is a side and the finding
     following = next((h for h in heads if h[0] >= item_end), None)
     previous = next((h for h in reversed(heads) if h[1] <= item_start), None)
     after = next((h for h in heads if following and h[0] >= following[1]), None)
@@ -498,6 +517,8 @@ def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, i
         return after, "before"
     if following and _joins_forward(clause[item_end:following[0]], items_text):
         return following, "before"
+    if following and not previous and _place_with(clause[item_end:following[0]], items_text):
+        return following, "before"
     if previous:
         gap = clause[previous[1]:item_start]
         if "," in gap and _OWN_STATEMENT.match(clause, item_end):
@@ -506,6 +527,22 @@ def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, i
     if following and _joins_backward(clause[item_end:following[0]], items_text):
         return following, "before"
     return None
+
+
+# The words of a place a finding is "with": "the left upper lobe with scarring", "a XXXX in the left chest with the
+# catheter tip"
+_PLACE_NOUNS = _PLACE_WORDS | frozenset("chest wall hemithorax upper lower mid middle base apex xxxx".split())
+
+
+def _place_with(gap: str, items_text: set[str]) -> bool:
+    """Does a place phrase lead through "with" to the finding after it ("left upper lobe | with | scarring")?"""
+    words = _gap_words(gap)
+    if "with" not in words:
+        return False
+    at = words.index("with")
+    after = [w for w in words[at + 1:] if w not in ("the", "a", "an")]
+    return all(w in _PLACE_NOUNS or w in items_text for w in words[:at]) and words[at - 1:at] != ["along"] and \
+        len(after) <= 3 and _joins_forward(" ".join(after), items_text)
 
 
 def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = False) -> Attributes:
@@ -556,4 +593,12 @@ def combine_attributes(found: Iterable[Attributes]) -> Attributes:
     found = list(found)
     sizes = [a.size for a in found if a.size]
     sites = list(dict.fromkeys(part for a in found for part in a.site.split(", ") if part))
-    return Attributes(combine_sides(a.side for a in found), sizes[0] if sizes else "", ", ".join(sites))
+    side = combine_sides(a.side for a in found)
+    if not side and any(_HIDDEN_PAIR.search(site) for site in sites):
+        side = "bilateral"
+    return Attributes(side, sizes[0] if sizes else "", ", ".join(sites))
+
+
+# A de-identified report hides the noun of a paired place ("blunting of the costophrenic XXXX"). One angle is
+# named with its side, so when no mention of the finding gives a side (none of its own, none lent) it means both.
+_HIDDEN_PAIR = re.compile(r"\bcostophrenic xxxx\b")
