@@ -145,8 +145,8 @@ _ITEM_TABLE: tuple[tuple[str, str, str, int], ...] = (
      "side", "bilateral", re.IGNORECASE),
     (rf"\bon\s+the\s+{_SIDE}\s+than\s+(?:on\s+)?the\s+{_SIDE}\b", "side", "bilateral", re.IGNORECASE),
     (r"(?<![A-Za-z0-9./])[RL]\s*>\s*[RL](?![A-Za-z0-9])", "side", "bilateral", 0),
-    (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat|symmetric(?:al)?(?:ly)?)\b", "side", "bilateral",
-     re.IGNORECASE),
+    (r"\b(?:bilateral(?:ly)?|bibasilar|bibasal(?:ly)?|bi-?apical(?:ly)?|bilat|symmetric(?:al)?(?:ly)?)\b", "side",
+     "bilateral", re.IGNORECASE),
     (rf"\bboth(?=\s+(?:[a-z-]+\s+){{0,2}}(?:{_PLURAL_SITES}|XXXX)\b|\s+lung\b)|"
      r"\b(?:in|of|within|throughout|across|over|involving)\s+(?:the\s+|both\s+)?lungs\b|"
      r"\b(?:throughout|diffusely)\b(?!\s+(?:the\s+)?(?:right|left|upper|lower|mid|middle))", "side", "bilateral",
@@ -265,7 +265,7 @@ def _value(clause: str, match: re.Match[str], kind: str, how: str) -> str:
         if re.search(r"\b(?:shift\w*|deviat\w*|displac\w*|convex\w*|rotat\w*|retract\w*|pull\w*|push\w*|curv\w*|"
                      r"scoliosis)\b[^.;]{0,30}?\bto(?:wards?)?\s+(?:the\s+)?$|\btowards?\s+(?:the\s+)?$",
                      clause[:match.start()], re.IGNORECASE):
-            return ""
+            return "toward " + ("right" if text.startswith("right") else "left")
         return "right" if text.startswith("right") else "left"
     return how
 
@@ -301,7 +301,8 @@ def _joins_backward(gap: str, items_text: set[str]) -> bool:
         return False
     for index, word in enumerate(words):
         following = words[index + 1] if index + 1 < len(words) else "<the item>"
-        if word in _GLUE and (following in items_text or following in ("on", "in", "at", "the", "<the item>")):
+        if word in _GLUE and (following in items_text or
+                              following in ("on", "in", "at", "the", "within", "along", "<the item>")):
             continue  # "on the right and left", "in the right and in the left"
         if word == "and" and following in _POSITIONS and index and words[index - 1] in _POSITIONS:
             continue  # "blunting of the lateral and posterior left costophrenic angle"
@@ -324,6 +325,8 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     and effusion", "consolidation and atelectasis in the right base"). A finding's own side always wins: "small
     right effusion and left pneumothorax" gives each its own.
     """
+    if _LANDMARK.fullmatch(clause[start:end]) and _AS_LANDMARK.search(clause[:start]):
+        return Attributes()  # "air below the right hemidiaphragm": the structure says where something else is
     spans = [(start, end)] + [(a, b) for a, b in others]
     heads = sorted(set(spans) | {(m.start(), m.end()) for m in _HEADS.finditer(clause)
                                  if not any(a < m.end() and m.start() < b for a, b in spans)})
@@ -334,12 +337,15 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
         owner = _owner(clause, item_start, item_end, heads, items_text, kind)
         if owner:
             owned[owner[0]].append((item_start, kind, value, owner[1]))
-    own = _attributes(owned[(start, end)])
+    own = _attributes(owned[(start, end)], directions=_SHIFT.search(clause[start:end]) is not None)
     # the words that link two heads, without the places between them ("opacity in the left base, likely ...")
     unplaced = "".join(" " if any(s <= i < e for s, e, _, _ in items) else ch for i, ch in enumerate(clause))
     linked = _same_thing(unplaced, heads, heads.index((start, end)))
     # a later item of a list lends only what follows it, unless the finding is a word of its phrase: "calcified
     # | right hilar | nodule" (nothing but places and sides between them)
+    # a heart chamber lends its side only to what lies in it ("tip in the right atrium"), never to a list
+    linked = [(head, link) for head, link in linked
+              if link == "landmark" or not _CHAMBER.fullmatch(clause[head[0]:head[1]])]
     lent = [(_attributes(owned[head], link == "and" and head[0] > start and
                          not _one_phrase(unplaced[end:head[0]], items_text)), link) for head, link in linked]
     # a finding in or on a structure is on the structure's side; two structures on two sides make it bilateral
@@ -410,6 +416,9 @@ def _same_thing(clause: str, heads: list[tuple[int, int]], index: int) -> list[t
     return sorted(found, key=lambda pair: abs(pair[0][0] - heads[index][0]))
 
 
+# "nodules, most of which are calcified": the later finding describes the earlier ones
+_OF_WHICH = re.compile(r",\s*(?:some|most|many|all|several|few|one|two|none)\s+of\s+(?:which|these|them)\b",
+                       re.IGNORECASE)
 _ALTERNATIVE = frozenset("or versus vs / either".split())
 _INTERPRETS = frozenset("""compatible consistent keeping represent represents representing reflect reflects reflecting
     likely probably probable possibly possible suggest suggests suggesting suggestive suspicious concerning favor
@@ -423,6 +432,9 @@ _LIST_GLUE = frozenset("and , a an the some".split())
 _LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)|"
                        r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
 # A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
+# ... named only to place something else: "free air below the right hemidiaphragm", "adjacent to the left hilum"
+_AS_LANDMARK = re.compile(r"\b(?:below|beneath|under|underneath|above|overlying|adjacent\s+to|abutting|near)\s+"
+                          r"(?:the\s+)?(?:(?:right|left)\s+)?(?:[a-z]+\s+)?$", re.IGNORECASE)
 _CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
 _TIP = re.compile(r"\btips?\b", re.IGNORECASE)
 # Structures with a side of their own: a finding in or on one is on its side ("fracture through the right 8th
@@ -438,18 +450,18 @@ _PAIRED_STRUCTURES = re.compile(r"(?:hemi)?diaphragms|clavicles|shoulders|humeri
 _INTO_STRUCTURE = frozenset("""of through in at on along within involving affecting across crosses crossing the a an
     both multiple several two three adjacent lateral medial posterior anterior posterolateral anterolateral
     posteromedial distal proximal mid upper lower inferior superior aspect portion shaft neck head end one third
-    to and , - th st nd rd is are present seen noted visible deformity deformities line lines : * first second third
-    fourth fifth sixth seventh eighth ninth tenth eleventh twelfth""".split())
+    to and , - th st nd rd is are present dislocation seen noted visible deformity deformities line lines : * first
+    second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth""".split())
 # ... and between a structure and a finding that follows it ("right 7th rib | contour | deformity", "right
 # hemidiaphragm | remains | elevated")
 _FROM_STRUCTURE = frozenset("""contour cortical old healed healing remote chronic acute new is are was were remains
+    from previous prior
     remain appears appear again still mildly slightly moderately markedly minimally""".split())
 _LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|along|abutting|behind|beneath|"
                        r"below|above|obscuring|region)\b", re.IGNORECASE)
 _PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|obliterated|hidden|masked)\s+by\b",
                                re.IGNORECASE)
-# ... "xxxx" too: de-identification hides the hedge ("thickening at the left apex is XXXX scarring")
-_SAID_AS = frozenset("a an most more thought felt to be xxxx".split())
+_SAID_AS = frozenset("a an most more thought felt to be".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
 
 
@@ -465,10 +477,13 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
         return "structure before"
     if _LANDMARK.fullmatch(second) and (_LOCATIVE.search(gap) or (_CHAMBER.fullmatch(second) and _TIP.search(gap))):
         return "landmark"
+    if re.fullmatch(r"mediastinum", second, re.IGNORECASE) and words_in_gap and \
+            set(words_in_gap) <= {"in", "within", "at", "the", "of", "over", "region", "is", "are", "seen", "noted"}:
+        return "landmark"  # "surgical clips in the left mediastinum": a side of an unpaired place is where it lies
     if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
         return "landmark before"  # "the right hemidiaphragm is obscured by an effusion"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
-    interprets = any(w in _INTERPRETS for w in words) or (
+    interprets = any(w in _INTERPRETS for w in words) or _OF_WHICH.search(gap) is not None or (
         # de-identification hides the hedge ("opacity at the base XXXX relates to atelectasis", "opacities, XXXX
         # scarring"), though a lone one may hide an adjective ("calcified XXXX opacity")
         "xxxx" in words and len(words) > 1) or (
@@ -545,10 +560,16 @@ def _place_with(gap: str, items_text: set[str]) -> bool:
         len(after) <= 3 and _joins_forward(" ".join(after), items_text)
 
 
-def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = False) -> Attributes:
-    """One head's attributes from its phrases: sides combine, the first size counts, sites are listed."""
+def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = False,
+                directions: bool = False) -> Attributes:
+    """One head's attributes from its phrases: sides combine, the first size counts, sites are listed.
+
+    directions: a shift's direction is its side ("the mediastinum is shifted to the left"); for anything else a
+    direction says nothing of where it is.
+    """
     found = sorted(item for item in found if not after_only or item[3] == "after")
-    sides = {value for _, kind, value, _ in found if kind == "side"}
+    sides = {value.removeprefix("toward ") for _, kind, value, _ in found
+             if kind == "side" and (directions or not value.startswith("toward "))}
     sizes = [value for _, kind, value, _ in found if kind == "size"]
     sites = list(dict.fromkeys(value for _, kind, value, _ in found if kind == "site"))
     side = combine_sides(sides)
@@ -559,6 +580,8 @@ def _attributes(found: Iterable[tuple[int, str, str, str]], after_only: bool = F
     return Attributes(side, sizes[0] if sizes else "", ", ".join(sites))
 
 
+# A finding that is itself a movement or a curve: its direction is its side
+_SHIFT = re.compile(r"shift|deviat|displac|rotat|scolio|curv", re.IGNORECASE)
 # Lobes only one lung has
 _ONE_SIDED = ((r"\blingula", "left"), (r"\bmiddle\s+lobe\b", "right"))
 # A sentence that points back to the place just named: "This may be atelectasis.", "Adjacent pleural thickening."
@@ -573,7 +596,7 @@ def place_before(sentence: str, previous: str) -> Attributes:
     if not _ANAPHORA.match(sentence):
         return Attributes()
     items = _items(previous)
-    sides = [value for _, _, kind, value in items if kind == "side"]
+    sides = [value for _, _, kind, value in items if kind == "side" and not value.startswith("toward ")]
     sites = list(dict.fromkeys(value for _, _, kind, value in items if kind == "site"))
     return Attributes(combine_sides(sides), "", ", ".join(sites))
 

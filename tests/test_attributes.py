@@ -616,3 +616,92 @@ def test_scarring_named_as_what_an_observation_is(text, side):
 
 def test_a_statement_about_a_structure_lends_no_side():
     assert said("The left hemidiaphragm is clear and an effusion is present.", "pleural effusion")[0] == ""
+
+
+CATHETER = ReferenceFinding("central venous catheter", ("catheter", "PICC"), "present")
+ATRIAL_ENLARGEMENT = ReferenceFinding("atrial enlargement", ("atrium", "atrial"), "present")
+VENTRICLE = ReferenceFinding("ventricular enlargement", ("ventricle", "ventricular"), "present")
+BLUNTING = ReferenceFinding("costophrenic angle blunting", ("blunting", "blunted"), "present")
+CLIPS = ReferenceFinding("surgical clips", ("clips",), "present")
+SHIFT = ReferenceFinding("mediastinal shift", ("shifted",), "present")
+ELEVATED_DIAPHRAGM = ReferenceFinding("elevated hemidiaphragm", ("hemidiaphragm",), "present")
+LOW_VOLUMES = ReferenceFinding("low lung volumes", ("lung volumes",), "present")
+
+
+@pytest.mark.parametrize("text, finding, side", [
+    # a heart chamber's side is the side of a finding of the chamber ...
+    ("The left atrium looks enlarged.", ATRIAL_ENLARGEMENT, "left"),
+    ("Prominent right atrial contour.", ATRIAL_ENLARGEMENT, "right"),
+    ("Right and left atrial enlargement.", ATRIAL_ENLARGEMENT, "bilateral"),
+    ("Enlarged left ventricle.", VENTRICLE, "left"),
+    # ... and of a line whose tip lies in it
+    ("The catheter tip lies in the right atrium.", CATHETER, "right"),
+    ("Dialysis catheter with its tip projecting over the right atrium.", CATHETER, "right"),
+])
+def test_a_heart_chambers_side(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+def test_a_heart_chambers_side_is_not_another_findings():
+    text = "Prominent left ventricular contour and a small effusion."
+    assert said(text, "pleural effusion")[0] == ""
+    # a line's own side wins over where its tip lies
+    assert said("Left PICC, tip in the right atrium.", CATHETER.name, (CATHETER,))[0] == "left"
+
+
+@pytest.mark.parametrize("text, side", [
+    ("Both costophrenic XXXX are blunted.", "bilateral"),
+    ("The costophrenic XXXX are mildly blunted.", "bilateral"),
+    ("Blunting of the costophrenic XXXX.", "bilateral"),
+    ("Blunting of the left costophrenic XXXX.", "left"),
+    # a side lent by what blunts it wins over the hidden plural
+    ("Small right effusion blunting the costophrenic XXXX.", "right"),
+])
+def test_a_de_identified_costophrenic_angle(text, side):
+    finding = ReferenceFinding("costophrenic angle blunting", ("blunting", "blunted", "blunts"), "present")
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, finding, side", [
+    # de-identification hides the hedge between an observation and what it is
+    ("Band of opacity in the left base, XXXX scarring.", ReferenceFinding("scarring", ("scar",), "present"), "left"),
+    ("Thickening along the right apex is XXXX scarring.", ReferenceFinding("scarring", ("scar",), "present"), "right"),
+    # ... but a lone hidden word in a noun phrase is no hedge, and never ends a phrase just before its head
+    ("Calcified XXXX nodule in the left upper lobe.", CALCIFICATION, "left"),
+    ("Blunting of the right costophrenic XXXX XXXX old scar.", BLUNTING, "right"),
+])
+def test_de_identified_words(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+@pytest.mark.parametrize("text, finding, side", [
+    ("Symmetric apical pleural thickening.", PLEURAL_THICKENING, "bilateral"),
+    ("Reduced lung volumes.", LOW_VOLUMES, "bilateral"),
+    ("Unchanged appearance of the right upper lobe with scarring.", ReferenceFinding("scarring", (), "present"),
+     "right"),
+    ("Several nodules in the left upper zone, some of which are calcified.", CALCIFICATION, "left"),
+    ("Dense consolidation at the right base, the appearance most typical for pneumonia.",
+     ReferenceFinding("pneumonia", (), "present"), "right"),
+    ("Calcified nodes in both XXXX.", CALCIFICATION, "bilateral"),
+    ("Thin curvilinear density within and along the left costophrenic sulcus.",
+     ReferenceFinding("density", (), "present"), "left"),
+    ("Gentle dextro curvature of the lumbar spine.", ReferenceFinding("curvature", (), "present"), "right"),
+    ("Surgical clips in the left mediastinum.", CLIPS, "left"),
+    ("Surgical clips are noted in the region of the right breast.", CLIPS, "right"),
+    ("Fracture-dislocation of the right shoulder.", RIB_FRACTURE, "right"),
+    ("Deformities of several left ribs from previous fractures.", RIB_FRACTURE, "left"),
+])
+def test_more_places_a_finding_takes_its_side_from(text, finding, side):
+    assert said(text, finding.name, (finding,))[0] == side
+
+
+def test_a_shift_takes_its_direction_as_its_side():
+    assert said("The mediastinum is shifted to the right.", SHIFT.name, (SHIFT,))[0] == "right"
+    # the direction of something else is still no side of the finding
+    text = "Large pneumothorax; the trachea is shifted to the right."
+    assert said(text, "pneumothorax")[0] == ""
+
+
+def test_a_structure_named_to_place_something_else_gives_no_side():
+    text = "The left hemidiaphragm is elevated. Small air-fluid level below the right hemidiaphragm."
+    assert said(text, ELEVATED_DIAPHRAGM.name, (ELEVATED_DIAPHRAGM,))[0] == "left"
