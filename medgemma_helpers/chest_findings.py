@@ -120,7 +120,7 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
             # a report's shorthand without the verb: "Heart size mildly enlarged.", "Heart: enlarged."
             _words("heart", "heart size", "cardiac size", "cardiac silhouette") +
             rf"(?:\s*[:\-–])?\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?(?:to\s+{_DEGREE})?enlarged",
-            rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow')}",
+            rf"enlarged\s+{_words('heart', 'cardiac silhouette', 'cardiac shadow', 'heart shadow', 'cardiac contour')}",
             rf"{_words('cardiac', 'heart')}\s+enlargement",
             rf"enlargement\s+of\s+the\s+{_words('heart', 'cardiac silhouette')}",
             r"(?:increased|enlarged)\s+cardiothoracic\s+ratio",
@@ -159,6 +159,9 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         # a pneumonia. A case that counts "airspace opacity" as consolidation says so in its synonyms.
         keys=("consolidation", "consolidations", "consolidative"),
         positive=(r"consolidative\s+(?:opacit(?:y|ies)|changes?)",),
+        # an interstitial infiltrate is not an airspace one (a plain wording's "infiltrate" names the airspace one)
+        head="consolidation",
+        lookalikes=("interstitial", "reticular", "reticulonodular"),
         # "The lungs are clear" is about the lung parenchyma: no consolidation. One lung being clear says
         # nothing about the other, so the subject is both lungs.
         normal=normal_statements(_words("lungs", "lung fields", "both lungs", "lung parenchyma"), r"clear",

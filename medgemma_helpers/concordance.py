@@ -206,7 +206,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # an opinion denied covers the whole clause: "I do not believe the patient is having an infarct"
     (rf"{_NOT}\s+(?:believe|think|feel|suspect|consider)\b", "absent", "forward", "clause"),
     (r"\b(?:without|w/o|neither|nor|absence\s+of|free\s+of|clear\s+of|negative\s+for|resolution\s+of|"
-     r"no\s+longer|lack\s+of)\b", "absent", "forward", "phrase"),
+     r"no\s+longer|lack\s+of|removal\s+of)\b", "absent", "forward", "phrase"),
     (r"(?<![\w-])-ve\s+for\b", "absent", "forward", "phrase"),
     (r"\bden(?:y|ies|ied|ying)\b", "absent", "forward", "phrase"),
     (r"\bnone\b(?![\s.!:,|]*$)", "absent", "forward", "phrase"),
@@ -220,6 +220,8 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
      r"cleared|unlikely|doubtful|improbable)\b", "absent", "backward", "phrase"),
+    # a device taken out is no longer there ("the line has been removed"); "found and removed" was there
+    (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+removed\b", "absent", "backward", "phrase"),
     (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
     # uncertainty, forward
     # not the month ("May 03") nor a name ("borderline personality disorder")
@@ -413,10 +415,13 @@ _FILLER = (r"(?:[\s\-‐–]+(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflat
            r"eleven|twelf)[a-z]{0,3}th|(?:on|in)\s+(?:the|your)\s+(?:right|left)(?:[\s-]+side)?)(?![A-Za-z0-9])){0,4}")
 
 
-# In plain wording, "…" stands for a few words of any kind but a denial or a condition ("fluid … around … lungs":
-# "water has pooled outside your lungs"), and "a|b" for either word; "_" joins the words of one ("got_out").
-_PLAIN_GAP = (r"(?:\s+(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked|looked|look)\b)"
-              r"(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+){0,6}?\s+")
+# In plain wording, "…" stands for a few words of any kind but a denial, a condition or a search ("fluid … around
+# … lungs": "water has pooled outside your lungs"), and "a|b" for either word; "_" joins the words of one
+# ("got_out"). The words may run over a comma ("fluid, collected in the space between the lung and the chest
+# wall"), though not into a new clause (", but", ", and").
+_GAP_SEPARATOR = r"(?:\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)"
+_PLAIN_GAP = (rf"(?:{_GAP_SEPARATOR}(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked)\b)"
+              r"(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+){0,6}?" + _GAP_SEPARATOR)
 
 
 def _plain_pattern(term: str) -> str:
@@ -694,8 +699,26 @@ def _kind(kind: str) -> str:
     return "uncertain" if kind == "suggest" else kind
 
 
-def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, str]:
-    """Status of each mention in one clause, ConText style: the nearest cue whose scope reaches it."""
+# Two findings offered as alternatives ("scarring or atelectasis", "infiltrates or fibrosis") are a differential:
+# neither is asserted. Not a count ("one or more nodules", "two or three"), nor "whether or not".
+_COUNT = r"(?:one|two|three|four|five|six|several|a\s+few|few|more|less|fewer|greater|larger|smaller|not)"
+_OR_AFTER = re.compile(rf"^\s*,?\s*(?:and\s*/\s*)?or\s+(?!{_COUNT}\b)[a-z]", re.IGNORECASE)
+_OR_BEFORE = re.compile(rf"(?<![\w-])(?!{_COUNT}\b)[a-z][a-z-]{{2,}}\s*,?\s*(?:and\s*/\s*)?or\s+"
+                        r"(?:[a-z-]+\s+){0,3}$", re.IGNORECASE)
+
+
+def _offered_as_alternative(clause: str, mention: _Mention) -> bool:
+    """Is the mention one of two findings joined by "or", with no cue of its own ("scarring or atelectasis")?"""
+    return bool(_OR_AFTER.match(clause[mention.end:]) or _OR_BEFORE.search(clause[:mention.start]))
+
+
+def _clause_statuses(clause: str, mentions: list[_Mention], devices: frozenset[int] | None = None
+                     ) -> dict[_Mention, str]:
+    """Status of each mention in one clause, ConText style: the nearest cue whose scope reaches it.
+
+    devices: None to read two findings joined by "or" as stated; else they are a differential (uncertain) but
+    for these findings, whose alternatives are about which one ("a central line or PICC" is a device).
+    """
     cues = _cues(clause, mentions)
     result: dict[_Mention, str] = {}
     for mention in mentions:
@@ -730,7 +753,9 @@ def _clause_statuses(clause: str, mentions: list[_Mention]) -> dict[_Mention, st
         elif mention.hedged:
             result[mention] = "uncertain"
         elif not kinds:
-            result[mention] = "present"
+            alternative = devices is not None and mention.finding not in devices and \
+                _offered_as_alternative(clause, mention)
+            result[mention] = "uncertain" if alternative else "present"
         elif len(kinds) == 1:
             result[mention] = kinds.pop()
         else:  # "possible effusion is not seen": conflicting cues, so no commitment either way
@@ -768,7 +793,8 @@ _TYPE_HEDGE = re.compile(r"(?:\b(?:possibly|probably|presumably|likely|perhaps|p
                          r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
 
 
-def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns]) -> dict[int, list[_Found]]:
+def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns], differential: bool = False
+                       ) -> dict[int, list[_Found]]:
     """(status, evidence, attributes) of every mention, keyed by the finding's index in the answer key."""
     per_finding: dict[int, list[_Found]] = {}
     for index, sentence in enumerate(sentences):
@@ -792,7 +818,9 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             clause = sentence[start:end]
             inside = [_Mention(m.finding, m.start - start, m.end - start, m.negated, m.hedged) for m in mentions
                       if start <= m.start and m.end <= end]
-            for m, status in _clause_statuses(clause, inside).items():
+            devices = frozenset(m.finding for m in inside if patterns[m.finding].hedge_is_about_type) \
+                if differential else None
+            for m, status in _clause_statuses(clause, inside, devices).items():
                 if status == "uncertain" and patterns[m.finding].hedge_is_about_type and \
                         _TYPE_HEDGE.search(clause[:m.start]):
                     status = "present"  # "possibly a VP shunt": unsure which device, sure there is one
@@ -857,13 +885,15 @@ def _key_attributes(finding: ReferenceFinding) -> dict[str, Any]:
 
 
 def check_findings(text: str | _HasText | None, case: CaseLike, *, image_modality: str | None = None,
-                   hypothetical: str = "uncertain") -> list[FindingCheck]:
+                   hypothetical: str = "uncertain", differential: bool = False) -> list[FindingCheck]:
     """One FindingCheck per answer-key finding, in answer-key order (rules in the module docstring).
 
     image_modality: the modality of a user's own image ("ultrasound", "mri"), to score the findings a case
     reads on that modality instead of its own. hypothetical: the status of a finding only named in a
     hypothetical ("evaluate for pneumonia", "if there were fluid..."): "uncertain" for a read, which raises it as
-    a question; "not_mentioned" for a text that asserts nothing by it (a patient explanation).
+    a question; "not_mentioned" for a text that asserts nothing by it (a patient explanation). differential:
+    True reads two findings joined by "or" ("scarring or atelectasis") as a differential, each uncertain; False
+    (the default) reads them as stated, as the report-level labels this checker is measured on do.
     """
     if hypothetical not in ("uncertain", "not_mentioned"):
         raise ValueError(f"hypothetical={hypothetical!r} must be 'uncertain' or 'not_mentioned'.")
@@ -876,7 +906,7 @@ def check_findings(text: str | _HasText | None, case: CaseLike, *, image_modalit
     patterns = [_patterns_of(f) for f in findings]
     # the thinking trace is not the read: removed in the one place that removes it
     sentences = _sentences(split_thinking(text or "")[0], [p.terms for p in patterns])
-    statuses = _sentence_statuses(sentences, patterns)
+    statuses = _sentence_statuses(sentences, patterns, differential)
     _add_normal_statements(statuses, sentences, patterns)
     checks = []
     for index, finding in enumerate(findings):

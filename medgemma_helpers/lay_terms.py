@@ -54,7 +54,7 @@ _PLACES = {
     "{lung}": ("the_lung|the_lungs|lung|lungs|one|side",),
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
-    "{fluid}": ("fluid|liquid|water",),
+    "{fluid}": ("fluid|liquid|water|watery",),
     "{bone}": ("rib|ribs|bone|bones|collarbone|breastbone|shoulder_blade|spine",),
     "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
 }
@@ -117,7 +117,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "solid-looking area", "dense patch",
          "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless",
          "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless",
-         "patch|area … infection"),
+         "patch|area … infection",
+         # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
+         # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
+         "pneumonia", "chest infection", "lung infection", "infection in {lung}",
+         "airspace|air_space disease|opacity|opacities|shadowing", "infiltrate", "infiltration"),
         ("lungs look clear", "lungs are clear")),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
@@ -129,8 +133,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
-         "air … escaped|leaked|leaking|leaks|got_out|trapped|outside|around|collected|pocket",
-         "pocket|bubble … of … air"),
+         "air … escaped|leaked|leaking|leaks|got_out|slipped_out|outside|around|between|collected|pocket",
+         # air trapped or caught is outside the lung only where the text says so: emphysema traps air inside it
+         "air … trapped|caught|stuck … outside|around|between|beside|against",
+         "pocket|bubble|rim|layer|collection … of … air"),
         ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
          "lung is fully inflated")),
     "pulmonary oedema": _lay(
@@ -138,16 +144,22 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
          "fluid in the tissue of {lung}", "fluid in the lung tissue", "fluid in them",
          "lungs … waterlogged|soggy|wet|congested", "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
-         "{fluid} … has|is … filling|soaked|leaked_into … lungs")),
+         "{fluid} … has|is … filling|soaked|leaked_into … lungs",
+         # the tissue of the lungs, not the space around them
+         "{fluid} … tissue … lung|lungs")),
     "emphysema": _lay(
         ("damaged air sacs", "damage to the air sacs", "damage to the tiny air sacs", "air sacs are damaged",
          "damaged tiny air sacs",
          "air_sacs|air_pockets|air_spaces|air_bags … damaged|worn|stretched|over-stretched|broken|destroyed|"
          "floppy|lost")),
-    "pulmonary fibrosis": _lay(("scarring", "scar tissue", "scarred lung", "lungs are scarred")),
+    "pulmonary fibrosis": _lay(("scarring", "scar", "scars", "scar tissue", "scarred lung", "lungs are scarred",
+                                "lung|lungs|lung_tissue … stiff|stiffer|stiffened|toughened")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
          "bone is broken", "rib is broken", "ribs were broken", "rib was broken", "broken ribs",
+         # the break itself, or a pronoun for the bone just named: "this is an old break", "they were broken"
+         "a|an|old|healed|healing break|breaks|crack|cracks", "it|they is|are|was|were|has_been|have_been "
+         "broken|cracked|fractured",
          "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured",
          "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
@@ -158,7 +170,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
-         "blood is backing up", "blood backing up")),
+         "blood is backing up", "blood backing up",
+         # the vessels where they are, and how they look: "the vessels in the middle of your lungs look fuller"
+         "vessels|veins … lung|lungs … swollen|fuller|full|overfull|engorged|congested|widened|stretched")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
         ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),
@@ -426,6 +440,20 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 
 
 _SAYS = ("present", "uncertain")
+# A word de-identification hid before a finding may have been a hedge ("interstitial accentuation, XXXX edema")
+_HIDDEN_WORD = re.compile(r"\bXXXX\b")
+
+
+def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[str]]:
+    """Per finding, the other certainty a careful reader may take from the read, which the explanation may keep.
+
+    Two findings joined by "or" ("scarring or atelectasis") are a differential, which a patient text may hedge;
+    and where de-identification hid a word, it may have been a hedge ("opacities, XXXX edema").
+    """
+    readings = [check_findings(read, findings, differential=True)]
+    if _HIDDEN_WORD.search(read):
+        readings.append(check_findings(_HIDDEN_WORD.sub("possibly", read), findings, differential=True))
+    return [{c.status for c in checks if c.status in _SAYS} for checks in zip(*readings)]
 
 
 def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read: str | None = None
@@ -440,15 +468,18 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     if read is not None:
         reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
+        also = _other_readings(read, findings)
     else:
         reference = [(f.expected, "", f.side) for f in findings]
+        also = [set() for _ in findings]
     checks = []
-    for finding, explained, (status, quote, side) in zip(findings, said, reference):
+    for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
         # a finding moved to the other side is not kept, however plainly it is named
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
             if status in _SAYS and explained.side and side and explained.side != side else ""
-        if at_stake and explained.status == status and not moved:
+        said_so = explained.status == status or (status in _SAYS and explained.status in other)
+        if at_stake and said_so and not moved:
             verdict = "kept"
         elif explained.status in _SAYS and status not in _SAYS:
             verdict = "added"
