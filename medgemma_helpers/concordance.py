@@ -408,7 +408,11 @@ _COPULAS = ("is", "are", "was", "were")
 # normal", "your 8th rib on the right side is broken", "fluid around both of your lungs"). A lung "partly
 # collapsed" is not a collapsed lung (a pneumothorax) but a part that has not filled with air.
 PLAIN_WORDING = "≈"
-_FILLER = (r"(?:[\s\-‐–]+(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflated))|[a-z]+ly(?<!partly)(?<!partially)|"
+# A plain wording with this mark says the finding only as borderline ("your heart is at the top of normal"): a hedge.
+BORDERLINE_WORDING = PLAIN_WORDING + "?"
+# A hedge is never filler: "your heart is possibly enlarged" is not "your heart is enlarged".
+_FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocally|borderline)\b)"
+           r"(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflated))|[a-z]+ly(?<!partly)(?<!partially)|"
            r"still|now|also|much|even|a\s+(?:little|bit|lot)|little|(?:both|all|one|some|several)\s+of|your|my|"
            r"the|an?|its|their|that|this|both|each|one|other|some|several|small|tiny|dense|round|faint|new|old|healed|right|"
            r"left|upper|lower|top|bottom|middle|\d+(?:st|nd|rd|th)?|(?:fir|seco|thi|four|fif|six|seven|eigh|nin|ten|"
@@ -420,7 +424,8 @@ _FILLER = (r"(?:[\s\-‐–]+(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflat
 # ("got_out"). The words may run over a comma ("fluid, collected in the space between the lung and the chest
 # wall"), though not into a new clause (", but", ", and").
 _GAP_SEPARATOR = r"(?:\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)"
-_PLAIN_GAP = (rf"(?:{_GAP_SEPARATOR}(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked)\b)"
+_PLAIN_GAP = (rf"(?:{_GAP_SEPARATOR}(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked|may|might|"
+              r"could|possibly|perhaps|maybe|borderline)\b)"
               r"(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+){0,6}?" + _GAP_SEPARATOR)
 
 
@@ -453,6 +458,9 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     "airspace"); punctuation in the term ("HIV/AIDS", "C. diff", "PE's", "Neck: supple") matches any short run
     of punctuation and spaces.
     """
+    if term.startswith(BORDERLINE_WORDING):
+        said = _term_pattern(PLAIN_WORDING + term[len(BORDERLINE_WORDING):]).pattern
+        return re.compile(f"(?P<hedge>{said})", re.IGNORECASE)
     plain = term.startswith(PLAIN_WORDING)
     if plain and ("…" in term or "|" in term):
         return re.compile(rf"(?<![A-Za-z0-9]){_plain_pattern(term)}(?![A-Za-z0-9])", re.IGNORECASE)
@@ -535,7 +543,10 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                     groups = match.groupdict()
                     found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")),
                                           bool(groups.get("hedge"))))
-    found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
+    # of two wordings that match the same words, the one that reads a denial or a hedge in them wins ("heart size
+    # borderline enlarged" is hedged, though a plain wording of the enlarged heart matches it too)
+    found.sort(key=lambda mention: (mention.start - mention.end, mention.start,
+                                    not (mention.negated or mention.hedged)))
     kept: list[_Mention] = []
     for mention in found:
         # the same finding twice ("pleural effusion" and "effusion") counts once; another finding's

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from .cases import Case, ReferenceFinding
 from .chest_findings import STANDARD_FINDINGS, standard_findings_for
-from .concordance import PLAIN_WORDING, _sentences, check_findings
+from .concordance import BORDERLINE_WORDING, PLAIN_WORDING, _sentences, check_findings
 
 # The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them), and
 # in a phrase with "…" gaps (concordance.PLAIN_WORDING) the words one idea takes ("{fluid}": fluid, water).
@@ -79,6 +79,7 @@ class LayTerms:
     says: tuple[str, ...]
     normal: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
+    borderline: tuple[str, ...] = ()  # phrases that say it only as borderline: a hedge ("at the top of normal")
 
 
 def plain_example(phrase: str) -> str:
@@ -87,11 +88,11 @@ def plain_example(phrase: str) -> str:
     return " ".join(words)
 
 
-def _lay(says: Sequence[str], normal: Sequence[str] = ()) -> LayTerms:
+def _lay(says: Sequence[str], normal: Sequence[str] = (), borderline: Sequence[str] = ()) -> LayTerms:
     examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase]
     for placeholder, wordings in _PLACES.items():
         examples = [phrase.replace(placeholder, plain_example(wordings[0])) for phrase in examples]
-    return LayTerms(_expand(says), _expand(normal), tuple(examples))
+    return LayTerms(_expand(says), _expand(normal), tuple(examples), _expand(borderline))
 
 
 STANDARD_LAY_TERMS: dict[str, LayTerms] = {
@@ -100,12 +101,13 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart is large", "heart is big", "heart is bigger than normal", "heart is larger than normal",
          "heart is bigger than it should be", "heart is larger than it should be",
          "heart has grown", "heart has got bigger", "heart has become bigger", "heart has become larger",
-         "upper end of normal size", "upper limit of normal size", "top end of normal size",
          # in other words: the heart and what it does or looks like, a few words apart
          "heart … wider|broader|oversized|swollen|bigger|larger|enlarged|grown|stretched|widened",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
-         "normal-sized heart", "heart size is normal", "heart looks normal")),
+         "normal-sized heart", "heart size is normal", "heart looks normal"),
+        # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
+        ("top|upper|high|higher end|edge|limit|limits|side|part|range of normal", "top|upper of normal")),
     "widened mediastinum": _lay(
         ("widened space between the lungs", "wider space between the lungs", "space between the lungs is wider",
          "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
@@ -117,7 +119,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "solid-looking area", "dense patch",
          "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless",
          "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless",
-         "patch|area … infection",
+         "patch|area … infection", "some|early|active|new infection",
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
          "pneumonia", "chest infection", "lung infection", "infection in {lung}",
@@ -220,20 +222,24 @@ def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
     says: list[str] = []
     normal: list[str] = []
     examples: list[str] = []
+    borderline: list[str] = []
     entries = [STANDARD_LAY_TERMS[e.name] for e in standard_findings_for(finding.name, tuple(finding.synonyms))]
     own = CASE_LAY_TERMS.get(_name_key(finding.name))
     for entry in [*entries, *([own] if own else [])]:
         says.extend(entry.says)
         normal.extend(entry.normal)
         examples.extend(entry.examples)
-    return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)), tuple(dict.fromkeys(examples)))
+        borderline.extend(entry.borderline)
+    return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)), tuple(dict.fromkeys(examples)),
+                    tuple(dict.fromkeys(borderline)))
 
 
 def lay_finding(finding: ReferenceFinding) -> ReferenceFinding:
     """A copy of the finding whose terms and normal statements also hold its plain wordings."""
     lay = lay_terms_of(finding)
     # marked as plain wording: "your heart is slightly larger than normal" still says "heart is larger than normal"
-    return dataclasses.replace(finding, synonyms=(*finding.synonyms, *(PLAIN_WORDING + s for s in lay.says)),
+    return dataclasses.replace(finding, synonyms=(*finding.synonyms, *(PLAIN_WORDING + s for s in lay.says),
+                                                  *(BORDERLINE_WORDING + s for s in lay.borderline)),
                                absent_when=(*finding.absent_when, *(PLAIN_WORDING + s for s in lay.normal)))
 
 
