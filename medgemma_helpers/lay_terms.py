@@ -31,8 +31,8 @@ and measured on texts nobody tuned them for (eval/README.md).
 These are word lists, not understanding: a phrase the lists lack is not seen. The explanation's table quotes the
 sentence behind every verdict so a reader can check the checker.
 
-Layer: cases and concordance (above concordance, whose rules it uses). May import: cases, chest_findings,
-concordance.
+Layer: cases and concordance (above concordance, whose rules it uses). May import: attributes, cases,
+chest_findings, concordance.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .attributes import place_before
 from .cases import Case, ReferenceFinding
 from .chest_findings import STANDARD_FINDINGS, standard_findings_for
 from .concordance import BORDERLINE_WORDING, PLAIN_WORDING, _sentences, check_findings
@@ -446,8 +447,24 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 
 
 _SAYS = ("present", "uncertain")
+_PART_COLLAPSE = re.compile(r"atelecta|collaps|volume\s+loss|not\s+fully\s+(?:inflated|expanded)", re.IGNORECASE)
+_PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collapsed|collapse|deflated",)
 # A word de-identification hid before a finding may have been a hedge ("interstitial accentuation, XXXX edema")
 _HIDDEN_WORD = re.compile(r"\bXXXX\b")
+
+
+# "right" and "left" that are no side: "right at the top", "in the right place", "only a little is left"
+_NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|behind|beside|up|down|through|under|over|"
+                         r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
+                         r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
+                         r"(?!\s+(?:side|lung|ribs?|arm|chest|half|part|upper|lower|middle)\b)|\bleft(?=\s+(?:over|behind|"
+                         r"alone|out|in\s+place)\b)", re.IGNORECASE)
+
+
+def _side_of_sentence(sentence: str) -> str:
+    """The side a plain sentence names anywhere in it: one side, both ("bilateral"), or ""."""
+    # every place the sentence names, as a sentence pointing back to it would take them ("This is ...")
+    return place_before("This", _NOT_A_SIDE.sub("", sentence)).side
 
 
 def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[str]]:
@@ -471,6 +488,12 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     explanation asserts that the read does not is added.
     """
     findings = [lay_finding(f) for f in _findings_to_check(case)]
+    reference_words = read if read is not None else " ".join(t for f in findings for t in f.terms)
+    if not _PART_COLLAPSE.search(reference_words):
+        # "part of your lung has collapsed" is an atelectasis where the read has one; where it has none, the text
+        # tells the patient of a collapse the read does not report: the collapsed lung a patient knows
+        findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_PARTLY_COLLAPSED))
+                    if "pneumothorax" in f.name.lower() else f for f in findings]
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     if read is not None:
         reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
@@ -480,6 +503,10 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         also = [set() for _ in findings]
     checks = []
     for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
+        if explained.status in _SAYS and not explained.side and explained.evidence:
+            # the side in another clause of its sentence: "at the base of your left lung there is a streak, which
+            # may be scarring"
+            explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
         # a finding moved to the other side is not kept, however plainly it is named
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
