@@ -44,6 +44,7 @@ def _reports(uids: set[str]) -> dict[str, str]:
 
 def score(path: str = SET) -> tuple[dict[str, tuple[float, int]], list[str]]:
     """(measure -> (value, items)) and a line for every miss or false flag."""
+    from medgemma_helpers.lay_terms import JARGON
     from medgemma_helpers.patient import check_explanation
 
     with open(path) as f:
@@ -51,9 +52,12 @@ def score(path: str = SET) -> tuple[dict[str, tuple[float, int]], list[str]]:
     reads = _reports({r["uid"] for r in data["rewrites"] if r.get("uid")})
     errors: list[str] = []
     false_jargon = 0
+    spellings = {entry.term: {w.lower() for w in (entry.term, *entry.spellings)} for entry in JARGON}
     for text in data["education"]:
         flagged = check_explanation(text["text"], read="").jargon
-        wrong = [t for t in flagged if t not in text.get("unexplained", [])]
+        # the set names a term as the text spells it ("echocardiogram" for the term "echocardiography")
+        unexplained = {w.lower() for w in text.get("unexplained", [])}
+        wrong = [t for t in flagged if not spellings.get(t, {t.lower()}) & unexplained]
         false_jargon += len(wrong)
         errors += [f"jargon false alarm [{text['id']}]: {term}" for term in wrong]
     false_flags = 0

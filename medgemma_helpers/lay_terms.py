@@ -283,7 +283,8 @@ JARGON: tuple[Jargon, ...] = (
     _j("pulmonary embolism", "clot"),
     _j("embolism", "clot", "embolus", "emboli"),
     _j("pulmonary", "lung"),
-    _j("interstitial", "tissue between, lung tissue, framework, supporting tissue"),
+    _j("interstitial", "tissue between, lung tissue, framework, supporting tissue, tissue that supports, "
+       "tissue around the air sacs, network of tissue, web of tissue"),
     _j("reticular", "net, lace, lacy, web, fine line", "reticulation", "reticulonodular"),
     _j("fibrosis", "scar", "fibrotic"),
     _j("emphysema", "air sac, damaged"),
@@ -340,7 +341,7 @@ JARGON: tuple[Jargon, ...] = (
     _j("benign", "not cancer, harmless, non-cancerous, noncancerous"),
     _j("malignant", "cancer", "malignancy"),
     _j("neoplasm", "growth, tumour, tumor, cancer", "neoplastic"),
-    _j("idiopathic", "unknown cause, no known cause, not known, cause is unknown, no clear cause"),
+    _j("idiopathic", "unknown cause, no cause, not known, cause is unknown, cause is not known"),
     _j("aetiology", "cause", "etiology"),
     _j("chronic", "long-term, long term, lasting, for a long time"),
     _j("dyspnoea", "short of breath, breathless, breathing", "dyspnea"),
@@ -350,14 +351,16 @@ JARGON: tuple[Jargon, ...] = (
 )
 
 
-def _any_word(words: Sequence[str], *, suffix: str) -> re.Pattern[str]:
-    alternation = "|".join(re.escape(w).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]*") for w in words)
+def _any_word(words: Sequence[str], *, suffix: str, between: str = r"[\s-]+") -> re.Pattern[str]:
+    alternation = "|".join(re.escape(w).replace(r"\ ", between).replace(r"\-", r"[\s-]*") for w in words)
     return re.compile(rf"(?<![A-Za-z])(?:{alternation}){suffix}(?![A-Za-z])", re.IGNORECASE)
 
 
 # a term may be plural ("nodules"); a gloss may be inflected ("scar" glosses by "scarring", "enlarge" by "enlarged")
+# and hold a word or two more between its words ("no cause" in "no clear cause", "no cause is ever found")
 _TERMS = [(entry, _any_word((entry.term, *entry.spellings), suffix="(?:s|es)?"),
-           _any_word(entry.glosses, suffix="[a-z]{0,4}")) for entry in JARGON]
+           _any_word(entry.glosses, suffix="[a-z]{0,4}", between=r"[\s-]+(?:[A-Za-z'’]+[\s-]+){0,2}"))
+          for entry in JARGON]
 
 
 @dataclass(frozen=True)
