@@ -445,3 +445,89 @@ def test_a_hypothetical_is_a_question_in_a_read_and_nothing_in_a_patient_text():
 def test_check_explanation_needs_a_case_or_a_read():
     with pytest.raises(mh.InputError, match="read="):
         mh.check_explanation("Your heart is a normal size.")
+
+
+# ---------------------------------------------------------------- what a read means, as a patient would be told it
+
+
+@pytest.mark.parametrize("text, read", [
+    ("There is a cloudy area in the lower part of your right lung.", "Patchy airspace disease in the right lower lobe."),
+    ("You have a lung infection in the middle of your right lung.", "Right middle lobe pneumonia."),
+    ("Part of your left lung looks cloudy and filled in.", "Left upper lobe infiltrate."),
+])
+def test_a_reads_airspace_disease_or_pneumonia_is_the_cloudy_patch_a_patient_is_told_of(text, read):
+    assert _verdicts(text, read) == {"consolidation": ("kept", "")}
+
+
+def test_an_interstitial_infiltrate_is_no_cloudy_patch():
+    assert "consolidation" not in _verdicts("Your lungs show fine lines.", "Diffuse interstitial infiltrates.")
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    ("There is some liquid, trapped in the space around your left lung.", "Left pleural effusion.",
+     "pleural effusion"),
+    ("Air has got caught between your right lung and the chest wall.", "Right pneumothorax.", "pneumothorax"),
+    ("The veins in the upper part of your lungs look fuller than they should.", "Pulmonary vascular congestion.",
+     "pulmonary vascular congestion"),
+    ("Your 9th rib on the left looks uneven. This is an old break that has healed.",
+     "Old healed left 9th rib fracture.", "fracture"),
+    ("Two ribs on your right side have odd shapes, which shows that they were broken long ago.",
+     "Healed right rib fractures.", "fracture"),
+    ("There is extra water in the tissue of both lungs.", "Pulmonary edema.", "pulmonary oedema"),
+    ("Over the years your lungs have become stiffer.", "Pulmonary fibrosis.", "pulmonary fibrosis"),
+])
+def test_plain_wording_over_a_comma_with_a_pronoun_or_a_looking_verb_is_kept(text, read, finding):
+    assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
+def test_air_trapped_inside_the_lungs_is_no_air_outside_them():
+    said = _verdicts("The air sacs are worn, so air stays trapped inside your lungs.", "Emphysema.")
+    assert "pneumothorax" not in said
+
+
+@pytest.mark.parametrize("text", [
+    "At the bottom of your right lung there may be a chest infection, or part of the lung may not be fully open.",
+    "At the bottom of your right lung there is a chest infection.",
+])
+def test_a_differential_in_the_read_may_be_explained_hedged_or_as_stated(text):
+    assert _verdicts(text, "Right basilar atelectasis or pneumonia.") == {"consolidation": ("kept", "")}
+
+
+@pytest.mark.parametrize("text", ["There may be some fluid in your lung tissue.", "There is fluid in your lung tissue."])
+def test_a_word_hidden_by_de_identification_may_have_been_a_hedge(text):
+    assert _verdicts(text, "Hazy opacities in both lungs, XXXX edema.") == {"pulmonary oedema": ("kept", "")}
+
+
+def test_the_edge_of_normal_is_borderline_as_the_read_says_it():
+    read = "The heart is borderline enlarged."
+    assert _verdicts("Your heart is at the high end of normal size.", read) == {"cardiomegaly": ("kept", "")}
+    assert _verdicts("Your heart is larger than normal.", read) == {"cardiomegaly": ("dropped", "")}
+    assert _status("Heart size borderline enlarged.", [_generic("cardiomegaly")]) == {"cardiomegaly": "uncertain"}
+
+
+@pytest.mark.parametrize("text", ["Your heart is possibly enlarged.", "Your heart may now be bigger."])
+def test_a_hedge_between_the_words_of_a_plain_wording_stays_a_hedge(text):
+    assert _verdicts(text, "Cardiomegaly.") == {"cardiomegaly": ("dropped", "")}
+
+
+def test_a_device_taken_out_is_not_dropped():
+    assert "line or tube" not in _verdicts("Your lungs look fine.", "The right chest tube has been removed.")
+
+
+def test_a_side_anywhere_in_the_sentence_is_checked_and_right_at_is_no_side():
+    read = "Right apical scarring."
+    assert _verdicts("At the top of your left lung there is a small scar, which is old.", read) == \
+        {"pulmonary fibrosis": ("dropped", "left, where the read has right")}
+    assert _verdicts("Right at the top of your right lung there is a small scar.", read) == \
+        {"pulmonary fibrosis": ("kept", "")}
+    assert _verdicts("There was fluid around your right lung; only a little of it is left.",
+                     "Small right pleural effusion.") == {"pleural effusion": ("kept", "")}
+
+
+def test_a_partly_collapsed_lung_is_a_collapsed_lung_where_the_read_has_no_collapse():
+    assert _verdicts("Your left lung has partly collapsed.", "Normal chest.") == {"pneumothorax": ("added", "")}
+
+
+def test_an_explaining_phrase_may_hold_a_word_more():
+    assert jargon_left("No single cause has been found, so it is called idiopathic.") == []
+    assert jargon_left("Interstitial disease affects the tissue that supports your air sacs.") == []
