@@ -543,10 +543,7 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                     groups = match.groupdict()
                     found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")),
                                           bool(groups.get("hedge"))))
-    # of two wordings that match the same words, the one that reads a denial or a hedge in them wins ("heart size
-    # borderline enlarged" is hedged, though a plain wording of the enlarged heart matches it too)
-    found.sort(key=lambda mention: (mention.start - mention.end, mention.start,
-                                    not (mention.negated or mention.hedged)))
+    found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
     kept: list[_Mention] = []
     for mention in found:
         # the same finding twice ("pleural effusion" and "effusion") counts once; another finding's

@@ -518,8 +518,8 @@ def test_a_side_anywhere_in_the_sentence_is_checked_and_right_at_is_no_side():
     read = "Right apical scarring."
     assert _verdicts("At the top of your left lung there is a small scar, which is old.", read) == \
         {"pulmonary fibrosis": ("dropped", "left, where the read has right")}
-    assert _verdicts("Right at the top of your right lung there is a small scar.", read) == \
-        {"pulmonary fibrosis": ("kept", "")}
+    assert _verdicts("Right at the top of your left lung, the lining looks a bit thick, which is probably a small "
+                     "old scar.", "Left apical scarring.") == {"pulmonary fibrosis": ("kept", "")}
     assert _verdicts("There was fluid around your right lung; only a little of it is left.",
                      "Small right pleural effusion.") == {"pleural effusion": ("kept", "")}
 
