@@ -266,3 +266,33 @@ def test_normal_statements_from_the_case_file_deny_a_finding():
     # A positive mention still wins over a normal statement elsewhere (the combining rule).
     mixed = {c.finding: c.status for c in mh.check_findings("Heart size normal. Mild cardiomegaly is seen.", case)}
     assert mixed["cardiomegaly"] == "present"
+
+
+def _read(text: str, finding: ReferenceFinding, **options: bool) -> str:
+    return check_findings(text, [finding], **options)[0].status
+
+
+LINE = ReferenceFinding("line or tube", (), "absent")
+FIBROSIS = ReferenceFinding("pulmonary fibrosis", ("scarring",), "present")
+NODULE = ReferenceFinding("nodule", (), "present")
+
+
+@pytest.mark.parametrize("text", ["Interval removal of the left PICC.", "The right PICC line has since been removed."])
+def test_a_device_taken_out_is_absent(text):
+    assert _read(text, LINE) == "absent"
+
+
+def test_found_and_removed_was_there():
+    assert _read("A small nodule was found and removed at surgery.", NODULE) == "present"
+
+
+def test_two_findings_joined_by_or_are_a_differential_only_when_asked():
+    text = "Scarring or plate atelectasis at the left base."
+    assert (_read(text, FIBROSIS), _read(text, FIBROSIS, differential=True)) == ("present", "uncertain")
+    # a count, and a device whose type is the question, are not a differential
+    assert _read("One or more small nodules in the right lung.", NODULE, differential=True) == "present"
+    assert _read("A central line or PICC in the SVC.", LINE, differential=True) == "present"
+
+
+def test_an_enlarged_cardiac_contour_is_cardiomegaly():
+    assert _read("Mildly enlarged cardiac contour.", ReferenceFinding("cardiomegaly", (), "absent")) == "present"
