@@ -451,7 +451,7 @@ def test_check_explanation_needs_a_case_or_a_read():
 
 
 @pytest.mark.parametrize("text, read", [
-    ("There is a cloudy area in the lower part of your right lung.", "Patchy airspace disease in the right lower lobe."),
+    ("There is a cloudy area in the lower part of your right lung.", "Patchy airspace disease, right lower lobe."),
     ("You have a lung infection in the middle of your right lung.", "Right middle lobe pneumonia."),
     ("Part of your left lung looks cloudy and filled in.", "Left upper lobe infiltrate."),
 ])
@@ -493,7 +493,8 @@ def test_a_differential_in_the_read_may_be_explained_hedged_or_as_stated(text):
     assert _verdicts(text, "Right basilar atelectasis or pneumonia.") == {"consolidation": ("kept", "")}
 
 
-@pytest.mark.parametrize("text", ["There may be some fluid in your lung tissue.", "There is fluid in your lung tissue."])
+@pytest.mark.parametrize("text", ["There may be some fluid in your lung tissue.",
+                                  "There is fluid in your lung tissue."])
 def test_a_word_hidden_by_de_identification_may_have_been_a_hedge(text):
     assert _verdicts(text, "Hazy opacities in both lungs, XXXX edema.") == {"pulmonary oedema": ("kept", "")}
 
