@@ -470,6 +470,22 @@ def _side_of_sentence(sentence: str) -> str:
     return place_before("This", _NOT_A_SIDE.sub("", sentence)).side
 
 
+# A sentence that opens by pointing back at what the text just described
+_POINTER = re.compile(r"^\W*(?:(?:both|all)\s+of\s+(?:these|this|them)|these|this|that|they)\b", re.IGNORECASE)
+
+
+def _side_pointed_to(sentence: str, sentences: Sequence[str]) -> str:
+    """The side a sentence that points back ("Both of these fit with ...") takes: of the last one or two before it."""
+    if not _POINTER.match(sentence) or sentence not in sentences:
+        return ""
+    index = sentences.index(sentence)
+    for before in reversed(sentences[max(0, index - 2):index]):
+        side = _side_of_sentence(before)
+        if side:
+            return side
+    return ""
+
+
 def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[str]]:
     """Per finding, the other certainty a careful reader may take from the read, which the explanation may keep.
 
@@ -504,12 +520,14 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     else:
         reference = [(f.expected, "", f.side) for f in findings]
         also = [set() for _ in findings]
+    sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
     for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
         if explained.status in _SAYS and not explained.side and explained.evidence:
-            # the side in another clause of its sentence: "at the base of your left lung there is a streak, which
-            # may be scarring"
-            explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence))
+            # the side in another clause of its sentence ("at the base of your left lung there is a streak, which
+            # may be scarring"), or in the sentences a pointer refers to ("Both of these fit with emphysema.")
+            explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
+                                            or _side_pointed_to(explained.evidence, sentences))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
         # a finding moved to the other side is not kept, however plainly it is named
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \

@@ -532,3 +532,9 @@ def test_a_partly_collapsed_lung_is_a_collapsed_lung_where_the_read_has_no_colla
 def test_an_explaining_phrase_may_hold_a_word_more():
     assert jargon_left("No single cause has been found, so it is called idiopathic.") == []
     assert jargon_left("Interstitial disease affects the tissue that supports your air sacs.") == []
+
+
+def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
+    text = "The corner at the bottom of your left lung is hidden. Both of these signs mean fluid sits around the lung."
+    assert _verdicts(text, "Right pleural effusion.") == \
+        {"pleural effusion": ("dropped", "left, where the read has right")}
