@@ -422,22 +422,28 @@ _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocal
 # In plain wording, "…" stands for a few words of any kind but a denial, a condition or a search ("fluid … around
 # … lungs": "water has pooled outside your lungs"), and "a|b" for either word; "_" joins the words of one
 # ("got_out"). The words may run over a comma ("fluid, collected in the space between the lung and the chest
-# wall"), though not into a new clause (", but", ", and").
+# wall"), though not into a new clause (", but", ", and"). A hedge among them hedges the finding ("your heart may
+# be bigger"): it is caught in a group named hedge<n>, one per gap.
 _GAP_SEPARATOR = r"(?:\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)"
-_PLAIN_GAP = (rf"(?:{_GAP_SEPARATOR}(?!(?:no|not|never|none|nor|without|if|whether|unless|check|checked|may|might|"
-              r"could|possibly|perhaps|maybe|borderline)\b)"
-              r"(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+){0,6}?" + _GAP_SEPARATOR)
+_GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"
+
+
+def _plain_gap(number: int) -> str:
+    """The pattern of one "…" gap, its hedge caught in the group hedge<number>."""
+    word = (rf"(?:(?P<hedge{number}>{_GAP_HEDGE})\b|(?!(?:no|not|never|none|nor|without|if|whether|unless|check|"
+            r"checked)\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+)")
+    return rf"(?:{_GAP_SEPARATOR}{word}){{0,6}}?{_GAP_SEPARATOR}"
 
 
 def _plain_pattern(term: str) -> str:
-    """The pattern of one plain wording with "…" gaps or "a|b" choices (see _PLAIN_GAP)."""
+    """The pattern of one plain wording with "…" gaps or "a|b" choices (see _plain_gap)."""
     tokens = term[len(PLAIN_WORDING):].split()
     body, negatable = "", True
     for index, token in enumerate(tokens):
         if token == "…":
             continue
         if index:
-            body += _PLAIN_GAP if tokens[index - 1] == "…" else _FILLER + r"[\s\-‐–]+"
+            body += _plain_gap(index) if tokens[index - 1] == "…" else _FILLER + r"[\s\-‐–]+"
         last = index == len(tokens) - 1
         choices = []
         for choice in token.split("|"):
@@ -541,8 +547,8 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
             for match in pattern.finditer(sentence):
                 if match.end() > match.start() and not _is_lookalike(sentence, match.start(), match.end(), finding):
                     groups = match.groupdict()
-                    found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")),
-                                          bool(groups.get("hedge"))))
+                    hedged = any(value for name, value in groups.items() if name.startswith("hedge"))
+                    found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")), hedged))
     found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
     kept: list[_Mention] = []
     for mention in found:

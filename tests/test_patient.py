@@ -509,6 +509,7 @@ def test_the_edge_of_normal_is_borderline_as_the_read_says_it():
 @pytest.mark.parametrize("text", ["Your heart is possibly enlarged.", "Your heart may now be bigger."])
 def test_a_hedge_between_the_words_of_a_plain_wording_stays_a_hedge(text):
     assert _verdicts(text, "Cardiomegaly.") == {"cardiomegaly": ("dropped", "")}
+    assert _verdicts(text, "Possible cardiomegaly.") == {"cardiomegaly": ("kept", "")}
 
 
 def test_a_device_taken_out_is_not_dropped():
