@@ -20,8 +20,16 @@ everyday words may stand between their words ("your heart is slightly larger tha
 right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a
 few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
 there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
-lower-zone predominance. A medical term is explained by a plain word in its sentence or the one before or after
-it, or once anywhere earlier in the text; unexplained abbreviations (CT, ILD, r/o) are jargon.
+lower-zone predominance; a gap may run over a comma, and a hedge in it ("your heart may be bigger") hedges the
+finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its side,
+and a sentence that points back ("Both of these...") takes the side of the ones before it. A medical term is
+explained by a plain word in its sentence or the one before or after it, or once anywhere earlier in the text;
+unexplained abbreviations (CT, ILD, r/o) are jargon.
+
+The read is read as a patient would be told it: its airspace disease, infiltrate or pneumonia is the cloudy patch;
+a differential ("scarring or atelectasis") and a word de-identification hid before a finding ("XXXX edema") may be
+explained hedged or as stated; "partly collapsed" is an atelectasis where the read has one, and otherwise a
+collapse the read does not report (a collapsed lung).
 
 Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
 the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
