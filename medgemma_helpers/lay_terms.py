@@ -514,8 +514,9 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     it denies must be said so in the explanation; against the key, likewise with the key's findings. A finding the
     explanation asserts that the read does not is added.
     """
-    findings = [lay_finding(f) for f in _findings_to_check(case)]
-    reference_words = read if read is not None else " ".join(t for f in findings for t in f.terms)
+    own = _findings_to_check(case)
+    findings = [lay_finding(f) for f in own]
+    reference_words = read if read is not None else " ".join(t for f in own if f.expected == "present" for t in f.terms)
     if not _PART_COLLAPSE.search(reference_words):
         # "part of your lung has collapsed" is an atelectasis where the read has one; where it has none, the text
         # tells the patient of a collapse the read does not report: the collapsed lung a patient knows

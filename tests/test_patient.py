@@ -24,6 +24,7 @@ from medgemma_helpers.chest_findings import STANDARD_FINDINGS
 from medgemma_helpers.lay_terms import (
     CASE_LAY_TERMS,
     STANDARD_LAY_TERMS,
+    faithfulness,
     jargon_left,
     lay_finding,
     lay_terms_of,
@@ -528,6 +529,10 @@ def test_a_side_anywhere_in_the_sentence_is_checked_and_right_at_is_no_side():
 
 def test_a_partly_collapsed_lung_is_a_collapsed_lung_where_the_read_has_no_collapse():
     assert _verdicts("Your left lung has partly collapsed.", "Normal chest.") == {"pneumothorax": ("added", "")}
+    # against an answer key, likewise: the key's own plain words for a collapsed lung do not count as a collapse
+    key = [ReferenceFinding("pleural effusion", (), "present"), ReferenceFinding("pneumothorax", (), "absent")]
+    checks = faithfulness("Fluid sits around your right lung, which has partly collapsed.", key)
+    assert {c.finding: c.verdict for c in checks if c.verdict} == {"pleural effusion": "kept", "pneumothorax": "added"}
 
 
 def test_an_explaining_phrase_may_hold_a_word_more():
