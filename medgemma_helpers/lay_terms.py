@@ -177,7 +177,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
                     "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball")),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
-    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
+    # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
+    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
+                          "a|the|chest|plastic drain|drains")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
@@ -190,7 +192,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
 }
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {
-    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein")),
+    "catheter": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
+                      "a|the|chest|plastic drain|drains")),
     "surgical clips": _lay(("small metal clips", "metal clips", "clips from an earlier operation",
                             "clips from a past operation")),
     "cavitation": _lay(("hole in {lung}", "hollow area", "hollow space", "hollow spot")),

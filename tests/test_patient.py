@@ -476,9 +476,14 @@ def test_an_interstitial_infiltrate_is_no_cloudy_patch():
      "Healed right rib fractures.", "fracture"),
     ("There is extra water in the tissue of both lungs.", "Pulmonary edema.", "pulmonary oedema"),
     ("Over the years your lungs have become stiffer.", "Pulmonary fibrosis.", "pulmonary fibrosis"),
+    ("The plastic drain between your ribs is still in.", "Left chest tube in place.", "line or tube"),
 ])
 def test_plain_wording_over_a_comma_with_a_pronoun_or_a_looking_verb_is_kept(text, read, finding):
     assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
+def test_draining_is_no_drain():
+    assert "line or tube" not in _verdicts("Doctors can drain the fluid with a needle.", "Normal chest.")
 
 
 def test_air_trapped_inside_the_lungs_is_no_air_outside_them():
