@@ -351,7 +351,10 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     # a finding in or on a structure is on the structure's side; two structures on two sides make it bilateral
     structure = combine_sides(a.side or ("bilateral" if _PAIRED_STRUCTURES.fullmatch(clause[h[0]:h[1]]) else "")
                               for (a, link), (h, _) in zip(lent, linked) if link == "structure")
-    side = own.side or structure or next((a.side for a, _ in lent if a.side), "")
+    # another name for the same thing lends its side before a neighbour in a list does ("left lobe pneumonia and
+    # scarring or atelectasis at the right base": the scarring is where the atelectasis is)
+    strongest = sorted(lent, key=lambda pair: pair[1] not in ("alternative", "interpretation"))
+    side = own.side or structure or next((a.side for a, _ in strongest if a.side), "")
     site = own.site or next((a.site for a, _ in lent if a.site), "")
     # another name for the same thing has its size too ("minimal scarring or atelectasis"); a neighbour has not
     size = own.size or next((a.size for a, link in lent if a.size and link in ("alternative", "interpretation")), "")

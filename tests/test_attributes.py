@@ -705,3 +705,11 @@ def test_a_shift_takes_its_direction_as_its_side():
 def test_a_structure_named_to_place_something_else_gives_no_side():
     text = "The left hemidiaphragm is elevated. Small air-fluid level below the right hemidiaphragm."
     assert said(text, ELEVATED_DIAPHRAGM.name, (ELEVATED_DIAPHRAGM,))[0] == "left"
+
+
+def test_another_name_lends_its_side_before_a_list_neighbour():
+    scarring = ReferenceFinding("scarring", (), "present")
+    text = "Left upper lobe pneumonia and slight scarring or subsegmental atelectasis at the right apex."
+    assert said(text, "scarring", (scarring,))[0] == "right"
+    text = "Right lower lobe pneumonia and some scarring or linear atelectasis in the left midlung."
+    assert said(text, "scarring", (scarring,))[0] == "left"
