@@ -203,7 +203,7 @@ _HEADS = re.compile(
     r"aorta|trachea|mediastinum|catheters?|tubes?|pacemaker|wires?|clips?|bronchiectasis|hernia|"
     r"(?:lymph)?adenopathy|(?:lymph\s+)?nodes?|spine|scoliosis|kyphosis|lordosis|humer(?:us|i)|clavicles?|ribs?|scapula[es]?|shoulders?|"
     r"breasts?|mastectomy|(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints?|"
-    r"ventric(?:les?|ular)|atri(?:um|a|al)|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
+    r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
     re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
@@ -433,13 +433,16 @@ _PLACE_WORDS = frozenset("""in at on the of within along over involving througho
 _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
 _LIST_GLUE = frozenset("and , a an the some".split())
 _LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)|"
-                       r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
+                       r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?", re.IGNORECASE)
 # A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
 # ... named only to place something else: "free air below the right hemidiaphragm", "adjacent to the left hilum"
 _AS_LANDMARK = re.compile(r"\b(?:below|beneath|under|underneath|above|overlying|adjacent\s+to|abutting|near)\s+"
                           r"(?:the\s+)?(?:(?:right|left)\s+)?(?:[a-z]+\s+)?$", re.IGNORECASE)
-_CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
+_CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?", re.IGNORECASE)
 _TIP = re.compile(r"\btips?\b", re.IGNORECASE)
+# ... and the words from a side to the chamber it names ("right | upper pumping chamber", "left | ventricle")
+_CHAMBER_NEXT = re.compile(r"(?:[\s-]+(?:upper|lower|top|bottom|pumping|main|heart|sided))*[\s-]+"
+                           r"(?:ventric(?:les?|ular)|atri(?:um|a|al)|chambers?)\b", re.IGNORECASE)
 # Structures with a side of their own: a finding in or on one is on its side ("fracture through the right 8th
 # rib", "eventration of the right hemidiaphragm", "right 6th rib is fractured").
 _STRUCTURE = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|shoulders?|humer(?:us|i)|scapula[es]?|breasts?|"
@@ -466,6 +469,7 @@ _PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|oblit
                                re.IGNORECASE)
 _SAID_AS = frozenset("a an most more thought felt to be".split())
 _BESIDE = frozenset("adjacent associated underlying accompanying surrounding".split())
+_GROUND = frozenset("superimposed superimposing background".split())
 
 
 def _link(gap: str, second: str = "", first: str = "") -> str:
@@ -486,6 +490,8 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
     if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
         return "landmark before"  # "the right hemidiaphragm is obscured by an effusion"
     words = [w for w in _gap_words(gap) if w not in _PLACE_WORDS]
+    if _GROUND & set(words):
+        return ""  # "right lower lobe pneumonia superimposed on emphysema": the ground it lies on is no neighbour
     interprets = any(w in _INTERPRETS for w in words) or _OF_WHICH.search(gap) is not None or (
         # de-identification hides the hedge ("opacity at the base XXXX relates to atelectasis", "opacities, XXXX
         # scarring"), though a lone one may hide an adjective ("calcified XXXX opacity")
@@ -599,7 +605,9 @@ def place_before(sentence: str, previous: str) -> Attributes:
     if not _ANAPHORA.match(sentence):
         return Attributes()
     items = _items(previous)
-    sides = [value for _, _, kind, value in items if kind == "side" and not value.startswith("toward ")]
+    # a heart chamber's side places a line's tip, not what the sentence points back to
+    sides = [value for _, end, kind, value in items if kind == "side" and not value.startswith("toward ")
+             and not _CHAMBER_NEXT.match(previous, end)]
     sites = list(dict.fromkeys(value for _, _, kind, value in items if kind == "site"))
     return Attributes(combine_sides(sides), "", ", ".join(sites))
 

@@ -220,8 +220,10 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
      r"cleared|unlikely|doubtful|improbable)\b", "absent", "backward", "phrase"),
-    # a device taken out is no longer there ("the line has been removed"); "found and removed" was there
-    (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+removed\b", "absent", "backward", "phrase"),
+    # a device taken out is no longer there ("the line has been removed", "the tube has been taken out");
+    # "found and removed" was there
+    (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+(?:removed|taken\s+out|pulled\s+out)\b",
+     "absent", "backward", "phrase"),
     (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
     # uncertainty, forward
     # not the month ("May 03") nor a name ("borderline personality disorder")
@@ -378,6 +380,14 @@ def _spelling(stem: str) -> str:
     return pattern.replace("iz", "i[sz]")
 
 
+def _inflected(stem: str) -> str:
+    """A plain word "stem+" in any of its inflections: "scar+" is scar, scars, scarred, scarring; "settle+" is
+    settle, settles, settled, settling."""
+    if stem.endswith("e"):
+        return re.escape(stem[:-1]) + "(?:e|es|ed|ing)"
+    return re.escape(stem) + f"(?:s|es|ed|ing|{re.escape(stem[-1])}(?:ed|ing))?"
+
+
 def _word_pattern(word: str, last: bool) -> str:
     """A word of a term; the last one also matches its plural ("opacity" -> "opacities")."""
     w = word.lower()
@@ -421,18 +431,29 @@ _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocal
 
 # In plain wording, "…" stands for a few words of any kind but a denial, a condition or a search ("fluid … around
 # … lungs": "water has pooled outside your lungs"), and "a|b" for either word; "_" joins the words of one
-# ("got_out"). The words may run over a comma ("fluid, collected in the space between the lung and the chest
-# wall"), though not into a new clause (", but", ", and"). A hedge among them hedges the finding ("your heart may
-# be bigger"): it is caught in a group named hedge<n>, one per gap.
-_GAP_SEPARATOR = r"(?:\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)"
+# ("got_out"); "word+" is the word in any inflection ("collect+": collects, collected, collecting). The words may
+# run over a comma ("fluid, collected in the space between the lung and the chest wall"), though not into a new
+# clause (", but", ", and"). A hedge among them hedges the finding ("your heart may be bigger"): it is caught in a
+# group named hedge<n>, one per gap.
+# A relative clause set off by commas says what the thing is, not whether it is there: "fluid, which may be blood,
+# has collected" asserts the fluid; it is passed over whole, so a hedge inside it hedges nothing.
+_GAP_SEPARATOR = (r"(?:\s*,\s*(?:which|who)\b[^,.;:!?]{1,40},\s*|"
+                  r"\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)")
 _GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"
 
 
-def _plain_gap(number: int) -> str:
-    """The pattern of one "…" gap, its hedge caught in the group hedge<number>."""
+def _plain_gap(number: int, barred: Sequence[str] = ()) -> str:
+    """The pattern of one "…" gap, its hedge caught in the group hedge<number>.
+
+    A gap that bars words ("…!around|space") may not hold them, and may hold up to ten words: "fluid has
+    collected in the middle and lower parts of both of your lungs" is in the lungs, "fluid in the space around
+    your lungs" is not.
+    """
+    bar = "|".join(_word_pattern(w, True) for w in barred)
     word = (rf"(?:(?P<hedge{number}>{_GAP_HEDGE})\b|(?!(?:no|not|never|none|nor|without|if|whether|unless|check|"
-            r"checked)\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)[A-Za-z0-9'’-]+)")
-    return rf"(?:{_GAP_SEPARATOR}{word}){{0,6}}?{_GAP_SEPARATOR}"
+            r"checked" + (f"|{bar}" if bar else "") + r")\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)"
+            r"[A-Za-z0-9'’-]+)")
+    return rf"(?:{_GAP_SEPARATOR}{word}){{0,{10 if barred else 6}}}?{_GAP_SEPARATOR}"
 
 
 def _plain_pattern(term: str) -> str:
@@ -440,15 +461,18 @@ def _plain_pattern(term: str) -> str:
     tokens = term[len(PLAIN_WORDING):].split()
     body, negatable = "", True
     for index, token in enumerate(tokens):
-        if token == "…":
+        if token.startswith("…"):
             continue
         if index:
-            body += _plain_gap(index) if tokens[index - 1] == "…" else _FILLER + r"[\s\-‐–]+"
+            before = tokens[index - 1]
+            body += (_plain_gap(index, before[2:].split("|") if before.startswith("…!") else ())
+                     if before.startswith("…") else _FILLER + r"[\s\-‐–]+")
         last = index == len(tokens) - 1
         choices = []
         for choice in token.split("|"):
             words = re.split(r"[_-]", choice)
-            choices.append(r"[\s\-‐–]*".join(_word_pattern(w, last and i == len(words) - 1)
+            choices.append(r"[\s\-‐–]*".join(_inflected(w[:-1]) if w.endswith("+") else
+                                              _word_pattern(w, last and i == len(words) - 1)
                                               for i, w in enumerate(words)))
         body += f"(?:{'|'.join(choices)})"
         if negatable and token.lower() in _COPULAS and 0 < index < len(tokens) - 1:
@@ -468,7 +492,7 @@ def _term_pattern(term: str) -> re.Pattern[str]:
         said = _term_pattern(PLAIN_WORDING + term[len(BORDERLINE_WORDING):]).pattern
         return re.compile(f"(?P<hedge>{said})", re.IGNORECASE)
     plain = term.startswith(PLAIN_WORDING)
-    if plain and ("…" in term or "|" in term):
+    if plain and ("…" in term or "|" in term or "+" in term):
         return re.compile(rf"(?<![A-Za-z0-9]){_plain_pattern(term)}(?![A-Za-z0-9])", re.IGNORECASE)
     words = re.findall(r"[A-Za-z0-9]+", term)
     separators = re.findall(r"(?<=[A-Za-z0-9])[^A-Za-z0-9]+(?=[A-Za-z0-9])", term)

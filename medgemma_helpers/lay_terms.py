@@ -21,15 +21,27 @@ right side is broken", "fluid around both of your lungs"); a phrase with "…" n
 few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
 there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
 lower-zone predominance; a gap may run over a comma, and a hedge in it ("your heart may be bigger") hedges the
-finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its side,
-and a sentence that points back ("Both of these...") takes the side of the ones before it. A medical term is
-explained by a plain word in its sentence or the one before or after it, or once anywhere earlier in the text;
-unexplained abbreviations (CT, ILD, r/o) are jargon.
+finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its side
+(a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of these...")
+takes the side of the ones before it.
+
+A finding is also named by its idea: a thing (fluid, water, liquid; scar; vessels; a tube, a wire, a device) and
+where it is or how it looks, a few words apart in one clause, in any inflection ("word+": "scarred", "collecting").
+Where two findings share the thing, the gap between the cues bars the other's place: fluid "in" the lungs is
+oedema only where no "space", "around" or "lining" stands between ("fluid in the space around your lungs" is an
+effusion), and fluid around them is an effusion only where no "tissue" does. A relative clause set off by commas
+("fluid, which may be blood, has collected") says what the thing is, not whether it is there. A sentence that says
+what a lookalike is ("the round shadows are your nipples") names no finding (`LayTerms.not_it`). A medical term is
+explained by a plain word in its sentence or the one before or after it, or once anywhere earlier in the text, or
+by a sentence that gives it as the name of what it describes ("a spot larger than 3 cm is called a mass");
+unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic fibrosis") is
+a term of its own.
 
 The read is read as a patient would be told it: its airspace disease, infiltrate or pneumonia is the cloudy patch;
 a differential ("scarring or atelectasis") and a word de-identification hid before a finding ("XXXX edema") may be
 explained hedged or as stated; "partly collapsed" is an atelectasis where the read has one, and otherwise a
-collapse the read does not report (a collapsed lung).
+collapse the read does not report (a collapsed lung); one of a list of causes the read only leaves open
+("adenopathy, or mass is not excluded") may be left out.
 
 Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
 the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
@@ -53,7 +65,7 @@ from dataclasses import dataclass
 from .attributes import place_before
 from .cases import Case, ReferenceFinding
 from .chest_findings import STANDARD_FINDINGS, standard_findings_for
-from .concordance import BORDERLINE_WORDING, PLAIN_WORDING, _sentences, check_findings
+from .concordance import BORDERLINE_WORDING, PLAIN_WORDING, _sentences, _term_pattern, check_findings
 
 # The ways a patient text names a lung, the womb, a growth's edge (expanded in every phrase that holds them), and
 # in a phrase with "…" gaps (concordance.PLAIN_WORDING) the words one idea takes ("{fluid}": fluid, water).
@@ -63,9 +75,15 @@ _PLACES = {
     "{lung}": ("the_lung|the_lungs|lung|lungs|one|side",),
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
-    "{fluid}": ("fluid|liquid|water|watery",),
+    "{fluid}": ("fluid+|liquid+|water|watery",),
     "{bone}": ("rib|ribs|bone|bones|collarbone|breastbone|shoulder_blade|spine",),
     "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
+    # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
+    # lungs, "fluid has collected in the middle and lower parts of both of your lungs" is
+    "{not_in_lung}": ("…!space|spaces|around|outside|lining|linings|between|surrounding|wall|walls|heart|belly|tummy|"
+                      "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest",),
+    # a gap that may not pass the lung tissue: "fluid soaking into the tissue of your lungs" is no effusion
+    "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout",),
 }
 
 
@@ -89,19 +107,22 @@ class LayTerms:
     normal: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
     borderline: tuple[str, ...] = ()  # phrases that say it only as borderline: a hedge ("at the top of normal")
+    not_it: tuple[str, ...] = ()  # phrases that say what a lookalike is instead ("the shadows are your nipples")
 
 
 def plain_example(phrase: str) -> str:
     """One literal wording of a plain phrase: its first choice at each "a|b", its gaps closed ("heart … wider")."""
-    words = [token.split("|")[0].replace("_", " ") for token in phrase.split() if token != "…"]
+    words = [token.split("|")[0].replace("_", " ").replace("+", "") for token in phrase.split()
+             if not token.startswith("…")]
     return " ".join(words)
 
 
-def _lay(says: Sequence[str], normal: Sequence[str] = (), borderline: Sequence[str] = ()) -> LayTerms:
-    examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase]
+def _lay(says: Sequence[str], normal: Sequence[str] = (), borderline: Sequence[str] = (),
+         not_it: Sequence[str] = ()) -> LayTerms:
+    examples = [phrase for phrase in says if "…" not in phrase and "|" not in phrase and "+" not in phrase]
     for placeholder, wordings in _PLACES.items():
         examples = [phrase.replace(placeholder, plain_example(wordings[0])) for phrase in examples]
-    return LayTerms(_expand(says), _expand(normal), tuple(examples), _expand(borderline))
+    return LayTerms(_expand(says), _expand(normal), tuple(examples), _expand(borderline), _expand(not_it))
 
 
 STANDARD_LAY_TERMS: dict[str, LayTerms] = {
@@ -111,8 +132,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart is bigger than it should be", "heart is larger than it should be",
          "heart has grown", "heart has got bigger", "heart has become bigger", "heart has become larger",
          # in other words: the heart and what it does or looks like, a few words apart
-         "heart … wider|broader|oversized|swollen|bigger|larger|enlarged|grown|stretched|widened",
-         "heart … takes up more|too_much room|space", "heart … too big|large|wide"),
+         "heart … wider|broader|oversized|swollen|bigger|larger|enlarge+|grown|stretch+|widen+",
+         "heart … takes up more|too_much room|space", "heart … too big|large|wide",
+         # the heart and the room it takes: "your heart fills more of your chest than it should"
+         "heart … fill+|take+_up|occup+ … more|too_much of … chest"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
          "normal-sized heart", "heart size is normal", "heart looks normal"),
         # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
@@ -121,7 +144,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("widened space between the lungs", "wider space between the lungs", "space between the lungs is wider",
          "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
          "middle of the chest is widened",
-         "middle|centre|center|space … chest|lungs … wider|broader|widened|bigger"),
+         "middle|centre|center|central|space … chest|lungs … wider|broader|widened|bigger",
+         # a read's name for its outline: "the mediastinal silhouette is widened", "wide mediastinal XXXX"
+         "mediastinal silhouette|contour|contours|outline|shadow … wide|widened|broad|broadened",
+         "wide|widened|broad|broadened mediastinal silhouette|contour|contours|outline|shadow|XXXX"),
         ("space between the lungs is normal", "middle of the chest is normal", "middle of the chest looks normal")),
     "consolidation": _lay(
         ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
@@ -138,9 +164,14 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
          "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
          "water on the lung",
-         "{fluid} … around|outside|between|surrounding … lung|lungs|ribs|it",
+         # the fluid and where it lies, in one clause, in either order: "a pocket of fluid next to your right lung",
+         # "around your left lung there is some fluid"
+         "{fluid} {not_around} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
+         "lung|lungs|ribs|it",
+         "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
          "{fluid} … in|into … lining|linings|pleural_space",
-         "{fluid} … pooled|pooling|gathered|collected|built_up … bottom|base|lower_part … chest")),
+         "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
+         "lower_part … chest")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
@@ -156,6 +187,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "fluid in the tissue of {lung}", "fluid in the lung tissue", "fluid in them",
          "lungs … waterlogged|soggy|wet|congested", "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
          "{fluid} … has|is … filling|soaked|leaked_into … lungs",
+         # the fluid and the lungs it lies in, in one clause: "the water that had built up in both of your lungs",
+         # "your lungs have fluid in them", "your lungs are full of water"
+         "{fluid} {not_in_lung} in|inside|within|into|throughout {not_in_lung} lung|lungs",
+         "lung|lungs {not_in_lung} {fluid} in|inside|within them|it",
+         "lung|lungs … full|filled|filling|soaked|heavy|wet … of|with {fluid}",
          # the tissue of the lungs, not the space around them
          "{fluid} … tissue … lung|lungs")),
     "emphysema": _lay(
@@ -163,29 +199,46 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "damaged tiny air sacs",
          "air_sacs|air_pockets|air_spaces|air_bags … damaged|worn|stretched|over-stretched|broken|destroyed|"
          "floppy|lost")),
-    "pulmonary fibrosis": _lay(("scarring", "scar", "scars", "scar tissue", "scarred lung", "lungs are scarred",
-                                "lung|lungs|lung_tissue … stiff|stiffer|stiffened|toughened")),
+    # the scar in any form ("has become more scarred", "some scarring"), and lungs that have stiffened
+    "pulmonary fibrosis": _lay(("scarring", "scar", "scar tissue", "scarred lung", "lungs are scarred", "scar+",
+                                "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|toughen+|scar+")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
          "bone is broken", "rib is broken", "ribs were broken", "rib was broken", "broken ribs",
          # the break itself, or a pronoun for the bone just named: "this is an old break", "they were broken"
          "a|an|old|healed|healing break|breaks|crack|cracks", "it|they is|are|was|were|has_been|have_been "
          "broken|cracked|fractured",
-         "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured",
+         "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured|given_way|knit+",
          "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
+    # a shadow said to be a body part ("the round shadows are your nipples") is no spot in the lung
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
-                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball")),
+                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball"),
+                   not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",)),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
+    # an implanted heart device is one too: "a pacemaker", "the box of your heart device", "its wire runs into
+    # your heart" (wire stitches that hold a breastbone are not)
     "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
-                          "a|the|chest|plastic drain|drains")),
+                          "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
+                          "heart|cardiac device", "device … heart|skin",
+                          "wire|wires|lead|leads … run+|go+|pass+|thread+|lie+|sit+ … into|in "
+                          "… heart|vein|chamber|chambers",
+                          # a line by what it is made of, or by the vein it runs in ("a fine line" alone is a
+                          # pattern in the lung, not a device)
+                          "plastic|flexible|soft line|lines", "line|lines|tube|tubes … from|into|in|through|up|along "
+                          "… vein|veins|arm|neck")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
          "blood is backing up", "blood backing up",
          # the vessels where they are, and how they look: "the vessels in the middle of your lungs look fuller"
-         "vessels|veins … lung|lungs … swollen|fuller|full|overfull|engorged|congested|widened|stretched")),
+         "vessels|veins … lung|lungs … swollen|fuller|full|overfull|overfilled|overloaded|engorged|congested|"
+         "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged",
+         # a read's vessels by their other names: "pulmonary vasculature is persistently enlarged"
+         "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
+         # the blood vessels and how they look, where the lungs go unnamed: "the blood vessels are overfilled"
+         "blood_vessels|vessels|veins … swollen|fuller|overfull|overfilled|overloaded|engorged|congested|bulging")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
         ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),
@@ -235,6 +288,7 @@ def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
     normal: list[str] = []
     examples: list[str] = []
     borderline: list[str] = []
+    not_it: list[str] = []
     entries = [STANDARD_LAY_TERMS[e.name] for e in standard_findings_for(finding.name, tuple(finding.synonyms))]
     own = CASE_LAY_TERMS.get(_name_key(finding.name))
     for entry in [*entries, *([own] if own else [])]:
@@ -242,8 +296,9 @@ def lay_terms_of(finding: ReferenceFinding) -> LayTerms:
         normal.extend(entry.normal)
         examples.extend(entry.examples)
         borderline.extend(entry.borderline)
+        not_it.extend(entry.not_it)
     return LayTerms(tuple(dict.fromkeys(says)), tuple(dict.fromkeys(normal)), tuple(dict.fromkeys(examples)),
-                    tuple(dict.fromkeys(borderline)))
+                    tuple(dict.fromkeys(borderline)), tuple(dict.fromkeys(not_it)))
 
 
 def lay_finding(finding: ReferenceFinding) -> ReferenceFinding:
@@ -298,6 +353,8 @@ JARGON: tuple[Jargon, ...] = (
        "tissue around the air sacs, network of tissue, web of tissue"),
     _j("reticular", "net, lace, lacy, web, fine line", "reticulation", "reticulonodular"),
     _j("fibrosis", "scar", "fibrotic"),
+    # a disease of its own, not a scar: the longer term wins where the two overlap
+    _j("cystic fibrosis", "inherited, genetic, sticky mucus, thick mucus, runs in families", "CF"),
     _j("emphysema", "air sac, damaged"),
     _j("atelectasis", "collapse, not fully inflated, deflated, closed up, no air, airless, not open, not fully open"),
     _j("nodule", "spot, lump", "nodular"),
@@ -403,10 +460,12 @@ def jargon_left(text: str) -> list[JargonUse]:
             if not any(a < end and start < b for a, b, _, _ in taken):
                 taken.append((start, end, entry, gloss))
         around = " ".join(sentences[max(0, index - 1):index + 2])
-        for _, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
+        for start, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term in explained:
                 continue
-            if gloss.search(around):
+            # a sentence that gives the term as the name of what it describes defines it: "a spot larger than 3 cm
+            # is called a mass", "doctors call this a pneumothorax"
+            if gloss.search(around) or _NAMED_AS.search(sentence[:start]):
                 explained.add(entry.term)
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
@@ -416,6 +475,9 @@ def jargon_left(text: str) -> list[JargonUse]:
     return list(found.values())
 
 
+_NAMED_AS = re.compile(r"\b(?:(?:is|are)\s+(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
+                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)\s+(?:this|it|these|them))\s+(?:an?\s+|the\s+)?$",
+                       re.IGNORECASE)
 _EXPLAINED_WITHIN = 3  # sentences after a term's first use in which explaining it still counts
 
 
@@ -463,16 +525,24 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 _SAYS = ("present", "uncertain")
 _PART_COLLAPSE = re.compile(r"atelecta|collaps|volume\s+loss|not\s+fully\s+(?:inflated|expanded)", re.IGNORECASE)
 _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collapsed|collapse|deflated",)
+# A list of possibilities a read only leaves open: "adenopathy, or mass is not excluded", "cannot exclude A or B"
+_NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
+                                r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
+                                r"(?:exclude|rule\s+out)\b[^.;]*\bor\b", re.IGNORECASE)
 # A word de-identification hid before a finding may have been a hedge ("interstitial accentuation, XXXX edema")
 _HIDDEN_WORD = re.compile(r"\bXXXX\b")
 
 
-# "right" and "left" that are no side: "right at the top", "in the right place", "only a little is left"
+# "right" and "left" that are no side: "right at the top", "in the right place", "only a little is left", and a heart
+# chamber's ("its tip sits in the upper right chamber of your heart")
 _NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|behind|beside|up|down|through|under|over|"
                          r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
                          r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
                          r"(?!\s+(?:side|lung|ribs?|arm|chest|half|part|upper|lower|middle)\b)|\bleft(?=\s+(?:over|behind|"
-                         r"alone|out|in\s+place)\b)", re.IGNORECASE)
+                         r"alone|out|in\s+place)\b)|"
+                         # a heart chamber's side places the tip of a line in it, not the finding the sentence names
+                         r"\b(?:right|left)(?=\s+(?:(?:upper|lower|top|bottom|pumping|main|heart)\s+){0,2}"
+                         r"(?:chambers?|atri(?:um|a)|ventricles?)\b)", re.IGNORECASE)
 
 
 def _side_of_sentence(sentence: str) -> str:
@@ -495,6 +565,11 @@ def _side_pointed_to(sentence: str, sentences: Sequence[str]) -> str:
         if side:
             return side
     return ""
+
+
+def _said_to_be_something_else(finding: ReferenceFinding, sentence: str) -> bool:
+    """Whether a plain sentence that names the finding says its lookalike is something else (lay_terms not_it)."""
+    return any(_term_pattern(PLAIN_WORDING + phrase).search(sentence) for phrase in lay_terms_of(finding).not_it)
 
 
 def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[str]]:
@@ -535,12 +610,19 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
     for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
+        if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
+            # "the two round shadows are your nipples": the sentence names what the lookalike is
+            explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         if explained.status in _SAYS and not explained.side and explained.evidence:
             # the side in another clause of its sentence ("at the base of your left lung there is a streak, which
             # may be scarring"), or in the sentences a pointer refers to ("Both of these fit with emphysema.")
             explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
                                             or _side_pointed_to(explained.evidence, sentences))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
+        if status == "uncertain" and explained.status not in _SAYS and _NOT_EXCLUDED_LIST.search(quote):
+            # one of a list of causes a read leaves open ("adenopathy, or mass is not excluded") after the finding
+            # they would explain: the explanation may give that finding and the further look without the list
+            at_stake = False
         # a finding moved to the other side is not kept, however plainly it is named
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
             if status in _SAYS and explained.side and side and explained.side != side else ""

@@ -549,3 +549,94 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
     text = "The corner at the bottom of your left lung is hidden. Both of these signs mean fluid sits around the lung."
     assert _verdicts(text, "Right pleural effusion.") == \
         {"pleural effusion": ("dropped", "left, where the read has right")}
+
+
+# ---------------------------------------------------------------- a finding's idea in plain words, as cues
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    # the fluid and the lungs it lies in, a long way apart in one clause
+    ("Some water has gathered in the upper and the middle parts of both your lungs.", "Bilateral edema.",
+     "pulmonary oedema"),
+    ("Both lungs have liquid in them.", "Pulmonary edema.", "pulmonary oedema"),
+    # the fluid and where it lies outside the lung, in either order
+    ("A little liquid lies next to your left lung.", "Small left pleural effusion.", "pleural effusion"),
+    ("Outside the right lung there is a thin layer of fluid.", "Right pleural effusion.", "pleural effusion"),
+    ("Liquid is sitting in the lowest corner of the right side of your chest.", "Right pleural effusion.",
+     "pleural effusion"),
+    # a relative clause says what the fluid is, not whether it is there
+    ("Fluid, which might be pus, has pooled at the base of your left chest.", "Left pleural effusion.",
+     "pleural effusion"),
+    ("Your right lung has become scarred at its top.", "Right apical fibrosis.", "pulmonary fibrosis"),
+    ("The veins in your lungs are a bit overloaded.", "Mild vascular congestion.", "pulmonary vascular congestion"),
+    ("The central part of your chest, between the lungs, is wider than before.", "Widened mediastinum.",
+     "widened mediastinum"),
+    ("You have a pacemaker on the left.", "Left chest pacemaker.", "line or tube"),
+    # a word in any inflection, and the room a big heart takes
+    ("Watery liquid is settling low at the bottom of your right chest.", "Right pleural effusion.",
+     "pleural effusion"),
+    ("Your lungs are heavy with fluids.", "Pulmonary edema.", "pulmonary oedema"),
+    ("Your heart is filling up too much of your chest.", "Cardiomegaly.", "cardiomegaly"),
+    ("One bone in your left side has given way.", "Left rib fracture.", "fracture"),
+])
+def test_a_finding_said_by_its_idea_in_plain_words_is_kept(text, read, finding):
+    assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
+def test_the_idea_cues_keep_their_place_their_denial_and_their_condition():
+    # fluid in the space around the lungs is no fluid in them, fluid soaking the lung tissue is none around them
+    assert _verdicts("Fluid has gathered in the space around both of your lungs.", "Bilateral pleural effusions.") \
+        == {"pleural effusion": ("kept", "")}
+    assert _verdicts("Fluid is soaking into the tissue inside your lungs.", "Interstitial edema.") == \
+        {"pulmonary oedema": ("kept", "")}
+    # a denial and a condition still deny or say nothing
+    assert _verdicts("There is no water in your lungs and no fluid next to them.", "Normal chest.") == {}
+    assert _verdicts("If fluid had gathered in your lungs, we would see it.", "Normal chest.") == {}
+    # an invented finding in the same words is still caught
+    assert _verdicts("Liquid has built up inside the middle parts of both your lungs.", "Normal chest.") == \
+        {"pulmonary oedema": ("added", "")}
+    # wire stitches that hold the breastbone are no device
+    assert _verdicts("Wire stitches hold your breastbone together.", "Sternotomy wires.") == {}
+
+
+def test_a_heart_chambers_side_places_the_tip_not_the_device():
+    read = "Left subclavian catheter with its tip in the right atrium."
+    text = ("A thin tube goes in under your left collarbone and its tip lies in the upper right chamber of your "
+            "heart. This is the tube that gives you medicine.")
+    assert _verdicts(text, read) == {"line or tube": ("kept", "")}
+    moved = text.replace("under your left", "under your right")
+    assert _verdicts(moved, read) == {"line or tube": ("dropped", "right, where the read has left")}
+
+
+def test_a_read_says_what_a_patient_is_told_in_other_words():
+    # vessels enlarged, a widened mediastinal outline, a pacemaker's generator
+    assert _verdicts("The blood vessels in your lungs look swollen.", "Pulmonary vasculature is still enlarged.") \
+        == {"pulmonary vascular congestion": ("kept", "")}
+    assert _verdicts("Your lungs are clear.", "The mediastinal contour is widened.") == \
+        {"widened mediastinum": ("dropped", "")}
+    # the ground a finding lies on gives it no side: emphysema in both lungs is kept
+    assert _verdicts("There is pneumonia in your right lower lung, on top of damaged air sacs in both lungs.",
+                     "Right lower lobe pneumonia superimposed on emphysema.") == \
+        {"consolidation": ("kept", ""), "emphysema": ("kept", "")}
+
+
+def test_a_possibility_a_read_only_leaves_open_among_causes_may_be_left_out():
+    read = "The mediastinum is widened. This may be fat; lymphoma, or a mass is not excluded."
+    assert _verdicts("The middle of your chest is wider, which may just be fat.", read) == \
+        {"widened mediastinum": ("kept", "")}
+    # said, it is kept; and a possibility the read raises by itself is still needed
+    assert _verdicts("The middle of your chest is wider; it may be a growth.", read)["mass"] == ("kept", "")
+    assert _verdicts("Your lungs are clear.", "Possible right lower lobe mass.") == {"mass": ("dropped", "")}
+
+
+def test_a_lookalike_said_to_be_a_body_part_is_no_finding():
+    assert _verdicts("Two faint round shadows are only your nipples.", "No nodules.") == {}
+    assert _verdicts("There is a small round shadow in your left lung.", "No nodules.") == {"nodule": ("added", "")}
+
+
+def test_a_term_given_as_the_name_of_what_was_described_is_explained():
+    assert jargon_left("A lump bigger than a walnut is usually called a mass.") == []
+    assert jargon_left("Air escapes around the lung, and doctors call this a pneumothorax.") == []
+    # a disease whose name holds a term is its own term, explained or not
+    assert [use.term for use in jargon_left("It can come with cystic fibrosis.")] == ["cystic fibrosis"]
+    assert jargon_left("Cystic fibrosis is an inherited illness that makes mucus thick.") == []
