@@ -203,7 +203,7 @@ _HEADS = re.compile(
     r"aorta|trachea|mediastinum|catheters?|tubes?|pacemaker|wires?|clips?|bronchiectasis|hernia|"
     r"(?:lymph)?adenopathy|(?:lymph\s+)?nodes?|spine|scoliosis|kyphosis|lordosis|humer(?:us|i)|clavicles?|ribs?|scapula[es]?|shoulders?|"
     r"breasts?|mastectomy|(?:(?:acromioclavicular|glenohumeral|ac)\s+)?joints?|"
-    r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
+    r"ventric(?:les?|ular)|atri(?:um|a|al)|port|picc|stent|sutures?|disease|irregularit(?:y|ies)|bullae?|blebs?|cysts?)\b",
     re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?|[^\sA-Za-z\d]")
@@ -433,12 +433,12 @@ _PLACE_WORDS = frozenset("""in at on the of within along over involving througho
 _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early residual associated also".split())
 _LIST_GLUE = frozenset("and , a an the some".split())
 _LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)|"
-                       r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?", re.IGNORECASE)
+                       r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
 # A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
 # ... named only to place something else: "free air below the right hemidiaphragm", "adjacent to the left hilum"
 _AS_LANDMARK = re.compile(r"\b(?:below|beneath|under|underneath|above|overlying|adjacent\s+to|abutting|near)\s+"
                           r"(?:the\s+)?(?:(?:right|left)\s+)?(?:[a-z]+\s+)?$", re.IGNORECASE)
-_CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)|chambers?", re.IGNORECASE)
+_CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
 _TIP = re.compile(r"\btips?\b", re.IGNORECASE)
 # ... and the words from a side to the chamber it names ("right | upper pumping chamber", "left | ventricle")
 _CHAMBER_NEXT = re.compile(r"(?:[\s-]+(?:upper|lower|top|bottom|pumping|main|heart|sided))*[\s-]+"
