@@ -84,6 +84,10 @@ _PLACES = {
                       "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest",),
     # a gap that may not pass the lung tissue: "fluid soaking into the tissue of your lungs" is no effusion
     "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout",),
+    # a longer gap that stays in one clause about one thing: the vessels of the lungs, not the heart's or a leg's
+    "{heart_gap}": ("…!and|but|or|while|normal|vessel|vessels|aorta|artery|arteries|lung|lungs|chest|space|middle",),
+    "{vessels_gap}": ("…!and|but|or|while|whereas|although|because|heart|aorta|neck|leg|legs|arm|arms|brain|"
+                      "normal",),
 }
 
 
@@ -133,6 +137,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart has grown", "heart has got bigger", "heart has become bigger", "heart has become larger",
          # in other words: the heart and what it does or looks like, a few words apart
          "heart … wider|broader|oversized|swollen|bigger|larger|enlarge+|grown|stretch+|widen+",
+         # "your heart looks big", not "your heart looks normal and the big vessels are fine"
+         "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide",
          # the heart and the room it takes: "your heart fills more of your chest than it should"
          "heart … fill+|take+_up|occup+ … more|too_much of … chest"),
@@ -171,7 +177,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
          "{fluid} … in|into … lining|linings|pleural_space",
          "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
-         "lower_part … chest")),
+         "lower_part … chest",
+         # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs
+         "{fluid} … at|in|around … bottom|bottoms|base|bases|corner|corners … lung|lungs|chest")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
@@ -238,7 +246,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # a read's vessels by their other names: "pulmonary vasculature is persistently enlarged"
          "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
          # the blood vessels and how they look, where the lungs go unnamed: "the blood vessels are overfilled"
-         "blood_vessels|vessels|veins … swollen|fuller|overfull|overfilled|overloaded|engorged|congested|bulging")),
+         "blood_vessels|vessels|veins {vessels_gap} swollen|fuller|overfull|overfilled|overloaded|engorged|"
+         "congested|bulging")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
         ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),

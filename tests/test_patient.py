@@ -578,6 +578,11 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
     ("Your lungs are heavy with fluids.", "Pulmonary edema.", "pulmonary oedema"),
     ("Your heart is filling up too much of your chest.", "Cardiomegaly.", "cardiomegaly"),
     ("One bone in your left side has given way.", "Left rib fracture.", "fracture"),
+    # cues further apart, where the gap bars what would make it another thing
+    ("Your heart looks rather big.", "Cardiomegaly.", "cardiomegaly"),
+    ("The blood vessels that spread out from the middle of your lungs are swollen.", "Vascular congestion.",
+     "pulmonary vascular congestion"),
+    ("A little fluid sits at the bottom of your right lung.", "Small right pleural effusion.", "pleural effusion"),
 ])
 def test_a_finding_said_by_its_idea_in_plain_words_is_kept(text, read, finding):
     assert _verdicts(text, read) == {finding: ("kept", "")}
@@ -597,6 +602,9 @@ def test_the_idea_cues_keep_their_place_their_denial_and_their_condition():
         {"pulmonary oedema": ("added", "")}
     # wire stitches that hold the breastbone are no device
     assert _verdicts("Wire stitches hold your breastbone together.", "Sternotomy wires.") == {}
+    # a long gap stays about one thing: a normal heart beside big vessels, the vessels of a leg
+    assert _verdicts("Your heart looks normal and the big blood vessels are fine.", "Normal chest.") == {}
+    assert _verdicts("The blood vessels in your legs are swollen.", "Normal chest.") == {}
 
 
 def test_a_heart_chambers_side_places_the_tip_not_the_device():
