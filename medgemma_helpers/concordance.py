@@ -220,6 +220,9 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
      r"cleared|unlikely|doubtful|improbable)\b", "absent", "backward", "phrase"),
+    # ... and as people say it: "the fluid around your lungs is gone", "has disappeared", "has cleared up"
+    (r"\b(?:is|are|has|have)\s+(?:(?:now|since|completely|entirely|all)\s+){0,2}(?:gone(?:\s+away)?|disappeared|"
+     r"cleared\s+up|vanished)\b", "absent", "backward", "phrase"),
     # a device taken out is no longer there ("the line has been removed", "the tube has been taken out");
     # "found and removed" was there
     (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+(?:removed|taken\s+out|pulled\s+out)\b",

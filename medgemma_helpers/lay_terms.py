@@ -81,7 +81,8 @@ _PLACES = {
     # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
     # lungs, "fluid has collected in the middle and lower parts of both of your lungs" is
     "{not_in_lung}": ("…!space|spaces|around|outside|lining|linings|between|surrounding|wall|walls|heart|belly|tummy|"
-                      "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest",),
+                      "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest|fissure|"
+                      "groove",),
     # a gap that may not pass the lung tissue: "fluid soaking into the tissue of your lungs" is no effusion
     "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout",),
     # a longer gap that stays in one clause about one thing: the vessels of the lungs, not the heart's or a leg's
@@ -175,7 +176,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "{fluid} {not_around} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
          "lung|lungs|ribs|it",
          "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
-         "{fluid} … in|into … lining|linings|pleural_space",
+         "{fluid} … in|into … lining|linings|pleural_space|fissure|fissures|groove|grooves",
          "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
          "lower_part … chest",
          # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs

@@ -602,6 +602,10 @@ def test_the_idea_cues_keep_their_place_their_denial_and_their_condition():
         {"pulmonary oedema": ("added", "")}
     # wire stitches that hold the breastbone are no device
     assert _verdicts("Wire stitches hold your breastbone together.", "Sternotomy wires.") == {}
+    # gone is gone; fluid in a fissure lies between the lobes, not in the lung tissue
+    assert _verdicts("The water that was in your lungs has now completely gone away.", "Edema has resolved.") == {}
+    assert _verdicts("A little liquid has settled in the fissure of your right lung.",
+                     "Small right pleural effusion.") == {"pleural effusion": ("kept", "")}
     # a long gap stays about one thing: a normal heart beside big vessels, the vessels of a leg
     assert _verdicts("Your heart looks normal and the big blood vessels are fine.", "Normal chest.") == {}
     assert _verdicts("The blood vessels in your legs are swollen.", "Normal chest.") == {}
