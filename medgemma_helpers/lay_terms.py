@@ -20,7 +20,7 @@ everyday words may stand between their words ("your heart is slightly larger tha
 right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a
 few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
 there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
-lower-zone predominance; a gap may run over a comma, and a hedge in it ("your heart may be bigger") hedges the
+lower-zone predominance, unless the read has one; a gap may run over a comma, and a hedge in it ("your heart may be bigger") hedges the
 finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its side
 (a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of these...")
 takes the side of the ones before it.
@@ -76,7 +76,8 @@ _PLACES = {
     "{womb}": ("the womb", "your womb", "the uterus", "your uterus"),
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
     "{fluid}": ("fluid+|liquid+|water|watery",),
-    "{bone}": ("rib|ribs|bone|bones|collarbone|breastbone|shoulder_blade|spine",),
+    "{bone}": ("rib|ribs|bone|bones|collarbone|collar_bone|breastbone|shoulder_blade|spine|backbone|vertebra|"
+               "vertebrae|arm|upper_arm|shoulder",),
     "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
     # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
     # lungs, "fluid has collected in the middle and lower parts of both of your lungs" is
@@ -159,8 +160,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "consolidation": _lay(
         ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
          "solid-looking area", "dense patch",
-         "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless",
-         "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless",
+         "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless|denser|whiter|hazy|hazier|"
+         "opaque",
+         "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless|"
+         "denser|whiter|hazy|hazier|opaque",
          "patch|area … infection", "some|early|active|new infection",
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
@@ -180,7 +183,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
          "lower_part … chest",
          # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs
-         "{fluid} … at|in|around … bottom|bottoms|base|bases|corner|corners … lung|lungs|chest")),
+         "{fluid} … at|in|around|line+|lining|coat+|cover+ … bottom|bottoms|base|bases|corner|corners … "
+         "lung|lungs|chest")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
@@ -201,6 +205,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "{fluid} {not_in_lung} in|inside|within|into|throughout {not_in_lung} lung|lungs",
          "lung|lungs {not_in_lung} {fluid} in|inside|within them|it",
          "lung|lungs … full|filled|filling|soaked|heavy|wet … of|with {fluid}",
+         "lung|lungs {not_in_lung} hold+|contain+|carry+ {not_in_lung} {fluid}",
          # the tissue of the lungs, not the space around them
          "{fluid} … tissue … lung|lungs")),
     "emphysema": _lay(
@@ -230,6 +235,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     # your heart" (wire stitches that hold a breastbone are not)
     "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
                           "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
+                          "a|the|your|chest port|ports",
                           "heart|cardiac device", "device … heart|skin",
                           "wire|wires|lead|leads … run+|go+|pass+|thread+|lie+|sit+ … into|in "
                           "… heart|vein|chamber|chambers",
@@ -535,6 +541,9 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 _SAYS = ("present", "uncertain")
 _PART_COLLAPSE = re.compile(r"atelecta|collaps|volume\s+loss|not\s+fully\s+(?:inflated|expanded)", re.IGNORECASE)
 _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collapsed|collapse|deflated",)
+# Where the read has a finding worse low down, a plain text that places it low says so ("scarring in the lower parts
+# of both lungs"); where it has none, the same words only say where (no predominance is added)
+_LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
 # A list of possibilities a read only leaves open: "adenopathy, or mass is not excluded", "cannot exclude A or B"
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
                                 r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
@@ -610,13 +619,16 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         # tells the patient of a collapse the read does not report: the collapsed lung a patient knows
         findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_PARTLY_COLLAPSED))
                     if "pneumothorax" in f.name.lower() else f for f in findings]
-    said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     if read is not None:
         reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
+        findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_LOW_PLACE))
+                    if f.name == "lower-zone predominance" and status in _SAYS else f
+                    for f, (status, _, _) in zip(findings, reference)]
         also = _other_readings(read, findings)
     else:
         reference = [(f.expected, "", f.side) for f in findings]
         also = [set() for _ in findings]
+    said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
     for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):

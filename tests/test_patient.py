@@ -583,6 +583,13 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
     ("The blood vessels that spread out from the middle of your lungs are swollen.", "Vascular congestion.",
      "pulmonary vascular congestion"),
     ("A little fluid sits at the bottom of your right lung.", "Small right pleural effusion.", "pleural effusion"),
+    # more words of a group: a denser part, an arm bone, a port, lungs that hold fluid, fluid that lines
+    ("A part near the top of your left lung looks hazier than the rest.", "Left upper lobe consolidation.",
+     "consolidation"),
+    ("Your right upper arm snapped when you fell.", "Right humerus fracture.", "fracture"),
+    ("Your port sits on the left side of your chest.", "Left chest port.", "line or tube"),
+    ("Both of your lungs contain extra liquid.", "Pulmonary edema.", "pulmonary oedema"),
+    ("Some fluid coats the base of your left lung.", "Left pleural effusion.", "pleural effusion"),
 ])
 def test_a_finding_said_by_its_idea_in_plain_words_is_kept(text, read, finding):
     assert _verdicts(text, read) == {finding: ("kept", "")}
@@ -609,6 +616,13 @@ def test_the_idea_cues_keep_their_place_their_denial_and_their_condition():
     # a long gap stays about one thing: a normal heart beside big vessels, the vessels of a leg
     assert _verdicts("Your heart looks normal and the big blood vessels are fine.", "Normal chest.") == {}
     assert _verdicts("The blood vessels in your legs are swollen.", "Normal chest.") == {}
+
+
+def test_a_place_low_in_the_lungs_says_a_lower_zone_predominance_only_where_the_read_has_one():
+    assert _verdicts("Scarring sits in the bottom parts of both of your lungs.", "Bibasilar fibrosis.") == \
+        {"pulmonary fibrosis": ("kept", ""), "lower-zone predominance": ("kept", "")}
+    assert _verdicts("Scarring sits in the bottom parts of both of your lungs.", "Bilateral fibrosis.") == \
+        {"pulmonary fibrosis": ("kept", "")}
 
 
 def test_a_heart_chambers_side_places_the_tip_not_the_device():
