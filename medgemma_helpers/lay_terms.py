@@ -140,7 +140,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # in other words: the heart and what it does or looks like, a few words apart
          "heart … wider|broader|oversized|swollen|bigger|larger|enlarge+|grown|stretch+|widen+",
          # "your heart looks big", not "your heart looks normal and the big vessels are fine"
-         "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large",
+         "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large", "heart … large|big|larger|bigger side",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide",
          # the heart and the room it takes: "your heart fills more of your chest than it should"
          "heart … fill+|take+_up|occup+ … more|too_much of … chest"),
@@ -202,7 +202,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "{fluid} … has|is … filling|soaked|leaked_into … lungs",
          # the fluid and the lungs it lies in, in one clause: "the water that had built up in both of your lungs",
          # "your lungs have fluid in them", "your lungs are full of water"
-         "{fluid} {not_in_lung} in|inside|within|into|throughout {not_in_lung} lung|lungs",
+         "{fluid} {not_in_lung} in|inside|within|into|throughout|through|across|all_over {not_in_lung} lung|lungs",
          "lung|lungs {not_in_lung} {fluid} in|inside|within them|it",
          "lung|lungs … full|filled|filling|soaked|heavy|wet … of|with {fluid}",
          "lung|lungs {not_in_lung} hold+|contain+|carry+ {not_in_lung} {fluid}",
@@ -222,7 +222,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # the break itself, or a pronoun for the bone just named: "this is an old break", "they were broken"
          "a|an|old|healed|healing break|breaks|crack|cracks", "it|they is|are|was|were|has_been|have_been "
          "broken|cracked|fractured",
-         "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured|given_way|knit+",
+         "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured|given_way|knit+|injured",
+         "injury|injuries … to|of|in … {bone}",
          "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
     # a shadow said to be a body part ("the round shadows are your nipples") is no spot in the lung
@@ -249,7 +250,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "blood is backing up", "blood backing up",
          # the vessels where they are, and how they look: "the vessels in the middle of your lungs look fuller"
          "vessels|veins … lung|lungs … swollen|fuller|full|overfull|overfilled|overloaded|engorged|congested|"
-         "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged",
+         "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged|stand+_out",
          # a read's vessels by their other names: "pulmonary vasculature is persistently enlarged"
          "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
          # the blood vessels and how they look, where the lungs go unnamed: "the blood vessels are overfilled"

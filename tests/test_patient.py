@@ -590,6 +590,10 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
     ("Your port sits on the left side of your chest.", "Left chest port.", "line or tube"),
     ("Both of your lungs contain extra liquid.", "Pulmonary edema.", "pulmonary oedema"),
     ("Some fluid coats the base of your left lung.", "Left pleural effusion.", "pleural effusion"),
+    ("Compared with most people, your heart is on the big side.", "Mild cardiomegaly.", "cardiomegaly"),
+    ("You have an old injury to a rib on your right.", "Old right rib fracture.", "fracture"),
+    ("Water has spread across both of your lungs.", "Pulmonary edema.", "pulmonary oedema"),
+    ("The veins of your lungs are standing out.", "Vascular congestion.", "pulmonary vascular congestion"),
 ])
 def test_a_finding_said_by_its_idea_in_plain_words_is_kept(text, read, finding):
     assert _verdicts(text, read) == {finding: ("kept", "")}
