@@ -17,25 +17,26 @@ finding of the read, the concordance checker reads it with each finding's plain 
 
 How people write is allowed for: the plain phrases are marked as plain wording (concordance.PLAIN_WORDING), so
 everyday words may stand between their words ("your heart is slightly larger than normal", "your 8th rib on the
-right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a
-few words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if
-there were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a
-lower-zone predominance, unless the read has one; a gap may run over a comma, and a hedge in it ("your heart may be bigger") hedges the
-finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its side
-(a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of these...")
-takes the side of the ones before it.
+right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a few
+words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if there
+were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a lower-zone
+predominance, unless the read has one; a gap may run over a comma, and a hedge in it ("your heart may be bigger")
+hedges the finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its
+side (a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of
+these...") takes the side of the ones before it.
 
 A finding is also named by its idea: a thing (fluid, water, liquid; scar; vessels; a tube, a wire, a device) and
 where it is or how it looks, a few words apart in one clause, in any inflection ("word+": "scarred", "collecting").
-Where two findings share the thing, the gap between the cues bars the other's place: fluid "in" the lungs is
-oedema only where no "space", "around" or "lining" stands between ("fluid in the space around your lungs" is an
-effusion), and fluid around them is an effusion only where no "tissue" does. A relative clause set off by commas
-("fluid, which may be blood, has collected") says what the thing is, not whether it is there. A sentence that says
-what a lookalike is ("the round shadows are your nipples") names no finding (`LayTerms.not_it`). A medical term is
-explained by a plain word in its sentence or the one before or after it, or once anywhere earlier in the text, or
-by a sentence that gives it as the name of what it describes ("a spot larger than 3 cm is called a mass");
-unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic fibrosis") is
-a term of its own.
+Where two findings share the thing, the gap between the cues bars the other's place: fluid "in" the lungs is oedema
+only where no "space", "around" or "lining" stands between ("fluid in the space around your lungs" is an effusion),
+and fluid around them is an effusion only where no "tissue" does. A relative clause set off by commas ("fluid, which
+may be blood, has collected") says what the thing is, not whether it is there. A sentence that says what a lookalike
+is ("the round shadows are your nipples") names no finding (`LayTerms.not_it`).
+
+A medical term is explained by a plain word in its sentence or the one before or after it, or once anywhere earlier
+in the text, or by a sentence that gives it as the name of what it describes ("a spot larger than 3 cm is called a
+mass"); unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic
+fibrosis") is a term of its own.
 
 The read is read as a patient would be told it: its airspace disease, infiltrate or pneumonia is the cloudy patch;
 a differential ("scarring or atelectasis") and a word de-identification hid before a finding ("XXXX edema") may be
