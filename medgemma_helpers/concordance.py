@@ -438,8 +438,8 @@ _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocal
 # run over a comma ("fluid, collected in the space between the lung and the chest wall"), though not into a new
 # clause (", but", ", and"). A hedge among them hedges the finding ("your heart may be bigger"): it is caught in a
 # group named hedge<n>, one per gap.
-# A relative clause set off by commas says what the thing is, not whether it is there: "fluid, which may be blood,
-# has collected" asserts the fluid; it is passed over whole, so a hedge inside it hedges nothing.
+# A relative clause set off by commas says what the thing is, not whether it is there: "fluid, which might be pus,
+# has pooled" asserts the fluid; it is passed over whole, so a hedge inside it hedges nothing.
 _GAP_SEPARATOR = (r"(?:\s*,\s*(?:which|who)\b[^,.;:!?]{1,40},\s*|"
                   r"\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)")
 _GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"

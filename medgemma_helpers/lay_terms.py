@@ -30,19 +30,19 @@ where it is or how it looks, a few words apart in one clause, in any inflection 
 Where two findings share the thing, the gap between the cues bars the other's place: fluid "in" the lungs is oedema
 only where no "space", "around" or "lining" stands between ("fluid in the space around your lungs" is an effusion),
 and fluid around them is an effusion only where no "tissue" does. A relative clause set off by commas ("fluid, which
-may be blood, has collected") says what the thing is, not whether it is there. A sentence that says what a lookalike
-is ("the round shadows are your nipples") names no finding (`LayTerms.not_it`).
+might be pus, has pooled") says what the thing is, not whether it is there. A sentence that says what a lookalike
+is ("the faint spots are only your nipples") names no finding (`LayTerms.not_it`).
 
 A medical term is explained by a plain word in its sentence or the one before or after it, or once anywhere earlier
-in the text, or by a sentence that gives it as the name of what it describes ("a spot larger than 3 cm is called a
-mass"); unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic
+in the text, or by a sentence that gives it as the name of what it describes ("a lump bigger than a walnut is
+called a mass"); unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic
 fibrosis") is a term of its own.
 
 The read is read as a patient would be told it: its airspace disease, infiltrate or pneumonia is the cloudy patch;
 a differential ("scarring or atelectasis") and a word de-identification hid before a finding ("XXXX edema") may be
 explained hedged or as stated; "partly collapsed" is an atelectasis where the read has one, and otherwise a
 collapse the read does not report (a collapsed lung); one of a list of causes the read only leaves open
-("adenopathy, or mass is not excluded") may be left out.
+("nodes, or a tumour cannot be excluded") may be left out.
 
 Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
 the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
@@ -81,11 +81,11 @@ _PLACES = {
                "vertebrae|arm|upper_arm|shoulder",),
     "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
     # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
-    # lungs, "fluid has collected in the middle and lower parts of both of your lungs" is
+    # lungs, "water has gathered in the upper and middle parts of each lung" is
     "{not_in_lung}": ("…!space|spaces|around|outside|lining|linings|between|surrounding|wall|walls|heart|belly|tummy|"
                       "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest|fissure|"
                       "groove",),
-    # a gap that may not pass the lung tissue: "fluid soaking into the tissue of your lungs" is no effusion
+    # a gap that may not pass the lung tissue: "liquid seeping into the lung tissue" is no effusion
     "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout",),
     # a longer gap that stays in one clause about one thing: the vessels of the lungs, not the heart's or a leg's
     "{heart_gap}": ("…!and|but|or|while|normal|vessel|vessels|aorta|artery|arteries|lung|lungs|chest|space|middle",),
@@ -114,7 +114,7 @@ class LayTerms:
     normal: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()  # one wording of each phrase, to show a reader
     borderline: tuple[str, ...] = ()  # phrases that say it only as borderline: a hedge ("at the top of normal")
-    not_it: tuple[str, ...] = ()  # phrases that say what a lookalike is instead ("the shadows are your nipples")
+    not_it: tuple[str, ...] = ()  # phrases that say what a lookalike is instead ("the faint spots are your nipples")
 
 
 def plain_example(phrase: str) -> str:
@@ -143,7 +143,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # "your heart looks big", not "your heart looks normal and the big vessels are fine"
          "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large", "heart … large|big|larger|bigger side",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide",
-         # the heart and the room it takes: "your heart fills more of your chest than it should"
+         # the heart and the room it takes: "the heart is filling too much of the chest"
          "heart … fill+|take+_up|occup+ … more|too_much of … chest"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
          "normal-sized heart", "heart size is normal", "heart looks normal"),
@@ -154,7 +154,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
          "middle of the chest is widened",
          "middle|centre|center|central|space … chest|lungs … wider|broader|widened|bigger",
-         # a read's name for its outline: "the mediastinal silhouette is widened", "wide mediastinal XXXX"
+         # a read's name for its outline: "a widened mediastinal contour", "a broad mediastinal outline"
          "mediastinal silhouette|contour|contours|outline|shadow … wide|widened|broad|broadened",
          "wide|widened|broad|broadened mediastinal silhouette|contour|contours|outline|shadow|XXXX"),
         ("space between the lungs is normal", "middle of the chest is normal", "middle of the chest looks normal")),
@@ -175,7 +175,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
          "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
          "water on the lung",
-         # the fluid and where it lies, in one clause, in either order: "a pocket of fluid next to your right lung",
+         # the fluid and where it lies, in one clause, in either order: "a little liquid lies beside your left lung",
          # "around your left lung there is some fluid"
          "{fluid} {not_around} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
          "lung|lungs|ribs|it",
@@ -201,7 +201,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "fluid in the tissue of {lung}", "fluid in the lung tissue", "fluid in them",
          "lungs … waterlogged|soggy|wet|congested", "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
          "{fluid} … has|is … filling|soaked|leaked_into … lungs",
-         # the fluid and the lungs it lies in, in one clause: "the water that had built up in both of your lungs",
+         # the fluid and the lungs it lies in, in one clause: "water has gathered inside each lung",
          # "your lungs have fluid in them", "your lungs are full of water"
          "{fluid} {not_in_lung} in|inside|within|into|throughout|through|across|all_over {not_in_lung} lung|lungs",
          "lung|lungs {not_in_lung} {fluid} in|inside|within them|it",
@@ -214,7 +214,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "damaged tiny air sacs",
          "air_sacs|air_pockets|air_spaces|air_bags … damaged|worn|stretched|over-stretched|broken|destroyed|"
          "floppy|lost")),
-    # the scar in any form ("has become more scarred", "some scarring"), and lungs that have stiffened
+    # the scar in any form ("the lung has scarred further", "some scarring"), and lungs that have stiffened
     "pulmonary fibrosis": _lay(("scarring", "scar", "scar tissue", "scarred lung", "lungs are scarred", "scar+",
                                 "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|toughen+|scar+")),
     "fracture": _lay(
@@ -227,14 +227,14 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "injury|injuries … to|of|in … {bone}",
          "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
-    # a shadow said to be a body part ("the round shadows are your nipples") is no spot in the lung
+    # a shadow said to be a body part ("the faint spots are only your nipples") is no spot in the lung
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
                     "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball"),
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",)),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
-    # an implanted heart device is one too: "a pacemaker", "the box of your heart device", "its wire runs into
-    # your heart" (wire stitches that hold a breastbone are not)
+    # an implanted heart device is one too: "a pacemaker", "the battery box of a heart device", "a lead threaded
+    # into the heart" (wire stitches that hold a breastbone are not)
     "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
                           "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
                           "a|the|your|chest port|ports",
@@ -252,9 +252,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # the vessels where they are, and how they look: "the vessels in the middle of your lungs look fuller"
          "vessels|veins … lung|lungs … swollen|fuller|full|overfull|overfilled|overloaded|engorged|congested|"
          "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged|stand+_out",
-         # a read's vessels by their other names: "pulmonary vasculature is persistently enlarged"
+         # a read's vessels by their other names: "the pulmonary vessels are still enlarged"
          "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
-         # the blood vessels and how they look, where the lungs go unnamed: "the blood vessels are overfilled"
+         # the blood vessels and how they look, where the lungs go unnamed: "the vessels look overloaded"
          "blood_vessels|vessels|veins {vessels_gap} swollen|fuller|overfull|overfilled|overloaded|engorged|"
          "congested|bulging")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
@@ -481,8 +481,8 @@ def jargon_left(text: str) -> list[JargonUse]:
         for start, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term in explained:
                 continue
-            # a sentence that gives the term as the name of what it describes defines it: "a spot larger than 3 cm
-            # is called a mass", "doctors call this a pneumothorax"
+            # a sentence that gives the term as the name of what it describes defines it: "a lump bigger than a
+            # walnut is called a mass", "air around the lung, which we call a pneumothorax"
             if gloss.search(around) or _NAMED_AS.search(sentence[:start]):
                 explained.add(entry.term)
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
@@ -494,7 +494,7 @@ def jargon_left(text: str) -> list[JargonUse]:
 
 
 _NAMED_AS = re.compile(r"\b(?:(?:is|are)\s+(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
-                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)\s+(?:this|it|these|them))\s+(?:an?\s+|the\s+)?$",
+                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them))?)\s+(?:an?\s+|the\s+)?$",
                        re.IGNORECASE)
 _EXPLAINED_WITHIN = 3  # sentences after a term's first use in which explaining it still counts
 
@@ -546,7 +546,7 @@ _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collap
 # Where the read has a finding worse low down, a plain text that places it low says so ("scarring in the lower parts
 # of both lungs"); where it has none, the same words only say where (no predominance is added)
 _LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
-# A list of possibilities a read only leaves open: "adenopathy, or mass is not excluded", "cannot exclude A or B"
+# A list of possibilities a read only leaves open: "nodes, or a tumour cannot be excluded", "cannot exclude A or B"
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
                                 r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
                                 r"(?:exclude|rule\s+out)\b[^.;]*\bor\b", re.IGNORECASE)
@@ -555,7 +555,7 @@ _HIDDEN_WORD = re.compile(r"\bXXXX\b")
 
 
 # "right" and "left" that are no side: "right at the top", "in the right place", "only a little is left", and a heart
-# chamber's ("its tip sits in the upper right chamber of your heart")
+# chamber's ("its end lies in the right upper chamber of the heart")
 _NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|behind|beside|up|down|through|under|over|"
                          r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
                          r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
@@ -635,7 +635,7 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     checks = []
     for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
-            # "the two round shadows are your nipples": the sentence names what the lookalike is
+            # "the faint spots are only your nipples": the sentence names what the lookalike is
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         if explained.status in _SAYS and not explained.side and explained.evidence:
             # the side in another clause of its sentence ("at the base of your left lung there is a streak, which
@@ -644,7 +644,7 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
                                             or _side_pointed_to(explained.evidence, sentences))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
         if status == "uncertain" and explained.status not in _SAYS and _NOT_EXCLUDED_LIST.search(quote):
-            # one of a list of causes a read leaves open ("adenopathy, or mass is not excluded") after the finding
+            # one of a list of causes a read leaves open ("nodes, or a tumour cannot be excluded") after the finding
             # they would explain: the explanation may give that finding and the further look without the list
             at_stake = False
         # a finding moved to the other side is not kept, however plainly it is named

@@ -666,7 +666,7 @@ def test_a_lookalike_said_to_be_a_body_part_is_no_finding():
 
 def test_a_term_given_as_the_name_of_what_was_described_is_explained():
     assert jargon_left("A lump bigger than a walnut is usually called a mass.") == []
-    assert jargon_left("Air escapes around the lung, and doctors call this a pneumothorax.") == []
+    assert jargon_left("Air has leaked around the lung, which we call a pneumothorax.") == []
     # a disease whose name holds a term is its own term, explained or not
     assert [use.term for use in jargon_left("It can come with cystic fibrosis.")] == ["cystic fibrosis"]
     assert jargon_left("Cystic fibrosis is an inherited illness that makes mucus thick.") == []
