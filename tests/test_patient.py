@@ -569,13 +569,13 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
      "pleural effusion"),
     ("Your right lung has become scarred at its top.", "Right apical fibrosis.", "pulmonary fibrosis"),
     ("The veins in your lungs are a bit overloaded.", "Mild vascular congestion.", "pulmonary vascular congestion"),
-    ("The central part of your chest, between the lungs, is wider than before.", "Widened mediastinum.",
+    ("The central strip of your chest where the big vessels run is wider now.", "Widened mediastinum.",
      "widened mediastinum"),
     ("You have a pacemaker on the left.", "Left chest pacemaker.", "line or tube"),
     # a word in any inflection, and the room a big heart takes
     ("Watery liquid is settling low at the bottom of your right chest.", "Right pleural effusion.",
      "pleural effusion"),
-    ("Your lungs are heavy with fluids.", "Pulmonary edema.", "pulmonary oedema"),
+    ("Each lung is wet and heavy with fluids.", "Pulmonary edema.", "pulmonary oedema"),
     ("Your heart is filling up too much of your chest.", "Cardiomegaly.", "cardiomegaly"),
     ("One bone in your left side has given way.", "Left rib fracture.", "fracture"),
     # cues further apart, where the gap bars what would make it another thing
@@ -612,7 +612,7 @@ def test_the_idea_cues_keep_their_place_their_denial_and_their_condition():
     assert _verdicts("Liquid has built up inside the middle parts of both your lungs.", "Normal chest.") == \
         {"pulmonary oedema": ("added", "")}
     # wire stitches that hold the breastbone are no device
-    assert _verdicts("Wire stitches hold your breastbone together.", "Sternotomy wires.") == {}
+    assert _verdicts("Metal stitches from your heart operation keep your breastbone closed.", "Sternotomy wires.") == {}
     # gone is gone; fluid in a fissure lies between the lobes, not in the lung tissue
     assert _verdicts("The water that was in your lungs has now completely gone away.", "Edema has resolved.") == {}
     assert _verdicts("A little liquid has settled in the fissure of your right lung.",
@@ -631,10 +631,10 @@ def test_a_place_low_in_the_lungs_says_a_lower_zone_predominance_only_where_the_
 
 def test_a_heart_chambers_side_places_the_tip_not_the_device():
     read = "Left subclavian catheter with its tip in the right atrium."
-    text = ("A thin tube goes in under your left collarbone and its tip lies in the upper right chamber of your "
+    text = ("A thin tube enters beneath your left collarbone, and its end rests in the right upper chamber of the "
             "heart. This is the tube that gives you medicine.")
     assert _verdicts(text, read) == {"line or tube": ("kept", "")}
-    moved = text.replace("under your left", "under your right")
+    moved = text.replace("beneath your left", "beneath your right")
     assert _verdicts(moved, read) == {"line or tube": ("dropped", "right, where the read has left")}
 
 
