@@ -305,7 +305,7 @@ def _joins_backward(gap: str, items_text: set[str]) -> bool:
                               following in ("on", "in", "at", "the", "within", "along", "<the item>")):
             continue  # "on the right and left", "in the right and in the left"
         if word == "and" and following in _POSITIONS and index and words[index - 1] in _POSITIONS:
-            continue  # "blunting of the lateral and posterior left costophrenic angle"
+            continue  # "blunting of the posterior and lateral right costophrenic angle"
         if word in _POST_BREAKS or word == ";":
             return False
     return True
@@ -493,7 +493,7 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
     if _GROUND & set(words):
         return ""  # "right lower lobe pneumonia superimposed on emphysema": the ground it lies on is no neighbour
     interprets = any(w in _INTERPRETS for w in words) or _OF_WHICH.search(gap) is not None or (
-        # de-identification hides the hedge ("opacity at the base XXXX relates to atelectasis", "opacities, XXXX
+        # de-identification hides the hedge ("band at the base XXXX atelectasis", "shadows, XXXX
         # scarring"), though a lone one may hide an adjective ("calcified XXXX opacity")
         "xxxx" in words and len(words) > 1) or (
         # "thickening at the left apex is (probably) scarring": the one named as the other
@@ -553,8 +553,8 @@ def _owner(clause: str, item_start: int, item_end: int, heads: list[tuple[int, i
     return None
 
 
-# The words of a place a finding is "with": "the left upper lobe with scarring", "a XXXX in the left chest with the
-# catheter tip"
+# The words of a place a finding is "with": "the left upper lobe with scarring", "a XXXX on the right chest wall with
+# its catheter"
 _PLACE_NOUNS = _PLACE_WORDS | frozenset("chest wall hemithorax upper lower mid middle base apex xxxx".split())
 
 

@@ -169,7 +169,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
          "pneumonia", "chest infection", "lung infection", "infection in {lung}",
-         "airspace|air_space disease|opacity|opacities|shadowing", "infiltrate", "infiltration"),
+         "airspace|air_space disease|opacity|opacities|shadowing", "infiltrate", "infiltration",
+         # a shadow or a cloudiness in a part of a lung ("shadowing at the base of your left lung", "a streaky patch
+         # of cloudiness low in the lung"), not a round one (a nodule's "round shadow")
+         "patch+|streak+|area … cloudiness|haziness|shadowing",
+         "shadowing|cloudiness|haziness at|in|low_in|over {low}|{lung}|lobe|top|upper_part"),
         ("lungs look clear", "lungs are clear")),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
@@ -550,7 +554,7 @@ _LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
                                 r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
                                 r"(?:exclude|rule\s+out)\b[^.;]*\bor\b", re.IGNORECASE)
-# A word de-identification hid before a finding may have been a hedge ("interstitial accentuation, XXXX edema")
+# A word de-identification hid before a finding may have been a hedge ("hazy markings, XXXX oedema")
 _HIDDEN_WORD = re.compile(r"\bXXXX\b")
 
 
@@ -597,12 +601,17 @@ def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set
     """Per finding, the other certainty a careful reader may take from the read, which the explanation may keep.
 
     Two findings joined by "or" ("scarring or atelectasis") are a differential, which a patient text may hedge;
-    and where de-identification hid a word, it may have been a hedge ("opacities, XXXX edema").
+    and where de-identification hid a word, it may have been a hedge ("patchy shadowing, XXXX oedema").
     """
     readings = [check_findings(read, findings, differential=True)]
     if _HIDDEN_WORD.search(read):
         readings.append(check_findings(_HIDDEN_WORD.sub("possibly", read), findings, differential=True))
     return [{c.status for c in checks if c.status in _SAYS} for checks in zip(*readings)]
+
+
+# A read's size at the edge of normal that is still normal ("upper limits of normal", "high normal")
+_WITHIN_NORMAL = re.compile(r"\b(?:upper|high)[\s-]+(?:limits?\s+of\s+)?normal\b|\btop[\s-]+(?:of\s+)?normal\b",
+                            re.IGNORECASE)
 
 
 def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read: str | None = None
@@ -622,18 +631,22 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_PARTLY_COLLAPSED))
                     if "pneumothorax" in f.name.lower() else f for f in findings]
     if read is not None:
-        reference = [(c.status, c.evidence, c.side) for c in check_findings(read, findings)]
+        read_checks = check_findings(read, findings)
+        reference = [(c.status, c.evidence, c.side) for c in read_checks]
+        borderline = [c.size == "borderline" and bool(_WITHIN_NORMAL.search(c.evidence)) for c in read_checks]
         findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_LOW_PLACE))
                     if f.name == "lower-zone predominance" and status in _SAYS else f
                     for f, (status, _, _) in zip(findings, reference)]
         also = _other_readings(read, findings)
     else:
         reference = [(f.expected, "", f.side) for f in findings]
+        borderline = [False for _ in findings]
         also = [set() for _ in findings]
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
-    for finding, explained, (status, quote, side), other in zip(findings, said, reference, also):
+    for finding, explained, (status, quote, side), other, at_the_limit in zip(findings, said, reference, also,
+                                                                             borderline):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
             # "the faint spots are only your nipples": the sentence names what the lookalike is
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
@@ -643,6 +656,10 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
                                             or _side_pointed_to(explained.evidence, sentences))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
+        if at_the_limit and explained.status not in _SAYS:
+            # "heart size at the upper limit of normal" is within normal (a "borderline" heart is not): an
+            # explanation may leave it out or call it normal
+            at_stake = False
         if status == "uncertain" and explained.status not in _SAYS and _NOT_EXCLUDED_LIST.search(quote):
             # one of a list of causes a read leaves open ("nodes, or a tumour cannot be excluded") after the finding
             # they would explain: the explanation may give that finding and the further look without the list

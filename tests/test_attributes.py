@@ -664,11 +664,12 @@ def test_a_de_identified_costophrenic_angle(text, side):
 
 @pytest.mark.parametrize("text, finding, side", [
     # de-identification hides the hedge between an observation and what it is
-    ("Band of opacity in the left base, XXXX scarring.", ReferenceFinding("scarring", ("scar",), "present"), "left"),
+    ("Linear band of opacity at the left lung base, XXXX scarring.",
+     ReferenceFinding("scarring", ("scar",), "present"), "left"),
     ("Thickening along the right apex is XXXX scarring.", ReferenceFinding("scarring", ("scar",), "present"), "right"),
     # ... but a lone hidden word in a noun phrase is no hedge, and never ends a phrase just before its head
     ("Calcified XXXX nodule in the left upper lobe.", CALCIFICATION, "left"),
-    ("Blunting of the right costophrenic XXXX XXXX old scar.", BLUNTING, "right"),
+    ("Mild blunting of the right costophrenic XXXX XXXX prior pleural scar.", BLUNTING, "right"),
 ])
 def test_de_identified_words(text, finding, side):
     assert said(text, finding.name, (finding,))[0] == side
@@ -687,7 +688,7 @@ def test_de_identified_words(text, finding, side):
      ReferenceFinding("density", (), "present"), "left"),
     ("Gentle dextro curvature of the lumbar spine.", ReferenceFinding("curvature", (), "present"), "right"),
     ("Surgical clips in the left mediastinum.", CLIPS, "left"),
-    ("Surgical clips are noted in the region of the right breast.", CLIPS, "right"),
+    ("Clips lie in the region of the right breast.", CLIPS, "right"),
     ("Fracture-dislocation of the right shoulder.", RIB_FRACTURE, "right"),
     ("Deformities of several left ribs from previous fractures.", RIB_FRACTURE, "left"),
 ])

@@ -670,3 +670,23 @@ def test_a_term_given_as_the_name_of_what_was_described_is_explained():
     # a disease whose name holds a term is its own term, explained or not
     assert [use.term for use in jargon_left("It can come with cystic fibrosis.")] == ["cystic fibrosis"]
     assert jargon_left("Cystic fibrosis is an inherited illness that makes mucus thick.") == []
+
+
+@pytest.mark.parametrize("text", ["Your heart is a normal size and your lungs are clear.", "Your lungs are clear."])
+def test_a_size_at_the_top_of_normal_in_the_read_may_be_left_out(text):
+    for read in ("Cardiac size upper limit of normal. Lungs clear.", "The heart is top-normal in size. Lungs clear."):
+        assert "cardiomegaly" not in mh.check_explanation(text, read=read).dropped
+    # a borderline heart is a finding of its own: it must be told
+    assert "cardiomegaly" in mh.check_explanation(text, read="Borderline cardiomegaly. Lungs clear.").dropped
+
+
+@pytest.mark.parametrize("text", [
+    "There is some shadowing at the base of the right lung, probably an infection.",
+    "A patch of haziness is seen in the upper part of your left lung.",
+    "We saw cloudiness low in your right lung.",
+])
+def test_shadowing_in_a_part_of_a_lung_is_the_cloudy_patch(text):
+    read = "Patchy airspace opacity in the right lower lobe." if "right" in text else \
+        "Airspace disease in the left upper lobe."
+    assert "consolidation" not in mh.check_explanation(text, read=read).dropped
+    assert "consolidation" in mh.check_explanation(text, read="Lungs are clear.").added
