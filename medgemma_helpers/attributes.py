@@ -341,11 +341,11 @@ def read_attributes(clause: str, start: int, end: int, others: Sequence[tuple[in
     # the words that link two heads, without the places between them ("opacity in the left base, likely ...")
     unplaced = "".join(" " if any(s <= i < e for s, e, _, _ in items) else ch for i, ch in enumerate(clause))
     linked = _same_thing(unplaced, heads, heads.index((start, end)))
-    # a later item of a list lends only what follows it, unless the finding is a word of its phrase: "calcified
-    # | right hilar | nodule" (nothing but places and sides between them)
     # a heart chamber lends its side only to what lies in it ("tip in the right atrium"), never to a list
     linked = [(head, link) for head, link in linked
               if link == "landmark" or not _CHAMBER.fullmatch(clause[head[0]:head[1]])]
+    # a later item of a list lends only what follows it, unless the finding is a word of its phrase: "calcified
+    # | right hilar | nodule" (nothing but places and sides between them)
     lent = [(_attributes(owned[head], link == "and" and head[0] > start and
                          not _one_phrase(unplaced[end:head[0]], items_text)), link) for head, link in linked]
     # a finding in or on a structure is on the structure's side; two structures on two sides make it bilateral
@@ -373,8 +373,6 @@ _BOTH_LEAVES = re.compile(r"(?:[a-z]+\s+)*(?:diaphragms?|hemidiaphragms|clavicle
 _LUNGS_AFTER = re.compile(r"[\s-]+(?:[a-z]+\s+)?lungs\b", re.IGNORECASE)
 _LUNGS_BEFORE = re.compile(r"\blungs\s+(?:are|appear|remain|look|shows?|demonstrates?)\s+(?:[a-z]+\s+){0,2}$",
                            re.IGNORECASE)
-
-
 _LUNG_VOLUMES = re.compile(r"\blung\s+volumes\b", re.IGNORECASE)  # "low lung volumes": of both lungs
 
 
@@ -434,10 +432,10 @@ _LIST_WORDS = frozenset("a an some patchy focal streaky subsegmental early resid
 _LIST_GLUE = frozenset("and , a an the some".split())
 _LANDMARK = re.compile(r"ribs?|clavicles?|(?:hemi)?diaphragms?|heart|breasts?|shoulders?|scapula[es]?|humer(?:us|i)|"
                        r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
-# A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
 # ... named only to place something else: "free air below the right hemidiaphragm", "adjacent to the left hilum"
 _AS_LANDMARK = re.compile(r"\b(?:below|beneath|under|underneath|above|overlying|adjacent\s+to|abutting|near)\s+"
                           r"(?:the\s+)?(?:(?:right|left)\s+)?(?:[a-z]+\s+)?$", re.IGNORECASE)
+# A line's tip lies in a heart chamber: "catheter tip in the right atrium" is coded on the chamber's side
 _CHAMBER = re.compile(r"ventric(?:les?|ular)|atri(?:um|a|al)", re.IGNORECASE)
 _TIP = re.compile(r"\btips?\b", re.IGNORECASE)
 # ... and the words from a side to the chamber it names ("right | upper pumping chamber", "left | ventricle")
@@ -461,8 +459,7 @@ _INTO_STRUCTURE = frozenset("""of through in at on along within involving affect
 # ... and between a structure and a finding that follows it ("right 7th rib | contour | deformity", "right
 # hemidiaphragm | remains | elevated")
 _FROM_STRUCTURE = frozenset("""contour cortical old healed healing remote chronic acute new is are was were remains
-    from previous prior
-    remain appears appear again still mildly slightly moderately markedly minimally""".split())
+    from previous prior remain appears appear again still mildly slightly moderately markedly minimally""".split())
 _LOCATIVE = re.compile(r"\b(?:overlying|over|projecting|projected|adjacent|near|along|abutting|behind|beneath|"
                        r"below|above|obscuring|region)\b", re.IGNORECASE)
 _PASSIVE_LOCATIVE = re.compile(r"\b(?:obscured|effaced|silhouetted|blunted|obliterated|hidden|masked)\s+by\b",
@@ -484,7 +481,7 @@ def _link(gap: str, second: str = "", first: str = "") -> str:
         return "structure before"
     if _LANDMARK.fullmatch(second) and (_LOCATIVE.search(gap) or (_CHAMBER.fullmatch(second) and _TIP.search(gap))):
         return "landmark"
-    if re.fullmatch(r"mediastinum", second, re.IGNORECASE) and words_in_gap and \
+    if second.lower() == "mediastinum" and words_in_gap and \
             set(words_in_gap) <= {"in", "within", "at", "the", "of", "over", "region", "is", "are", "seen", "noted"}:
         return "landmark"  # "surgical clips in the left mediastinum": a side of an unpaired place is where it lies
     if _LANDMARK.fullmatch(first) and _PASSIVE_LOCATIVE.search(gap):
