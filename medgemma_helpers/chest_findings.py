@@ -210,7 +210,7 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
     ),
     StandardFinding(
         "pulmonary fibrosis",
-        keys=("fibrosis", "pulmonary fibrosis", "interstitial fibrosis"),
+        keys=("fibrosis", "pulmonary fibrosis", "interstitial fibrosis", "fibrotic change", "fibrotic changes"),
         head="fibrosis",
         # honeycombing is established fibrosis seen on the film, not a diagnosis drawn from it
         positive=(r"honeycomb(?:ing|ed)?(?:\s+(?:pattern|change|changes|cysts?))?",),

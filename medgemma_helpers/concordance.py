@@ -438,9 +438,16 @@ _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocal
 # run over a comma ("fluid, collected in the space between the lung and the chest wall"), though not into a new
 # clause (", but", ", and"). A hedge among them hedges the finding ("your heart may be bigger"): it is caught in a
 # group named hedge<n>, one per gap.
-# A relative clause set off by commas says what the thing is, not whether it is there: "fluid, which might be pus,
-# has pooled" asserts the fluid; it is passed over whole, so a hedge inside it hedges nothing.
-_GAP_SEPARATOR = (r"(?:\s*,\s*(?:which|who)\b[^,.;:!?]{1,40},\s*|"
+# A relative clause or an apposition set off by commas says what the thing is, not whether it is there: "fluid, which
+# might be pus, has pooled" asserts the fluid, "the middle of your chest, the part that lies between the lungs, looks
+# wider" the widening; it is passed over whole, so a hedge inside it hedges nothing. So is a short aside of place.
+_GAP_SEPARATOR = (r"(?:\s*,\s*(?:(?:the|a|an)\s+(?:[A-Za-z-]+\s+){0,3}(?=(?:which|that|who|where)\b))?"
+                  r"(?:which|who|where|that)\b[^,.;:!?]{1,60},\s*|"
+                  # an aside of place set off by commas: "the 8th rib on the right, out toward the side, is broken"
+                  r"\s*,\s*(?:out|in|on|at|near|towards?|just|over|under|below|above|behind|along)\s[^,.;:!?]{1,30},\s*|"
+                  # and a short apposition with no verb: "ribs on the right, the 5th down to the 9th, are broken"
+                  r"\s*,\s*(?:the|a|an)\s(?![^,.;:!?]*\b(?:is|are|was|were|be|been|looks?|seems?|appears?|has|have|"
+                  r"had|shows?|can|may|might|will|would|could)\b)[^,.;:!?]{1,30},\s*|"
                   r"\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)")
 _GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"
 
@@ -527,6 +534,9 @@ class _FindingPatterns:
     lookalike_before: re.Pattern[str] | None  # "pericardial" right before "effusion": another finding
     lookalike_after: re.Pattern[str] | None  # "effect" right after "mass"
     hedge_is_about_type: bool = False  # a device: "possibly a VP shunt" still asserts one
+    # per term, whether it is plain wording with gaps, whose last word is no key word: "under the skin of your chest"
+    # ends on "skin", and "of" after it is no "line of" look-alike
+    gapped: tuple[bool, ...] = ()
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -535,7 +545,9 @@ def _alternation(words: Iterable[str]) -> str:
 
 @functools.lru_cache(maxsize=512)
 def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
-    terms = [_term_pattern(t) for t in finding.terms if re.search(r"[A-Za-z0-9]", t)]
+    named = [t for t in finding.terms if re.search(r"[A-Za-z0-9]", t)]
+    terms = [_term_pattern(t) for t in named]
+    gapped = tuple(t.startswith(PLAIN_WORDING) and "…" in t for t in named)
     normal = [_term_pattern(phrase) for phrase in getattr(finding, "absent_when", ())]
     standard: tuple[StandardFinding, ...] = standard_findings_for(finding.name, tuple(finding.synonyms))
     for entry in standard:
@@ -551,7 +563,8 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         if before else None,
         lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
         if after else None,
-        hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard))
+        hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard),
+        gapped=gapped + (False,) * (len(terms) - len(gapped)))
 
 
 def _has_word(text: str, words: str) -> bool:
@@ -559,9 +572,9 @@ def _has_word(text: str, words: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(words.lower())}(?![a-z0-9])", text) is not None
 
 
-def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns) -> bool:
+def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPatterns, gapped: bool = False) -> bool:
     before = patterns.lookalike_before
-    after = patterns.lookalike_after
+    after = None if gapped else patterns.lookalike_after
     return bool((before and before.search(sentence[max(0, start - 30):start]))
                 or (after and after.match(sentence[end:end + 20])))
 
@@ -570,9 +583,10 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
     """Every finding mention in a sentence, longest first where they overlap."""
     found: list[_Mention] = []
     for index, finding in enumerate(patterns):
-        for pattern in finding.terms:
+        for pattern, gapped in zip(finding.terms, finding.gapped):
             for match in pattern.finditer(sentence):
-                if match.end() > match.start() and not _is_lookalike(sentence, match.start(), match.end(), finding):
+                if match.end() > match.start() and not _is_lookalike(sentence, match.start(), match.end(), finding,
+                                                                     gapped):
                     groups = match.groupdict()
                     hedged = any(value for name, value in groups.items() if name.startswith("hedge"))
                     found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")), hedged))

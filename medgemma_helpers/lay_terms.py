@@ -79,6 +79,9 @@ _PLACES = {
     "{fluid}": ("fluid+|liquid+|water|watery",),
     "{bone}": ("rib|ribs|bone|bones|collarbone|collar_bone|breastbone|shoulder_blade|spine|backbone|vertebra|"
                "vertebrae|arm|upper_arm|shoulder",),
+    # things a size is told by: "about the size of a pea", "bigger than a golf ball"
+    "{small_thing}": ("pea|peas|grape|marble|coin|blueberry|cherry|raisin|lentil|bean|grain",),
+    "{big_thing}": ("plum|golf_ball|orange|egg|tennis_ball|lemon|lime|walnut|apricot|tangerine|fist|peach|apple",),
     "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
     # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
     # lungs, "water has gathered in the upper and middle parts of each lung" is
@@ -86,8 +89,14 @@ _PLACES = {
                       "abdomen|leg|legs|ankle|ankles|next|beside|sac|bag|pocket|film|layer|base|bottom|corner|chest|fissure|"
                       "groove",),
     # a gap that may not pass the lung tissue: "liquid seeping into the lung tissue" is no effusion
-    "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout",),
+    "{not_around}": ("…!tissue|tissues|air_sacs|inside|within|throughout|with|meaning|together",),
+    # nor, before the place around the lung, a lung the fluid is already in: "fluid in the lungs, which shows as
+    # lines around the middle of both lungs" is in the lungs
+    "{not_placed}": ("…!tissue|tissues|air_sacs|inside|within|throughout|lung|lungs",),
     # a longer gap that stays in one clause about one thing: the vessels of the lungs, not the heart's or a leg's
+    # a gap that stays with one thing: "pneumonia in the lower left lung", not "pneumonia and scarring in the right"
+    "{one_thing}": ("…!and|or|but|while|whereas|with|plus",),
+    "{heart_and}": ("…!lung|lungs|normal|but|while|vessel|vessels|blood",),
     "{heart_gap}": ("…!and|but|or|while|normal|vessel|vessels|aorta|artery|arteries|lung|lungs|chest|space|middle",),
     "{vessels_gap}": ("…!and|but|or|while|whereas|although|because|heart|aorta|neck|leg|legs|arm|arms|brain|"
                       "normal",),
@@ -144,7 +153,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large", "heart … large|big|larger|bigger side",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide",
          # the heart and the room it takes: "the heart is filling too much of the chest"
-         "heart … fill+|take+_up|occup+ … more|too_much of … chest"),
+         "heart … fill+|take+_up|occup+ … more|too_much of … chest",
+         # a read's heart that has grown: "interval increase in heart size"
+         "increase+ in … heart|cardiac size", "heart|cardiac size … increased|enlarged",
+         # the heart with another thing, both enlarged: "your heart and the middle of your chest look enlarged"
+         "heart and {heart_and} look+|appear+|seem+|are … enlarge+|bigger|larger|big|large|wider|widened|swollen"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
          "normal-sized heart", "heart size is normal", "heart looks normal"),
         # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
@@ -161,7 +174,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     "consolidation": _lay(
         ("cloudy area", "cloudy patch", "filled-in area", "filled-in part of {lung}", "part of {lung} is filled in",
          "solid-looking area", "dense patch",
-         "part|area|patch|section|piece … lung|lungs … solid|filled|cloudy|white|airless|denser|whiter|hazy|hazier|"
+         "part|parts|area|areas|patch|patches|section|sections|piece … lung|lungs … solid|filled|cloudy|white|airless|"
+         "denser|whiter|hazy|hazier|"
          "opaque",
          "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless|"
          "denser|whiter|hazy|hazier|opaque",
@@ -172,21 +186,30 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "airspace|air_space disease|opacity|opacities|shadowing", "infiltrate", "infiltration",
          # a shadow or a cloudiness in a part of a lung ("shadowing at the base of your left lung", "a streaky patch
          # of cloudiness low in the lung"), not a round one (a nodule's "round shadow")
-         "patch+|streak+|area … cloudiness|haziness|shadowing",
-         "shadowing|cloudiness|haziness at|in|low_in|over {low}|{lung}|lobe|top|upper_part"),
-        ("lungs look clear", "lungs are clear")),
+         "patch+|streak+|area … cloudiness|haziness|shadowing", "streaky|patchy shadow|shadows",
+         "shadowing|cloudiness|haziness at|in|low_in|over {low}|{lung}|lobe|top|upper_part",
+         # an infection where it settled, a part of a lung by how it looks, an air space filled
+         "infection|pneumonia {one_thing} in|into|within {one_thing} lung|lungs|lobe",
+         "lung|lungs … look+|appear+|seem+ … denser|whiter|solid|cloudy|opaque|airless",
+         "solid-looking|solid|cloudy|dense|denser|whiter|white|hazy patch|patches|area|areas|region|regions",
+         "inflammation|infection|pus|mucus … fill+|in|inside … air_spaces|air_sacs|airspaces|airspace",
+         # and a read's pneumonitis: an inflamed patch of lung to a patient
+         "pneumonitis"),
+        ("lungs look clear", "lungs are clear"),
+        # patches a text says are scarring are the scarring ("patches of shadowing that look like old scarring")
+        not_it=("look+|appear+|seem+|fit+ like|with|to_be … scar|scars|scarring|scarred",)),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
          "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
          "water on the lung",
          # the fluid and where it lies, in one clause, in either order: "a little liquid lies beside your left lung",
          # "around your left lung there is some fluid"
-         "{fluid} {not_around} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
+         "{fluid} {not_placed} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
          "lung|lungs|ribs|it",
          "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
          "{fluid} … in|into … lining|linings|pleural_space|fissure|fissures|groove|grooves",
          "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
-         "lower_part … chest",
+         "lower_part|low|low_down … chest",
          # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs
          "{fluid} … at|in|around|line+|lining|coat+|cover+ … bottom|bottoms|base|bases|corner|corners … "
          "lung|lungs|chest")),
@@ -196,14 +219,17 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "air … escaped|leaked|leaking|leaks|got_out|slipped_out|outside|around|between|collected|pocket",
          # air trapped or caught is outside the lung only where the text says so: emphysema traps air inside it
          "air … trapped|caught|stuck … outside|around|between|beside|against",
-         "pocket|bubble|rim|layer|collection … of … air"),
+         "pocket|bubble|rim|layer|collection … of … air",
+         # air with fluid or blood in the same space is a pneumothorax too (a read's "hydropneumothorax")
+         "hydropneumothorax|hydropneumothoraces|hemopneumothorax|haemopneumothorax|pyopneumothorax"),
         ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
          "lung is fully inflated")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
          "fluid in the tissue of {lung}", "fluid in the lung tissue", "fluid in them",
-         "lungs … waterlogged|soggy|wet|congested", "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
+         "lung|lungs|lung_tissue … waterlogged|soggy|sodden|wet|congested",
+         "{fluid} … in|inside|within|into … lung_tissue|air_sacs",
          "{fluid} … has|is … filling|soaked|leaked_into … lungs",
          # the fluid and the lungs it lies in, in one clause: "water has gathered inside each lung",
          # "your lungs have fluid in them", "your lungs are full of water"
@@ -217,10 +243,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("damaged air sacs", "damage to the air sacs", "damage to the tiny air sacs", "air sacs are damaged",
          "damaged tiny air sacs",
          "air_sacs|air_pockets|air_spaces|air_bags … damaged|worn|stretched|over-stretched|broken|destroyed|"
-         "floppy|lost")),
+         "floppy|lost", "damaged|worn|destroyed|broken|wrecked … air_sacs|air_pockets|air_spaces")),
     # the scar in any form ("the lung has scarred further", "some scarring"), and lungs that have stiffened
     "pulmonary fibrosis": _lay(("scarring", "scar", "scar tissue", "scarred lung", "lungs are scarred", "scar+",
-                                "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|toughen+|scar+")),
+                                "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|tough|toughen+|hardened|scar+")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
          "bone is broken", "rib is broken", "ribs were broken", "rib was broken", "broken ribs",
@@ -228,27 +254,53 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "a|an|old|healed|healing break|breaks|crack|cracks", "it|they is|are|was|were|has_been|have_been "
          "broken|cracked|fractured",
          "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured|given_way|knit+|injured",
+         # the bones, where they are, then that they are broken: "ribs at the front of your right side, the 5th
+         # down to the 9th, are broken"
+         "{bone} {one_thing} is|are|was|were|has_been|have_been broken|cracked|fractured|snapped",
          "injury|injuries … to|of|in … {bone}",
          "break|breaks|crack|cracks … in … {bone}"),
         ("bones look normal", "bones are normal", "bones look healthy")),
     # a shadow said to be a body part ("the faint spots are only your nipples") is no spot in the lung
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
-                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball"),
-                   not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",)),
-    "mass": _lay(("lump", "growth", "lump or growth", "larger lump")),
+                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball",
+                    # a size told by a small thing it matches: "a spot about the size of a pea"
+                    "size of a|an {small_thing}",
+                    # a read's granulomas are the small spots a patient is told of ("old healed chalky spots")
+                    "granuloma|granulomas|granulomata|granulomatous",
+                    "chalky|calcified spot|spots|speck|specks|dot|dots"),
+                   # a lookalike said to be a body part, and dots that make up a pattern ("a fine pattern of tiny
+                   # spots and lines") or a big thing a size is told by ("a lump bigger than a golf ball")
+                   not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
+                           "patchy|streaky shadow|shadows|spot|spots",
+                           "pattern|network|web|mesh of … spot|spots|dot|dots|speck|specks",
+                           "spot|spots|dot|dots|speck|specks and|or line|lines|streak|streaks|strand|strands",
+                           "than|of a|an {big_thing}")),
+    "mass": _lay(("lump", "growth", "lump or growth", "larger lump",
+                  # a size told by a large thing it matches: "something the size of a plum", "bigger than an egg"
+                  "size of a|an {big_thing}", "bigger|larger than a|an {big_thing}")),
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
     # an implanted heart device is one too: "a pacemaker", "the battery box of a heart device", "a lead threaded
     # into the heart" (wire stitches that hold a breastbone are not)
     "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
                           "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
                           "a|the|your|chest port|ports",
-                          "heart|cardiac device", "device … heart|skin",
+                          "heart|cardiac device", "device|box|battery … heart|skin",
                           "wire|wires|lead|leads … run+|go+|pass+|thread+|lie+|sit+ … into|in "
                           "… heart|vein|chamber|chambers",
+                          "wire|wires|lead|leads … into|inside … heart|chamber|chambers",
                           # a line by what it is made of, or by the vein it runs in ("a fine line" alone is a
                           # pattern in the lung, not a device)
                           "plastic|flexible|soft line|lines", "line|lines|tube|tubes … from|into|in|through|up|along "
-                          "… vein|veins|arm|neck")),
+                          "… vein|veins|arm|neck",
+                          # a read's venous device whose name de-identification hid ("right chest wall venous XXXX")
+                          "venous|central|subclavian|jugular XXXX", "cardiac|heart XXXX device",
+                          "XXXX {one_thing} with|its tip|tips",
+                          "XXXX {one_thing} in|at|into|within … SVC|superior_vena_cava|cavoatrial|caval",
+                          # a line told to be where it should be: "the line on your left is still in place"
+                          "line|lines|tube|tubes {one_thing} is|are|was|were … in_place|in_position|well_placed",
+                          "line|lines|tube|tubes … put_in|inserted|placed|threaded",
+                          # a line by its kind, or by where its tip lies
+                          "tunnelled|tunneled|central|picc|iv|drip line|lines", "line|lines|tube|tubes … tip|tips")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
@@ -258,12 +310,25 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged|stand+_out",
          # a read's vessels by their other names: "the pulmonary vessels are still enlarged"
          "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
+         # and a read's vessels at the hila, prominent or congested: "central vascular prominence", "mild central
+         # vascular congestive changes"
+         "central|hilar|perihilar vascular|vascularity|vasculature|vessel|vessels prominence|prominent|fullness|"
+         "engorgement|congestive|congested",
+         "prominent|engorged|full|fuller central|hilar|perihilar vascular|vascularity|vasculature|vessel|vessels",
+         "prominent|prominence|fullness|engorgement|engorged of central|hilar|perihilar vascular|vascularity|"
+         "vasculature|vessel|vessels",
+         # vessels that look full, or a congestion told beside them: "the vessels in the middle of your chest look
+         # full, a sign of congestion"
+         "blood_vessels|vessels|veins {vessels_gap} look+|appear+|seem+|are|is {vessels_gap} full",
+         "blood_vessels|vessels|veins {vessels_gap} congestion",
          # the blood vessels and how they look, where the lungs go unnamed: "the vessels look overloaded"
          "blood_vessels|vessels|veins {vessels_gap} swollen|fuller|overfull|overfilled|overloaded|engorged|"
          "congested|bulging")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
-        ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst")),
+        ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst"),
+        # "more of the bottom of the lung has closed" says how much of a place, not where a pattern is worse
+        not_it=("more|most of {low}",)),
 }
 
 CASE_LAY_TERMS: dict[str, LayTerms] = {
@@ -406,6 +471,10 @@ JARGON: tuple[Jargon, ...] = (
     _j("ILD", "interstitial lung disease, scarring, stiff, lung tissue"),
     _j("r/o", "rule out, check for, make sure"),
     _j("COPD", "chronic obstructive, lung disease, emphysema, bronchitis, airways"),
+    _j("pulmonary rehabilitation", "exercise, programme, program, classes, breathing"),
+    # diseases whose names hold other terms: each is a term of its own, explained or not
+    _j("chronic obstructive pulmonary disease", "lung disease, emphysema, bronchitis, airways"),
+    _j("chronic bronchitis", "cough, mucus, phlegm, inflamed airways, airways"),
     _j("CHF", "heart failure, heart is not pumping, weak heart"),
     _j("PICC", "tube, line, vein"),
     _j("thoracic", "chest", "thorax"),
@@ -441,15 +510,20 @@ JARGON: tuple[Jargon, ...] = (
 )
 
 
-def _any_word(words: Sequence[str], *, suffix: str, between: str = r"[\s-]+") -> re.Pattern[str]:
+def _any_word(words: Sequence[str], *, suffix: str, between: str = r"[\s-]+", any_determiner: bool = False
+              ) -> re.Pattern[str]:
     alternation = "|".join(re.escape(w).replace(r"\ ", between).replace(r"\-", r"[\s-]*") for w in words)
+    if any_determiner:  # "the middle of the chest" explains as "the middle of your chest" does
+        alternation = re.sub(r"(?<![A-Za-z])the(?![A-Za-z])", _DETERMINER, alternation)
     return re.compile(rf"(?<![A-Za-z])(?:{alternation}){suffix}(?![A-Za-z])", re.IGNORECASE)
 
 
 # a term may be plural ("nodules"); a gloss may be inflected ("scar" glosses by "scarring", "enlarge" by "enlarged")
 # and hold a word or two more between its words ("no cause" in "no clear cause", "no cause is ever found")
+_DETERMINER = r"(?:the|your|my|his|her|their|each|both|a|an|this|that)"
 _TERMS = [(entry, _any_word((entry.term, *entry.spellings), suffix="(?:s|es)?"),
-           _any_word(entry.glosses, suffix="[a-z]{0,4}", between=r"[\s-]+(?:[A-Za-z'’]+[\s-]+){0,2}"))
+           _any_word(entry.glosses, suffix="[a-z]{0,4}", between=r"[\s-]+(?:[A-Za-z'’]+[\s-]+){0,2}",
+                     any_determiner=True))
           for entry in JARGON]
 
 
@@ -482,12 +556,13 @@ def jargon_left(text: str) -> list[JargonUse]:
             if not any(a < end and start < b for a, b, _, _ in taken):
                 taken.append((start, end, entry, gloss))
         around = " ".join(sentences[max(0, index - 1):index + 2])
-        for start, _, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
+        for start, end, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term in explained:
                 continue
             # a sentence that gives the term as the name of what it describes defines it: "a lump bigger than a
             # walnut is called a mass", "air around the lung, which we call a pneumothorax"
-            if gloss.search(around) or _NAMED_AS.search(sentence[:start]):
+            if gloss.search(around) or _NAMED_AS.search(sentence[:start]) or _NAMED_BY_APPOSITION.search(
+                    sentence[:start]) or _defined_here(sentence, start, end):
                 explained.add(entry.term)
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
@@ -497,9 +572,44 @@ def jargon_left(text: str) -> list[JargonUse]:
     return list(found.values())
 
 
-_NAMED_AS = re.compile(r"\b(?:(?:is|are)\s+(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
+_NAMED_AS = re.compile(r"\b(?:(?:(?:is|are)\s+)?(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
                        r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them))?)\s+(?:an?\s+|the\s+)?$",
                        re.IGNORECASE)
+# A plain description, then the term set beside it as its name: "fluid in this gap, the pleural space"
+_NAMED_BY_APPOSITION = re.compile(r"\b(?:this|that|these|those)\s+[a-z]+,\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)
+# A sentence that opens with the term and goes on to say what it is defines it, whatever words it uses: "A lung
+# nodule is a small growth", "Atelectasis (said at-uh-LEK-tuh-sis) is when part of a lung ...", "Bronchiectasis
+# means ..."; so does a term followed by "meaning" or "which means" ("consolidation, meaning the lung has turned
+# solid"), or named as the medical word for what follows
+_OPENS_SENTENCE = re.compile(r"(?:^\W*|[,;:]\s*(?:and|but|while|whereas)?\s*)(?P<article>an?\s+|the\s+)?"
+                             r"(?:(?!(?:your|my|his|her|their|our|this|that|these)\b)[A-Za-z-]+\s+){0,2}$",
+                             re.IGNORECASE)
+_DEFINITION_AFTER = re.compile(r"^(?:\s*\([^()]{0,60}\))?\s*,?\s*(?:(?:is|are)\s+(?:simply\s+|just\s+|basically\s+)?"
+                               r"(?:when|where|what|(?P<kind>an?)|the\s+(?:medical|doctors?['’]?|technical|proper)\b)|"
+                               r"means|describes)\b", re.IGNORECASE)
+_GLOSS_AFTER = re.compile(r"^(?:\s*\([^()]{0,60}\))?\s*,?\s*(?:meaning|which\s+means|that\s+is|i\.e\.|(?<=,\s)where|"
+                          r"in\s+other\s+words|(?:the|a)\s+(?:medical|doctors?['’]?|technical)\s+(?:word|term|name)\s+"
+                          r"for)\b", re.IGNORECASE)
+
+
+# An explanation in brackets right after the term, of three words or more: "the mediastinum (the band of tissue
+# down the middle of the chest)"; a pronunciation is none ("(say em-fuh-SEE-muh)")
+_BRACKETED_AFTER = re.compile(r"^\s*\((?!\s*(?:say|said|pronounced|see)\b)\s*[^()\s]+(?:\s+[^()\s]+){2,}\s*\)",
+                              re.IGNORECASE)
+
+
+def _defined_here(sentence: str, start: int, end: int) -> bool:
+    """Whether the sentence defines the term at start:end by its shape (see _DEFINITION_AFTER)."""
+    after = sentence[end:]
+    if _GLOSS_AFTER.search(after) or _BRACKETED_AFTER.search(after):
+        return True
+    opening, definition = _OPENS_SENTENCE.search(sentence[:start]), _DEFINITION_AFTER.search(after)
+    # "The effusion is a small one" tells of the patient's own: only "a"/"an" or no article opens a definition
+    # by kind ("An effusion is a build-up of fluid")
+    return bool(opening and definition and not (definition["kind"] and (opening["article"] or "").lower()
+                                                .startswith("the")))
+
+
 _EXPLAINED_WITHIN = 3  # sentences after a term's first use in which explaining it still counts
 
 
@@ -554,20 +664,23 @@ _LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
                                 r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
                                 r"(?:exclude|rule\s+out)\b[^.;]*\bor\b", re.IGNORECASE)
+# A follow-up the read recommends to exclude something
+_ONLY_TO_EXCLUDE = re.compile(r"\b(?:to|and)\s+(?:exclude|rule\s+out)\b", re.IGNORECASE)
 # A word de-identification hid before a finding may have been a hedge ("hazy markings, XXXX oedema")
 _HIDDEN_WORD = re.compile(r"\bXXXX\b")
 
 
 # "right" and "left" that are no side: "right at the top", "in the right place", "only a little is left", and a heart
 # chamber's ("its end lies in the right upper chamber of the heart")
+# A heart chamber's side ("its wire ends in the lower right pumping chamber") places the tip of a line in it, not a
+# side of the chest: a plain wording with gaps may span it, so it is read without it
+_CHAMBER_SIDE = re.compile(r"\b(?:right|left)(?=\s+(?:(?:upper|lower|top|bottom|pumping|main|heart)\s+){0,2}"
+                           r"(?:chambers?|atri(?:um|a)|ventricles?)\b)", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|behind|beside|up|down|through|under|over|"
                          r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
                          r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
                          r"(?!\s+(?:side|lung|ribs?|arm|chest|half|part|upper|lower|middle)\b)|\bleft(?=\s+(?:over|behind|"
-                         r"alone|out|in\s+place)\b)|"
-                         # a heart chamber's side places the tip of a line in it, not the finding the sentence names
-                         r"\b(?:right|left)(?=\s+(?:(?:upper|lower|top|bottom|pumping|main|heart)\s+){0,2}"
-                         r"(?:chambers?|atri(?:um|a)|ventricles?)\b)", re.IGNORECASE)
+                         r"alone|out|in\s+place)\b)|" + _CHAMBER_SIDE.pattern, re.IGNORECASE)
 
 
 def _side_of_sentence(sentence: str) -> str:
@@ -597,18 +710,26 @@ def _said_to_be_something_else(finding: ReferenceFinding, sentence: str) -> bool
     return any(_term_pattern(PLAIN_WORDING + phrase).search(sentence) for phrase in lay_terms_of(finding).not_it)
 
 
-def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[str]]:
-    """Per finding, the other certainty a careful reader may take from the read, which the explanation may keep.
+def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[tuple[str, str]]]:
+    """Per finding, the other certainties and sides a careful reader may take from the read, which a text may keep.
 
     Two findings joined by "or" ("scarring or atelectasis") are a differential, which a patient text may hedge;
-    and where de-identification hid a word, it may have been a hedge ("patchy shadowing, XXXX oedema").
+    where de-identification hid a word, it may have been a hedge ("patchy shadowing, XXXX oedema"); and a read's
+    patchy or focal opacity, whatever it goes on to call it, is the cloudy patch a patient text may tell.
     """
     readings = [check_findings(read, findings, differential=True)]
     if _HIDDEN_WORD.search(read):
         readings.append(check_findings(_HIDDEN_WORD.sub("possibly", read), findings, differential=True))
-    return [{c.status for c in checks if c.status in _SAYS} for checks in zip(*readings)]
+    if _PATCHY_OPACITY.search(read):
+        readings.append(check_findings(_PATCHY_OPACITY.sub(r"\1 airspace opacity", read), findings, differential=True))
+    return [{(c.status, c.side) for c in checks if c.status in _SAYS} for checks in zip(*readings)]
 
 
+# A read's opacity that is patchy or focal: an airspace opacity in other words, and a cloudy patch to a patient
+_PATCHY_OPACITY = re.compile(r"\b(patchy|focal)\s+(?:area\s+of\s+)?opacit(?:y|ies)\b", re.IGNORECASE)
+
+
+_DISTRIBUTION = "lower-zone predominance"
 # A read's size at the edge of normal that is still normal ("upper limits of normal", "high normal")
 _WITHIN_NORMAL = re.compile(r"\b(?:upper|high)[\s-]+(?:limits?\s+of\s+)?normal\b|\btop[\s-]+(?:of\s+)?normal\b",
                             re.IGNORECASE)
@@ -635,7 +756,7 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         reference = [(c.status, c.evidence, c.side) for c in read_checks]
         borderline = [c.size == "borderline" and bool(_WITHIN_NORMAL.search(c.evidence)) for c in read_checks]
         findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_LOW_PLACE))
-                    if f.name == "lower-zone predominance" and status in _SAYS else f
+                    if f.name == _DISTRIBUTION and status in _SAYS else f
                     for f, (status, _, _) in zip(findings, reference)]
         also = _other_readings(read, findings)
     else:
@@ -643,6 +764,11 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         borderline = [False for _ in findings]
         also = [set() for _ in findings]
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
+    if _CHAMBER_SIDE.search(text):
+        # where a finding is said, its side as read without the heart chambers' sides
+        sides = check_findings(_CHAMBER_SIDE.sub("", text), findings, hypothetical="not_mentioned")
+        said = [dataclasses.replace(check, side=other.side) if other.status == check.status else check
+                for check, other in zip(said, sides)]
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
     for finding, explained, (status, quote, side), other, at_the_limit in zip(findings, said, reference, also,
@@ -656,21 +782,38 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
                                             or _side_pointed_to(explained.evidence, sentences))
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
+        if finding.name == _DISTRIBUTION and not at_stake:
+            # where a read gives no distribution, "mostly at the base" only says where a finding lies (an effusion
+            # settles there): a place is no finding added
+            explained = dataclasses.replace(explained, status="not_mentioned")
         if at_the_limit and explained.status not in _SAYS:
             # "heart size at the upper limit of normal" is within normal (a "borderline" heart is not): an
             # explanation may leave it out or call it normal
+            at_stake = False
+        if status == "uncertain" and explained.status not in _SAYS and _ONLY_TO_EXCLUDE.search(quote):
+            # a possibility the read only asks to exclude ("follow-up to exclude an underlying mass") may be told as
+            # the check ("to make sure there is no lump") or left out: it is no finding
             at_stake = False
         if status == "uncertain" and explained.status not in _SAYS and _NOT_EXCLUDED_LIST.search(quote):
             # one of a list of causes a read leaves open ("nodes, or a tumour cannot be excluded") after the finding
             # they would explain: the explanation may give that finding and the further look without the list
             at_stake = False
-        # a finding moved to the other side is not kept, however plainly it is named
+        if status in _SAYS and not side:
+            # the side another reading gives where the read's own gives none ("focal opacity at the right base,
+            # worrisome for pneumonitis")
+            side = next((place for _, place in sorted(other) if place), "")
+        # a finding moved to the other side is not kept, however plainly it is named (unless another reading of the
+        # read puts it there)
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
-            if status in _SAYS and explained.side and side and explained.side != side else ""
-        said_so = explained.status == status or (status in _SAYS and explained.status in other)
+            if status in _SAYS and explained.side and side and explained.side != side and \
+            (explained.status, explained.side) not in other else ""
+        # another reading of the read says it so, on the same side where both give one
+        also_said = any(certainty == explained.status and (not explained.side or not place or place == explained.side)
+                        for certainty, place in other)
+        said_so = explained.status == status or (status in _SAYS and also_said)
         if at_stake and said_so and not moved:
             verdict = "kept"
-        elif explained.status in _SAYS and status not in _SAYS:
+        elif explained.status in _SAYS and status not in _SAYS and not also_said:
             verdict = "added"
         elif at_stake:
             verdict = "dropped"

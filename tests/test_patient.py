@@ -690,3 +690,292 @@ def test_shadowing_in_a_part_of_a_lung_is_the_cloudy_patch(text):
         "Airspace disease in the left upper lobe."
     assert "consolidation" not in mh.check_explanation(text, read=read).dropped
     assert "consolidation" in mh.check_explanation(text, read="Lungs are clear.").added
+
+
+@pytest.mark.parametrize("text", [
+    "An opacity is an area on the film that blocks more of the beam than the lung around it.",
+    'Emphysema (em-fuh-SEE-muh) is when the lungs slowly lose their stretch.',
+    "Bilateral means on both sides of the body.",
+    "The film shows consolidation, meaning a part of the lung has turned firm.",
+    "Your report mentions the parenchyma, the technical word for the working part of an organ.",
+    "Each lung slides on a thin wet film. A little fluid always sits in this film, the pleura.",
+])
+def test_a_term_defined_by_the_shape_of_its_sentence_is_explained(text):
+    assert jargon_left(text) == []
+
+
+@pytest.mark.parametrize("text, term", [
+    ("Your emphysema is a mild one.", "emphysema"),
+    ("The opacity is a new one since the last film.", "opacity"),
+    ("A little fluid always sits in the pleura.", "pleura"),
+    ("You may have an opacity. It is a common finding.", "opacity"),
+])
+def test_a_term_the_sentence_only_describes_is_still_jargon(text, term):
+    assert [use.term for use in jargon_left(text)] == [term]
+
+
+def test_fluid_already_in_the_lungs_is_no_effusion_for_a_place_named_later():
+    read = "Mild interstitial pulmonary edema. No pleural effusion."
+    text = "Some fluid is in your lungs, which shows as streaks around the middle of both lungs."
+    assert _verdicts(text, read) == {"pulmonary oedema": ("kept", "")}
+    assert _verdicts("Some fluid has built up around both of your lungs.", read) == \
+        {"pulmonary oedema": ("dropped", ""), "pleural effusion": ("added", "")}
+
+
+@pytest.mark.parametrize("text", ["Two thin wires reach into your heart.",
+                                  "A little battery box sits under the skin of your chest."])
+def test_a_heart_device_by_its_parts_is_a_line_or_tube(text):
+    assert _verdicts(text, "Heart and lungs are normal.") == {"line or tube": ("added", "")}
+    assert _verdicts(text, "Dual-chamber pacemaker in place.") == {"line or tube": ("kept", "")}
+
+
+@pytest.mark.parametrize("read", ["Prominent central vascularity.", "Mild hilar vascular congestive change."])
+def test_prominent_central_vessels_in_a_read_are_congestion(read):
+    assert _verdicts("The blood vessels near the centre of your chest look full.", read) == \
+        {"pulmonary vascular congestion": ("kept", "")}
+    assert _verdicts("Your lungs look clear.", read) == {"pulmonary vascular congestion": ("dropped", "")}
+
+
+def test_more_of_a_low_place_is_an_amount_not_a_predominance():
+    read = "Reticular opacities, most marked at the lung bases."
+    assert mh.check_explanation("There are fine lines in your lungs, worst at the bottom.", read=read).dropped == ()
+    text = "There are fine lines in your lungs, and more of the bottom of your lungs looks stiff."
+    assert "lower-zone predominance" in mh.check_explanation(text, read=read).dropped
+
+
+def test_a_distribution_the_read_does_not_give_is_no_finding_added():
+    text = "There is fluid around your left lung, mostly at the bottom."
+    assert _verdicts(text, "Small left pleural effusion.") == {"pleural effusion": ("kept", "")}
+    # where the read gives one, it must be kept
+    read = "Fibrosis, worse at the lung bases."
+    assert _verdicts("There is scarring in your lungs.", read)["lower-zone predominance"] == ("dropped", "")
+    assert _verdicts("There is scarring in your lungs, worse at the bottom.", read)["lower-zone predominance"] == \
+        ("kept", "")
+
+
+@pytest.mark.parametrize("text", [
+    "The middle of your chest, where the windpipe and the big vessels pass, looks wider than before.",
+    "The centre of your chest, the region that sits between your lungs, looks wider.",
+])
+def test_a_clause_set_off_by_commas_is_passed_over(text):
+    assert _verdicts(text, "The mediastinum is widened.") == {"widened mediastinum": ("kept", "")}
+    assert _verdicts(text, "Normal mediastinal contour.") == {"widened mediastinum": ("added", "")}
+
+
+@pytest.mark.parametrize("text, finding", [
+    ("There is a shadow about the size of a lemon in your right lung.", "mass"),
+    ("There is a spot about the size of a grape in your right lung.", "nodule"),
+])
+def test_a_size_told_by_a_thing_it_matches_names_the_lesion(text, finding):
+    assert _verdicts(text, "The lungs are clear.") == {finding: ("added", "")}
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    ("Years of smoking have worn down the little air sacs of your lungs.", "Emphysema.", "emphysema"),
+    ("The lung tissue at both bases has turned tough.", "Fibrosis at both bases.", "pulmonary fibrosis"),
+    ("Fluid has pooled low in your chest on the right.", "Small right pleural effusion.", "pleural effusion"),
+    ("The lung tissue looks soggy.", "Interstitial pulmonary edema.", "pulmonary oedema"),
+])
+def test_more_everyday_wordings_of_a_finding(text, read, finding):
+    assert _verdicts(text, read)[finding] == ("kept", "")
+
+
+@pytest.mark.parametrize("text", [
+    "We look at the mediastinum (the block of tissue that holds the heart and the windpipe) on every film.",
+    "The doctor checks the block of tissue that holds your windpipe, an area called the mediastinum.",
+    "The film shows a little atelectasis. That word sounds hard, but atelectasis is when a part of the lung stays "
+    "flat.",
+    "The report mentions the mediastinum, which is the middle of your chest.",
+])
+def test_a_term_explained_in_brackets_by_naming_or_in_a_later_clause_is_explained(text):
+    assert jargon_left(text) == []
+
+
+def test_a_pronunciation_in_brackets_explains_nothing():
+    assert [u.term for u in jargon_left("Your film shows atelectasis (say at-uh-LEK-tuh-sis).")] == ["atelectasis"]
+
+
+def test_a_programme_named_in_full_is_one_term():
+    assert [u.term for u in jargon_left("You may be offered pulmonary rehabilitation.")] == ["pulmonary rehabilitation"]
+    assert jargon_left("Ask about pulmonary rehabilitation, a course of exercise and breathing classes.") == []
+
+
+def test_a_disease_named_in_full_is_one_term():
+    assert [u.term for u in jargon_left("You have chronic obstructive pulmonary disease.")] == \
+        ["chronic obstructive pulmonary disease"]
+    assert jargon_left("You have chronic obstructive pulmonary disease, a lung disease that narrows the airways.") \
+        == []
+
+
+def test_the_heart_enlarged_with_something_else_is_still_enlarged():
+    read = "Cardiomegaly. The mediastinum is widened."
+    assert _verdicts("Your heart and the middle of your chest look a little enlarged.", read)["cardiomegaly"] == \
+        ("kept", "")
+    # the lungs named between them are another clause's subject
+    assert "cardiomegaly" not in mh.check_explanation("Your heart and lungs look normal.", read="Normal.").added
+
+
+@pytest.mark.parametrize("text", ["Across both lungs there is a fine network of tiny dots.",
+                                  "Across both lungs there are tiny dots and streaks.",
+                                  "There is a lump in your left lung, a little bigger than a golf ball."])
+def test_dots_of_a_pattern_or_a_big_thing_for_scale_are_no_nodule(text):
+    assert "nodule" not in mh.check_explanation(text, read="Left upper lobe mass. Reticular opacities.").added
+    assert "nodule" in mh.check_explanation("Across both lungs there are tiny dots.", read="Normal.").added
+
+
+def test_a_thing_bigger_than_a_large_object_is_a_mass():
+    read = "Left upper lobe mass."
+    assert _verdicts("There is something in your left lung, a bit bigger than an egg.", read) == \
+        {"mass": ("kept", "")}
+
+
+def test_air_with_fluid_in_the_space_is_a_pneumothorax():
+    read = "Right hydropneumothorax with an air-fluid level."
+    text = "On the right there is air and fluid trapped between the lung and the chest wall."
+    assert _verdicts(text, read)["pneumothorax"] == ("kept", "")
+    assert _verdicts("Your lungs are clear.", read)["pneumothorax"] == ("dropped", "")
+
+
+@pytest.mark.parametrize("text", [
+    "An infection has taken hold in the upper part of your right lung.",
+    "Your right lung looks denser than it should.",
+    "There is a solid-looking patch in your right lung.",
+    "Inflammation has filled some of the air spaces in your right lung.",
+])
+def test_more_plain_wordings_of_the_cloudy_patch(text):
+    assert _verdicts(text, "Right upper lobe pneumonia.") == {"consolidation": ("kept", "")}
+    assert _verdicts(text, "The lungs are clear.") == {"consolidation": ("added", "")}
+
+
+def test_a_read_pneumonitis_is_the_cloudy_patch():
+    assert _verdicts("There is a cloudy patch in your left lung.", "Left lower lobe pneumonitis.") == \
+        {"consolidation": ("kept", "")}
+
+
+def test_an_infection_named_before_another_finding_takes_no_place_from_it():
+    read = "Left lower lobe pneumonia and minor scarring or atelectasis within the right middle lobe."
+    text = "You have pneumonia in the lower part of your left lung, and a little scarring low in your right lung."
+    # the read's pneumonia is not moved to the right by the scarring's place
+    assert _verdicts(text, read)["consolidation"] == ("kept", "")
+
+
+def test_a_device_de_identification_hid_is_still_a_device():
+    read = "Right chest wall venous XXXX in place. Lungs clear."
+    assert _verdicts("A small port under the skin of your right chest gives medicine into a vein.", read) == \
+        {"line or tube": ("kept", "")}
+
+
+def test_a_short_aside_of_place_is_passed_over():
+    read = "Fracture of the right 7th rib."
+    assert _verdicts("Your 7th rib on the right, near the side, is broken.", read) == {"fracture": ("kept", "")}
+
+
+def test_a_patchy_opacity_may_be_told_as_a_cloudy_patch_or_as_collapse():
+    read = "Patchy opacity at the left base, likely atelectasis."
+    assert _verdicts("There is a cloudy patch at the bottom of your left lung.", read) == {}
+    assert _verdicts("A part at the bottom of your left lung has not fully opened up.", read) == {}
+    # on the other side it is moved, told either way
+    assert _verdicts("There is a cloudy patch at the bottom of your right lung.", read) == \
+        {"consolidation": ("added", "")}
+
+
+def test_a_chamber_side_inside_a_plain_wording_is_not_the_device_side():
+    read = "Left chest wall pacemaker with a lead in the right ventricle."
+    text = "Your heart device sits on the left of your chest, and its wire runs into the lower right pumping " \
+           "chamber of your heart."
+    assert _verdicts(text, read) == {"line or tube": ("kept", "")}
+    assert _verdicts(text.replace("on the left", "on the right"), read)["line or tube"][1] == \
+        "right, where the read has left"
+
+
+def test_a_patchy_opacity_lends_its_side_and_extent_to_the_cloudy_patch():
+    # the read's interpretation has no side of its own: the opacity's side is the one to keep
+    read = "Focal opacity in the right mid lung, worrisome for pneumonitis."
+    text = "There is a cloudy patch in the middle of your right lung, which may be an inflammation."
+    assert _verdicts(text, read) == {"consolidation": ("kept", "")}
+    assert _verdicts(text.replace("right", "left"), read) == \
+        {"consolidation": ("dropped", "left, where the read has right")}
+    # patchy opacities at both bases, one called consolidation: patches on both sides are told as the read has them
+    read = "Bibasilar patchy opacities. Left basilar consolidation."
+    assert _verdicts("There are cloudy patches at the bottom of both lungs.", read) == \
+        {"consolidation": ("kept", "")}
+
+
+@pytest.mark.parametrize("text, read", [
+    ("The lowest parts of both lungs look hazy.", "Bibasilar airspace disease."),
+    ("There is a streaky shadow at the bottom of your right lung.", "Streaky right basilar airspace disease."),
+])
+def test_parts_of_the_lungs_and_streaky_shadows_are_the_cloudy_patch(text, read):
+    assert _verdicts(text, read) == {"consolidation": ("kept", "")}
+
+
+def test_patches_said_to_be_scarring_are_the_scarring():
+    read = "Scattered opacities in both lungs, likely scarring. No consolidation."
+    said = _verdicts("There are patches of shadowing in both lungs, and these look like old scarring.", read)
+    assert "consolidation" not in said and said["pulmonary fibrosis"] == ("kept", "")
+
+
+@pytest.mark.parametrize("text", [
+    "Your tunnelled line is on the left.",
+    "On the left, a thin line runs down and its tip sits by the heart.",
+    "On the left, the line near your collarbone is still in place.",
+    "A line was put in on your left side last week.",
+])
+def test_a_line_by_its_kind_its_tip_or_its_placing_is_a_line(text):
+    read = "Tunneled left-sided catheter, tip projecting at the caval level."
+    assert _verdicts(text, read) == {"line or tube": ("kept", "")}
+
+
+@pytest.mark.parametrize("read", ["Left chest wall cardiac XXXX device.", "A left-sided XXXX terminates at the SVC.",
+                                  "The left XXXX is unchanged, with its tip near the right atrium."])
+def test_a_device_in_a_read_whose_name_was_hidden(read):
+    assert _verdicts("Your lungs are clear.", read) == {"line or tube": ("dropped", "")}
+
+
+def test_a_read_heart_that_has_grown_is_enlarged():
+    read = "The cardiac size has increased since the prior film."
+    assert _verdicts("Your heart looks bigger than last time.", read) == {"cardiomegaly": ("kept", "")}
+    assert _verdicts("Your lungs are clear.", read) == {"cardiomegaly": ("dropped", "")}
+
+
+def test_bones_named_with_their_place_then_said_broken():
+    read = "Fractures of the left 3rd through 6th ribs."
+    assert _verdicts("Some ribs at the back of your left side, the 3rd to the 6th, are broken.", read) == \
+        {"fracture": ("kept", "")}
+
+
+def test_fluid_named_after_a_clause_about_the_vessels_is_no_effusion():
+    text = ("There is haziness around the middle of your lungs, which may be swollen vessels, together with some "
+            "fluid.")
+    assert "pleural effusion" not in mh.check_explanation(text, read="Interstitial edema.").added
+
+
+@pytest.mark.parametrize("text", ["There are some old healed chalky spots in both lungs.",
+                                  "There are a few small chalky spots in both lungs from an old infection."])
+def test_a_read_granuloma_is_the_small_spot(text):
+    assert _verdicts(text, "Scattered calcified granulomas bilaterally.") == {"nodule": ("kept", "")}
+
+
+def test_small_patchy_shadows_are_no_nodule():
+    assert "nodule" not in mh.check_explanation("There are a few small patchy shadows in your left lung.",
+                                                 read="Left lower lobe airspace disease.").added
+
+
+def test_a_term_followed_by_where_is_explained():
+    assert jargon_left("The report mentions cephalization, where vessels at the top of the lungs swell.") == []
+
+
+def test_a_possibility_the_read_only_asks_to_exclude_may_be_told_as_a_check_or_left_out():
+    read = "Right lower lobe infiltrate. A repeat film after antibiotics is advised, to exclude a mass behind it."
+    for text in ("There is a cloudy patch in your right lung. We will repeat the X-ray to make sure no lump is "
+                 "hiding behind it.", "There is a cloudy patch in your right lung."):
+        assert "mass" not in mh.check_explanation(text, read=read).dropped
+    # a possibility the read raises by itself is still needed
+    assert "mass" in mh.check_explanation("There is a cloudy patch in your right lung.",
+                                          read="Right lower lobe infiltrate, possibly with an underlying mass.").dropped
+
+
+def test_fibrotic_change_in_a_read_is_fibrosis():
+    read = "Stable fibrotic changes in both lungs."
+    assert _verdicts("There is some scarring in both of your lungs.", read) == {"pulmonary fibrosis": ("kept", "")}
+    assert _verdicts("Your lungs are clear.", read) == {"pulmonary fibrosis": ("dropped", "")}
