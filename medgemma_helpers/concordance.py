@@ -227,6 +227,9 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # "found and removed" was there
     (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+(?:removed|taken\s+out|pulled\s+out)\b",
      "absent", "backward", "phrase"),
+    # ... and a device someone took out: "we took your chest drain out", "after the line was pulled"
+    (r"\b(?:took|take|takes|taking|pulled|removed)\s+(?:out\s+)?(?:your|the|his|her|their)\s+(?=(?:[a-z-]+\s+){0,3}"
+     r"(?:drains?|tubes?|lines?|catheters?|ports?|pacemakers?)\b)", "absent", "forward", "phrase"),
     (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
     # uncertainty, forward
     # not the month ("May 03") nor a name ("borderline personality disorder")
@@ -426,7 +429,7 @@ BORDERLINE_WORDING = PLAIN_WORDING + "?"
 # A hedge is never filler: "your heart is possibly enlarged" is not "your heart is enlarged".
 _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocally|borderline)\b)"
            r"(?:(?:partly|partially)(?![\s-]+(?:collapsed|deflated))|[a-z]+ly(?<!partly)(?<!partially)|"
-           r"still|now|also|much|even|a\s+(?:little|bit|lot)|little|(?:both|all|one|some|several)\s+of|your|my|"
+           r"still|now|also|much|even|very|a\s+(?:little|bit|lot)|little|(?:both|all|one|some|several)\s+of|your|my|"
            r"the|an?|its|their|that|this|both|each|one|other|some|several|small|tiny|dense|round|faint|new|old|healed|right|"
            r"left|upper|lower|top|bottom|middle|\d+(?:st|nd|rd|th)?|(?:fir|seco|thi|four|fif|six|seven|eigh|nin|ten|"
            r"eleven|twelf)[a-z]{0,3}th|(?:on|in)\s+(?:the|your)\s+(?:right|left)(?:[\s-]+side)?)(?![A-Za-z0-9])){0,4}")
@@ -441,14 +444,23 @@ _FILLER = (r"(?:[\s\-‐–]+(?!(?:possibly|perhaps|maybe|questionably|equivocal
 # A relative clause or an apposition set off by commas says what the thing is, not whether it is there: "fluid, which
 # might be pus, has pooled" asserts the fluid, "the middle of your chest, the part that lies between the lungs, looks
 # wider" the widening; it is passed over whole, so a hedge inside it hedges nothing. So is a short aside of place.
-_GAP_SEPARATOR = (r"(?:\s*,\s*(?:(?:the|a|an)\s+(?:[A-Za-z-]+\s+){0,3}(?=(?:which|that|who|where)\b))?"
-                  r"(?:which|who|where|that)\b[^,.;:!?]{1,60},\s*|"
-                  # an aside of place set off by commas: "the 8th rib on the right, out toward the side, is broken"
-                  r"\s*,\s*(?:out|in|on|at|near|towards?|just|over|under|below|above|behind|along)\s[^,.;:!?]{1,30},\s*|"
-                  # and a short apposition with no verb: "ribs on the right, the 5th down to the 9th, are broken"
-                  r"\s*,\s*(?:the|a|an)\s(?![^,.;:!?]*\b(?:is|are|was|were|be|been|looks?|seems?|appears?|has|have|"
-                  r"had|shows?|can|may|might|will|would|could)\b)[^,.;:!?]{1,30},\s*|"
-                  r"\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)")
+def _gap_separator(bar: str = "") -> str:
+    """What may stand between two words of a gap: a space, a comma, or a clause set off by commas (see above).
+
+    bar: words a barred gap may not hold, which a clause it passes over may not hold either.
+    """
+    clean = rf"(?![^,.;:!?]*\b(?:{bar})\b)" if bar else ""
+    return (rf"(?:\s*,\s*{clean}(?:(?:the|a|an)\s+(?:[A-Za-z-]+\s+){{0,3}}(?=(?:which|that|who|where)\b))?"
+            rf"(?:which|who|where|that)\b[^,.;:!?]{{1,60}},\s*|"
+            # an aside of place set off by commas: "the 8th rib on the right, out toward the side, is broken"
+            rf"\s*,\s*{clean}(?:out|in|on|at|near|towards?|just|over|under|below|above|behind|along)\s"
+            rf"[^,.;:!?]{{1,30}},\s*|"
+            # and a short apposition with no verb: "ribs on the right, the 5th down to the 9th, are broken"
+            rf"\s*,\s*{clean}(?:the|a|an)\s(?![^,.;:!?]*\b(?:is|are|was|were|be|been|looks?|seems?|appears?|has|"
+            rf"have|had|shows?|can|may|might|will|would|could)\b)[^,.;:!?]{{1,30}},\s*|"
+            r"\s*,\s*(?!(?:and|or|but|so|yet|while|whereas|although|though)\b)|\s+)")
+
+
 _GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"
 
 
@@ -463,7 +475,8 @@ def _plain_gap(number: int, barred: Sequence[str] = ()) -> str:
     word = (rf"(?:(?P<hedge{number}>{_GAP_HEDGE})\b|(?!(?:no|not|never|none|nor|without|if|whether|unless|check|"
             r"checked" + (f"|{bar}" if bar else "") + r")\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)"
             r"[A-Za-z0-9'’-]+)")
-    return rf"(?:{_GAP_SEPARATOR}{word}){{0,{10 if barred else 6}}}?{_GAP_SEPARATOR}"
+    separator = _gap_separator(bar)
+    return rf"(?:{separator}{word}){{0,{10 if barred else 6}}}?{separator}"
 
 
 def _plain_pattern(term: str) -> str:

@@ -148,7 +148,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart is bigger than it should be", "heart is larger than it should be",
          "heart has grown", "heart has got bigger", "heart has become bigger", "heart has become larger",
          # in other words: the heart and what it does or looks like, a few words apart
-         "heart … wider|broader|oversized|swollen|bigger|larger|enlarge+|grown|stretch+|widen+",
+         "heart {heart_gap} wider|broader|oversized|swollen|bigger|larger|enlarge+|grown|stretch+|widen+",
          # "your heart looks big", not "your heart looks normal and the big vessels are fine"
          "heart {heart_gap} look+|appear+|seem+ {heart_gap} big|large", "heart … large|big|larger|bigger side",
          "heart … takes up more|too_much room|space", "heart … too big|large|wide",
@@ -187,7 +187,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # a shadow or a cloudiness in a part of a lung ("shadowing at the base of your left lung", "a streaky patch
          # of cloudiness low in the lung"), not a round one (a nodule's "round shadow")
          "patch+|streak+|area … cloudiness|haziness|shadowing", "streaky|patchy shadow|shadows",
-         "shadowing|cloudiness|haziness at|in|low_in|over {low}|{lung}|lobe|top|upper_part",
+         "shadowing|cloudiness|haziness|haze at|in|low_in|over {low}|{lung}|lobe|top|upper_part",
          # an infection where it settled, a part of a lung by how it looks, an air space filled
          "infection|pneumonia {one_thing} in|into|within {one_thing} lung|lungs|lobe",
          "lung|lungs … look+|appear+|seem+ … denser|whiter|solid|cloudy|opaque|airless",
@@ -272,6 +272,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                    # spots and lines") or a big thing a size is told by ("a lump bigger than a golf ball")
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
                            "patchy|streaky shadow|shadows|spot|spots",
+                           # a spot in a bone is the bone's, not the lung's
+                           "spot|spots|shadow|shadows|dot|dots … in|on|of|within … {bone}",
                            "pattern|network|web|mesh of … spot|spots|dot|dots|speck|specks",
                            "spot|spots|dot|dots|speck|specks and|or line|lines|streak|streaks|strand|strands",
                            "than|of a|an {big_thing}")),
@@ -281,7 +283,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
     # an implanted heart device is one too: "a pacemaker", "the battery box of a heart device", "a lead threaded
     # into the heart" (wire stitches that hold a breastbone are not)
-    "line or tube": _lay(("tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
+    "line or tube": _lay(("ICD", "AICD", "tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
                           "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
                           "a|the|your|chest port|ports",
                           "heart|cardiac device", "device|box|battery … heart|skin",
@@ -713,7 +715,8 @@ def _said_to_be_something_else(finding: ReferenceFinding, sentence: str) -> bool
 def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set[tuple[str, str]]]:
     """Per finding, the other certainties and sides a careful reader may take from the read, which a text may keep.
 
-    Two findings joined by "or" ("scarring or atelectasis") are a differential, which a patient text may hedge;
+    Two findings joined by "or" ("scarring or atelectasis") are a differential, which a patient text may hedge, as
+    may a finding the read hedges in one sentence and states in another;
     where de-identification hid a word, it may have been a hedge ("patchy shadowing, XXXX oedema"); and a read's
     patchy or focal opacity, whatever it goes on to call it, is the cloudy patch a patient text may tell.
     """
@@ -722,7 +725,14 @@ def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set
         readings.append(check_findings(_HIDDEN_WORD.sub("possibly", read), findings, differential=True))
     if _PATCHY_OPACITY.search(read):
         readings.append(check_findings(_PATCHY_OPACITY.sub(r"\1 airspace opacity", read), findings, differential=True))
-    return [{(c.status, c.side) for c in checks if c.status in _SAYS} for checks in zip(*readings)]
+    other = [{(c.status, c.side) for c in checks if c.status in _SAYS} for checks in zip(*readings)]
+    # a read that hedges a finding in one sentence and states it in another ("blunting suggesting small effusions
+    # ... Small effusions.") may be told either way; one sentence alone cannot place it, so no side comes with it
+    for sentence in _sentences(read):
+        for index, check in enumerate(check_findings(sentence, findings, differential=True)):
+            if check.status in _SAYS:
+                other[index].add((check.status, ""))
+    return other
 
 
 # A read's opacity that is patchy or focal: an airspace opacity in other words, and a cloudy patch to a patient

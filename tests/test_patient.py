@@ -979,3 +979,38 @@ def test_fibrotic_change_in_a_read_is_fibrosis():
     read = "Stable fibrotic changes in both lungs."
     assert _verdicts("There is some scarring in both of your lungs.", read) == {"pulmonary fibrosis": ("kept", "")}
     assert _verdicts("Your lungs are clear.", read) == {"pulmonary fibrosis": ("dropped", "")}
+
+
+def test_a_heart_named_only_to_place_the_aorta_is_not_enlarged():
+    text = "The big artery that leaves your heart, the aorta, is a little widened."
+    assert "cardiomegaly" not in mh.check_explanation(text, read="Tortuous aorta. Normal heart size.").added
+
+
+def test_a_haze_at_the_very_top_of_a_lung_is_the_cloudy_patch():
+    read = "Haziness in the right upper lobe."
+    assert _verdicts("There is a faint haze at the very top of your right lung.", read) == \
+        {"consolidation": ("kept", "")}
+
+
+def test_a_spot_in_a_bone_is_no_lung_nodule():
+    assert mh.check_explanation("There is a small see-through spot in the end of your left collarbone.",
+                                read="The lungs are clear.").added == ()
+
+
+def test_a_read_icd_is_a_device():
+    assert _verdicts("Your lungs are clear.", "Left subclavian ICD, unchanged.") == {"line or tube": ("dropped", "")}
+
+
+def test_a_device_someone_took_out_is_gone():
+    read = "Interval removal of the right chest tube. Left PICC in place."
+    text = "We took your right chest drain out, and the PICC line in your left arm is in place."
+    assert _verdicts(text, read) == {"line or tube": ("kept", "")}
+
+
+def test_a_finding_the_read_hedges_in_one_sentence_and_states_in_another_may_be_hedged():
+    read = "Blunted costophrenic angles suggesting small effusions. Small bilateral pleural effusions."
+    assert _verdicts("There may be a little fluid around the bottom of both lungs.", read) == \
+        {"pleural effusion": ("kept", "")}
+    # a read that only states it must be told as stated
+    assert _verdicts("There may be a little fluid around the bottom of both lungs.",
+                     "Small bilateral pleural effusions.") == {"pleural effusion": ("dropped", "")}
