@@ -227,7 +227,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # "found and removed" was there
     (r"\b(?:has|have|had)\s+(?:since\s+|now\s+|subsequently\s+)?been\s+(?:removed|taken\s+out|pulled\s+out)\b",
      "absent", "backward", "phrase"),
-    # ... and a device someone took out: "we took your chest drain out", "after the line was pulled"
+    # ... and a device someone took out: "we took your chest drain out", "they took out the chest tube"
     (r"\b(?:took|take|takes|taking|pulled|removed)\s+(?:out\s+)?(?:your|the|his|her|their)\s+(?=(?:[a-z-]+\s+){0,3}"
      r"(?:drains?|tubes?|lines?|catheters?|ports?|pacemakers?)\b)", "absent", "forward", "phrase"),
     (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
