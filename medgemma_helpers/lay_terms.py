@@ -20,7 +20,7 @@ everyday words may stand between their words ("your heart is slightly larger tha
 right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a few
 words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if there
 were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a lower-zone
-predominance, unless the read has one; a gap may run over a comma, and a hedge in it ("your heart may be bigger")
+predominance, unless the read has one (a distribution the read does not give is never an added finding); a gap may run over a comma, and a hedge in it ("your heart may be bigger")
 hedges the finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its
 side (a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of
 these...") takes the side of the ones before it.
@@ -35,14 +35,18 @@ is ("the faint spots are only your nipples") names no finding (`LayTerms.not_it`
 
 A medical term is explained by a plain word in its sentence or the one before or after it, or once anywhere earlier
 in the text, or by a sentence that gives it as the name of what it describes ("a lump bigger than a walnut is
-called a mass"); unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic
-fibrosis") is a term of its own.
+called a mass"), or by the shape of its sentence: a sentence or clause that opens with it and says what it is ("A
+lung nodule is a small growth"), "meaning" or ", where" after it, or an explanation in brackets right after it.
+Unexplained abbreviations (CT, ILD, r/o) are jargon, and a disease whose name holds a term ("cystic fibrosis") is a
+term of its own.
 
 The read is read as a patient would be told it: its airspace disease, infiltrate or pneumonia is the cloudy patch;
 a differential ("scarring or atelectasis") and a word de-identification hid before a finding ("XXXX edema") may be
 explained hedged or as stated; "partly collapsed" is an atelectasis where the read has one, and otherwise a
 collapse the read does not report (a collapsed lung); one of a list of causes the read only leaves open
-("nodes, or a tumour cannot be excluded") may be left out.
+("nodes, or a tumour cannot be excluded"), or that it only asks to exclude, may be left out; a patchy or focal
+opacity may be told as a cloudy patch; and a finding it hedges in one sentence and states in another may be told
+either way.
 
 Why hand-written lists: no maintained lay vocabulary can be installed here. The `medlineplus` package on PyPI is
 the Genetics Home Reference, not a consumer vocabulary, and the open-access Consumer Health Vocabulary has no
