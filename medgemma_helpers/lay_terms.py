@@ -20,10 +20,11 @@ everyday words may stand between their words ("your heart is slightly larger tha
 right side is broken", "fluid around both of your lungs"); a phrase with "…" names an idea whose words stand a few
 words apart ("air … escaped": "a pocket of air has escaped from your lung"); a hypothetical or a purpose ("if there
 were fluid…", "to check for…") asserts nothing; "the lower part of your lung" is a place, not a lower-zone
-predominance, unless the read has one (a distribution the read does not give is never an added finding); a gap may run over a comma, and a hedge in it ("your heart may be bigger")
-hedges the finding; "at the top of normal size" is borderline; a side anywhere in a plain finding's sentence is its
-side (a heart chamber's side places a line's tip, not the line), and a sentence that points back ("Both of
-these...") takes the side of the ones before it.
+predominance, unless the read has one (a distribution the read does not give is never an added finding); a gap
+may run over a comma, and a hedge in it ("your heart may be bigger") hedges the finding; "at the top of normal
+size" is borderline; a side anywhere in a plain finding's sentence is its side (a heart chamber's side places a
+line's tip, not the line), and a sentence that points back ("Both of these...") takes the side of the ones before
+it.
 
 A finding is also named by its idea: a thing (fluid, water, liquid; scar; vessels; a tube, a wire, a device) and
 where it is or how it looks, a few words apart in one clause, in any inflection ("word+": "scarred", "collecting").
