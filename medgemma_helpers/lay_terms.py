@@ -566,10 +566,9 @@ def jargon_left(text: str) -> list[JargonUse]:
         for start, end, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term in explained:
                 continue
-            # a sentence that gives the term as the name of what it describes defines it: "a lump bigger than a
-            # walnut is called a mass", "air around the lung, which we call a pneumothorax"
-            if gloss.search(around) or _NAMED_AS.search(sentence[:start]) or _NAMED_BY_APPOSITION.search(
-                    sentence[:start]) or _defined_here(sentence, start, end):
+            # a plain word nearby explains it, and so does a sentence that names or defines it: "a lump bigger than
+            # a walnut is called a mass", "a lung nodule is a small growth"
+            if gloss.search(around) or _defined_here(sentence, start, end):
                 explained.add(entry.term)
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
@@ -606,11 +605,12 @@ _BRACKETED_AFTER = re.compile(r"^\s*\((?!\s*(?:say|said|pronounced|see)\b)\s*[^(
 
 
 def _defined_here(sentence: str, start: int, end: int) -> bool:
-    """Whether the sentence defines the term at start:end by its shape (see _DEFINITION_AFTER)."""
-    after = sentence[end:]
-    if _GLOSS_AFTER.search(after) or _BRACKETED_AFTER.search(after):
+    """Whether the sentence names or defines the term at start:end by its shape (_NAMED_AS to _BRACKETED_AFTER)."""
+    before, after = sentence[:start], sentence[end:]
+    if _NAMED_AS.search(before) or _NAMED_BY_APPOSITION.search(before) or _GLOSS_AFTER.search(after) or \
+            _BRACKETED_AFTER.search(after):
         return True
-    opening, definition = _OPENS_SENTENCE.search(sentence[:start]), _DEFINITION_AFTER.search(after)
+    opening, definition = _OPENS_SENTENCE.search(before), _DEFINITION_AFTER.search(after)
     # "The effusion is a small one" tells of the patient's own: only "a"/"an" or no article opens a definition
     # by kind ("An effusion is a build-up of fluid")
     return bool(opening and definition and not (definition["kind"] and (opening["article"] or "").lower()
