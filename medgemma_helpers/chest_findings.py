@@ -220,6 +220,13 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
     StandardFinding(
         "fracture",
         keys=("fracture", "fractures", "fractured"),
+        head="fractures?",
+        # a device that has broken ("central venous catheter fracture", "pacemaker lead fracture") is no bone's
+        lookalikes=("catheter", "line", "lead", "leads", "wire", "wires", "tube", "port", "device", "stent", "coil"),
+        # ... nor is a broken sternotomy wire, whose name de-identification often hides ("sternotomy XXXX")
+        lookalikes_after=("of sternotomy", "of the sternotomy", "of a sternotomy", "of superior sternotomy",
+                          "of the superior sternotomy", "of the uppermost sternotomy", "of one of the sternotomy",
+                          "of a sternal wire", "of the sternal wire", "of the catheter", "of the lead"),
         positive=(r"broken\s+(?:ribs?|bones?|clavicles?)",),
         normal=normal_statements(
             _words("bones", "bony structures", "osseous structures", "skeletal structures", "visualised bones",
@@ -302,7 +309,10 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         lookalikes_after=("of", "sign", "shadow", "shadows", "vascularity", "physiology", "fraction"),
         # lines by their other names: an implanted port and a PICC are central lines too
         positive=(r"port[\s-]*a[\s-]*cath", r"(?:chest|venous|implanted|infusion|central\s+venous)\s+port",
-                  r"picc(?:\s+line)?", r"peripherally\s+inserted\s+central\s+(?:venous\s+)?catheter"),
+                  r"picc(?:\s+line)?", r"peripherally\s+inserted\s+central\s+(?:venous\s+)?catheter",
+                  # a line by the vein it enters or by its kind ("left subclavian line", "tunneled dialysis line")
+                  r"(?:subclavian|jugular|IJ|femoral|dialysis|hickman|tunnell?ed|arterial|midline)\s+"
+                  r"(?:venous\s+|central\s+|access\s+)?lines?"),
         hedge_is_about_type=True,
     ),
 )

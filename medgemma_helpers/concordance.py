@@ -167,7 +167,7 @@ _ADV = (r"(?:(?:clearly|definitely|convincingly|well|confidently|entirely|comple
         r"[\s-]+)?")
 _CANNOT = r"(?:cannot|can\s+not|can['’]t|could\s+not|couldn['’]t)"
 _RULE_OUT = r"(?:exclude|rule[\s-]+out)"
-_SUGGEST = (r"(?:suggestive\s+of|suggests?|suggesting|suspicious\s+(?:for|of)|concerning\s+for|concern\s+for|"
+_SUGGEST = (r"(?:suggestive\s+of|suggests?|suggesting|suspicious\s+(?:for|of)|concerning\s+for|concern\s+(?:is\s+)?for|"
             r"worrisome\s+for|indicative\s+of)")
 _REASONING = (r"(?:causes?|explanations?|etiolog(?:y|ies)|aetiolog(?:y|ies)|diagnos[ie]s|considerations?|"
               r"possibilit(?:y|ies))")
@@ -464,19 +464,19 @@ def _gap_separator(bar: str = "") -> str:
 _GAP_HEDGE = r"(?:may|might|could|possibly|perhaps|maybe|borderline)"
 
 
-def _plain_gap(number: int, barred: Sequence[str] = ()) -> str:
+def _plain_gap(number: int, barred: Sequence[str] = (), short: bool = False) -> str:
     """The pattern of one "…" gap, its hedge caught in the group hedge<number>.
 
     A gap that bars words ("…!around|space") may not hold them, and may hold up to ten words: "fluid has
     collected in the middle and lower parts of both of your lungs" is in the lungs, "fluid in the space around
-    your lungs" is not.
+    your lungs" is not. A short one ("…!!tissue") bars its words within the usual six.
     """
     bar = "|".join(_word_pattern(w, True) for w in barred)
     word = (rf"(?:(?P<hedge{number}>{_GAP_HEDGE})\b|(?!(?:no|not|never|none|nor|without|if|whether|unless|check|"
             r"checked" + (f"|{bar}" if bar else "") + r")\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)"
             r"[A-Za-z0-9'’-]+)")
     separator = _gap_separator(bar)
-    return rf"(?:{separator}{word}){{0,{10 if barred else 6}}}?{separator}"
+    return rf"(?:{separator}{word}){{0,{10 if barred and not short else 6}}}?{separator}"
 
 
 def _plain_pattern(term: str) -> str:
@@ -488,7 +488,8 @@ def _plain_pattern(term: str) -> str:
             continue
         if index:
             before = tokens[index - 1]
-            body += (_plain_gap(index, before[2:].split("|") if before.startswith("…!") else ())
+            body += (_plain_gap(index, before.lstrip("…!").split("|") if before.startswith("…!") else (),
+                                short=before.startswith("…!!"))
                      if before.startswith("…") else _FILLER + r"[\s\-‐–]+")
         last = index == len(tokens) - 1
         choices = []
@@ -589,12 +590,13 @@ def _is_lookalike(sentence: str, start: int, end: int, patterns: _FindingPattern
     before = patterns.lookalike_before
     after = None if gapped else patterns.lookalike_after
     return bool((before and before.search(sentence[max(0, start - 30):start]))
-                or (after and after.match(sentence[end:end + 20])))
+                or (after and after.match(sentence[end:end + 40])))
 
 
 def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Mention]:
     """Every finding mention in a sentence, longest first where they overlap."""
     found: list[_Mention] = []
+    spanning: set[_Mention] = set()  # mentions of plain wordings with gaps
     for index, finding in enumerate(patterns):
         for pattern, gapped in zip(finding.terms, finding.gapped):
             for match in pattern.finditer(sentence):
@@ -602,13 +604,19 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                                                                      gapped):
                     groups = match.groupdict()
                     hedged = any(value for name, value in groups.items() if name.startswith("hedge"))
-                    found.append(_Mention(index, match.start(), match.end(), bool(groups.get("neg")), hedged))
+                    mention = _Mention(index, match.start(), match.end(), bool(groups.get("neg")), hedged)
+                    found.append(mention)
+                    if gapped:
+                        spanning.add(mention)
     found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
     kept: list[_Mention] = []
     for mention in found:
         # the same finding twice ("pleural effusion" and "effusion") counts once; another finding's
-        # longer term wins ("mediastinal mass" is not the lung finding "mass")
-        if any(k.start <= mention.start and mention.end <= k.end for k in kept):
+        # longer term wins ("mediastinal mass" is not the lung finding "mass"), though not a plain wording's gap
+        # ("fluid in the lung tissue at the bottom of both lungs" spans the place of a pattern, which stays its own)
+        if any(k.start <= mention.start and mention.end <= k.end and (k.finding == mention.finding or
+                                                                      k not in spanning or mention in spanning)
+               for k in kept):
             continue
         kept.append(mention)
     return sorted(kept, key=lambda mention: mention.start)
@@ -692,6 +700,8 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
         if word in _VERBS and content:
             if word in _PARTICIPLES and rest and _in_mention(rest[0].start(), mentions):
                 continue  # an adjective, not a verb: "no large effusion or visualized pneumothorax"
+            if i and tokens[i - 1].group().lower() == "that":
+                continue  # a relative clause's verb: "may be breaks that are healing, or old breaks" hedges both
             if reasoning and word in _COPULAS:
                 as_list = True  # "a possible cause of this is pneumonia, tumour or heart failure"
                 continue
@@ -770,8 +780,9 @@ def _kind(kind: str) -> str:
 # Two findings offered as alternatives ("scarring or atelectasis", "infiltrates or fibrosis") are a differential:
 # neither is asserted. Not a count ("one or more nodules", "two or three"), nor "whether or not".
 _COUNT = r"(?:one|two|three|four|five|six|several|a\s+few|few|more|less|fewer|greater|larger|smaller|not)"
-_OR_AFTER = re.compile(rf"^\s*,?\s*(?:and\s*/\s*)?or\s+(?!{_COUNT}\b)[a-z]", re.IGNORECASE)
-_OR_BEFORE = re.compile(rf"(?<![\w-])(?!{_COUNT}\b)[a-z][a-z-]{{2,}}\s*,?\s*(?:and\s*/\s*)?or\s+"
+# "or", and a slash between two findings ("atelectasis/airspace disease": one or the other)
+_OR_AFTER = re.compile(rf"^\s*(?:,?\s*(?:and\s*/\s*)?or\s+|/\s*)(?!{_COUNT}\b)[a-z]", re.IGNORECASE)
+_OR_BEFORE = re.compile(rf"(?<![\w-])(?!{_COUNT}\b)[a-z][a-z-]{{2,}}\s*(?:,?\s*(?:and\s*/\s*)?or\s+|/\s*)"
                         r"(?:[a-z-]+\s+){0,3}$", re.IGNORECASE)
 
 

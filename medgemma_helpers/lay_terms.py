@@ -98,6 +98,9 @@ _PLACES = {
     # nor, before the place around the lung, a lung the fluid is already in: "fluid in the lungs, which shows as
     # lines around the middle of both lungs" is in the lungs
     "{not_placed}": ("…!tissue|tissues|air_sacs|inside|within|throughout|lung|lungs",),
+    # a short gap that stays outside the lung tissue: "fluid at the bottom of both lungs" may lie around them, "fluid
+    # in the lung tissue at the bottom of both lungs" is in them
+    "{not_tissue}": ("…!!tissue|tissues|air_sacs|inside|within|throughout",),
     # a longer gap that stays in one clause about one thing: the vessels of the lungs, not the heart's or a leg's
     # a gap that stays with one thing: "pneumonia in the lower left lung", not "pneumonia and scarring in the right"
     "{one_thing}": ("…!and|or|but|while|whereas|with|plus",),
@@ -198,11 +201,18 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "lung|lungs … look+|appear+|seem+ … denser|whiter|solid|cloudy|opaque|airless",
          "solid-looking|solid|cloudy|dense|denser|whiter|white|hazy patch|patches|area|areas|region|regions",
          "inflammation|infection|pus|mucus … fill+|in|inside … air_spaces|air_sacs|airspaces|airspace",
+         "air_spaces|air_sacs|airspaces {one_thing} filled|filled_in|filling_in|filled_up|full_of",
          # and a read's pneumonitis: an inflamed patch of lung to a patient
          "pneumonitis"),
         ("lungs look clear", "lungs are clear"),
         # patches a text says are scarring are the scarring ("patches of shadowing that look like old scarring")
-        not_it=("look+|appear+|seem+|fit+ like|with|to_be … scar|scars|scarring|scarred",)),
+        not_it=("look+|appear+|seem+|fit+ like|with|to_be … scar|scars|scarring|scarred",
+                # an infection long over is what left a scar or a spot, not a patch on this film ("a speck left by
+                # an old infection", "from pneumonia years ago")
+                "old|past|previous|earlier|former|healed|childhood infection|infections|pneumonia",
+                "infection|infections|pneumonia {one_thing} years_ago|long_ago|in_the_past|as_a_child",
+                # a part of a lung that collapsed shows white: the whiteness is the collapse
+                "collaps+|deflated … solid|white|whiter|dense|denser")),
     "pleural effusion": _lay(
         ("fluid around {lung}", "fluid build-up around {lung}", "fluid buildup around {lung}",
          "fluid in the space around {lung}", "fluid between {lung} and the chest wall", "water around {lung}",
@@ -213,11 +223,16 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "lung|lungs|ribs|it",
          "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
          "{fluid} … in|into … lining|linings|pleural_space|fissure|fissures|groove|grooves",
-         "{fluid} … pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies … bottom|base|corner|"
-         "lower_part|low|low_down … chest",
-         # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs
-         "{fluid} … at|in|around|line+|lining|coat+|cover+ … bottom|bottoms|base|bases|corner|corners … "
-         "lung|lungs|chest")),
+         # the space a text has just placed around the lung, pointed back to: "some fluid in that same space"
+         "{fluid} … in|into|within same space|gap",
+         "{fluid} {not_tissue} pool+|gather+|collect+|built_up|build+_up|settle+|sit+|lying|lies {not_tissue} "
+         "bottom|base|corner|lower_part|low|low_down … chest",
+         # at the very bottom of a lung is where an effusion lies; oedema is told as fluid in the lungs (and "fluid
+         # in the lung tissue at the bottom of both lungs" is in them)
+         "{fluid} {not_tissue} at|in|around|line+|lining|coat+|cover+ {not_tissue} bottom|bottoms|base|bases|corner|"
+         "corners … lung|lungs|chest",
+         # the fluid around a lung, pointed back to: "pools of fluid around both of them"
+         "{fluid} {not_placed} around|outside|surrounding|beside … both_of_them|them|each_of_them")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
@@ -228,7 +243,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # air with fluid or blood in the same space is a pneumothorax too (a read's "hydropneumothorax")
          "hydropneumothorax|hydropneumothoraces|hemopneumothorax|haemopneumothorax|pyopneumothorax"),
         ("lung has not collapsed", "lung hasn't collapsed", "lungs have not collapsed", "lungs haven't collapsed",
-         "lung is fully inflated")),
+         "lung is fully inflated"),
+        # air that escaped into the belly, or lies under the diaphragm, is free air there, not around a lung
+        not_it=("air … bowel|bowels|belly|tummy|abdomen|gut|guts|stomach|intestine|intestines",
+                "air … under|below|beneath … diaphragm")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
@@ -243,7 +261,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "lung|lungs … full|filled|filling|soaked|heavy|wet … of|with {fluid}",
          "lung|lungs {not_in_lung} hold+|contain+|carry+ {not_in_lung} {fluid}",
          # the tissue of the lungs, not the space around them
-         "{fluid} … tissue … lung|lungs")),
+         "{fluid} … tissue … lung|lungs"),
+        # fluid held in one area, patch or pocket ("a hazy area that might contain some fluid") is in that place,
+        # not through the lungs
+        not_it=("area|patch|spot|pocket|cavity|hole {one_thing} contain+|hold+|with|of|filled_with {one_thing} "
+                "{fluid}",)),
     "emphysema": _lay(
         ("damaged air sacs", "damage to the air sacs", "damage to the tiny air sacs", "air sacs are damaged",
          "damaged tiny air sacs",
@@ -251,19 +273,28 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "floppy|lost", "damaged|worn|destroyed|broken|wrecked … air_sacs|air_pockets|air_spaces")),
     # the scar in any form ("the lung has scarred further", "some scarring"), and lungs that have stiffened
     "pulmonary fibrosis": _lay(("scarring", "scar", "scar tissue", "scarred lung", "lungs are scarred", "scar+",
-                                "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|tough|toughen+|hardened|scar+")),
+                                "lung|lungs|lung_tissue … stiff|stiffer|stiffen+|tough|toughen+|hardened|scar+",
+                                # a read's long-standing interstitial change, which a patient is told as scarring
+                                "chronic interstitial change|changes|disease|lung_disease|markings|fibrotic"),
+                               # a chalky spot that is a scar ("a chalky speck, an old healed scar") is a healed spot
+                               # (a granuloma), not scarring of the lung
+                               not_it=("chalky|calcified|healed speck|spot|dot|fleck {one_thing} scar|scars",
+                                       "scar|scars and|or chalky|calcified spot|spots|speck|specks|dot|dots")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
          "bone is broken", "rib is broken", "ribs were broken", "rib was broken", "broken ribs",
          # the break itself, or a pronoun for the bone just named: "this is an old break", "they were broken"
          "a|an|old|healed|healing break|breaks|crack|cracks", "it|they is|are|was|were|has_been|have_been "
-         "broken|cracked|fractured",
+         "broken|cracked|fractured", "it|they look+|appear+|seem+ broken|cracked|fractured",
+         "be|are|were|being breaks|cracks",
          "{bone} … broken|cracked|snapped|break|breaks|crack|cracks|fractured|given_way|knit+|injured",
          # the bones, where they are, then that they are broken: "ribs at the front of your right side, the 5th
          # down to the 9th, are broken"
          "{bone} {one_thing} is|are|was|were|has_been|have_been broken|cracked|fractured|snapped",
          "injury|injuries … to|of|in … {bone}",
-         "break|breaks|crack|cracks … in … {bone}"),
+         "break|breaks|crack|cracks … in … {bone}",
+         # a read's callus is the new bone of a healing break
+         "callus|calluses|callous"),
         ("bones look normal", "bones are normal", "bones look healthy")),
     # a shadow said to be a body part ("the faint spots are only your nipples") is no spot in the lung
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
@@ -282,9 +313,12 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                            "pattern|network|web|mesh of … spot|spots|dot|dots|speck|specks",
                            "spot|spots|dot|dots|speck|specks and|or line|lines|streak|streaks|strand|strands",
                            "than|of a|an {big_thing}")),
-    "mass": _lay(("lump", "growth", "lump or growth", "larger lump",
+    "mass": _lay(("lump", "growth", "lump or growth", "larger lump", "tumour", "tumor",
                   # a size told by a large thing it matches: "something the size of a plum", "bigger than an egg"
-                  "size of a|an {big_thing}", "bigger|larger than a|an {big_thing}")),
+                  "size of a|an {big_thing}", "bigger|larger than a|an {big_thing}"),
+                 # a lump of healing bone over a break is the bone's
+                 not_it=("lump|lumps {one_thing} bone_healing|healing_bone|healed_bone|callus",
+                         "lump|lumps {one_thing} from|of|around|over … old|healed|healing break|breaks|fracture")),
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
     # an implanted heart device is one too: "a pacemaker", "the battery box of a heart device", "a lead threaded
     # into the heart" (wire stitches that hold a breastbone are not)
@@ -299,15 +333,20 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                           # pattern in the lung, not a device)
                           "plastic|flexible|soft line|lines", "line|lines|tube|tubes … from|into|in|through|up|along "
                           "… vein|veins|arm|neck",
+                          # a line by where it goes in: "the line that goes in under your left collarbone"
+                          "line|lines|tube|tubes … under|beneath|below|behind … collarbone|collar_bone|clavicle",
                           # a read's venous device whose name de-identification hid ("right chest wall venous XXXX")
                           "venous|central|subclavian|jugular XXXX", "cardiac|heart XXXX device",
-                          "XXXX {one_thing} with|its tip|tips",
+                          "XXXX {one_thing} with|its tip|tips", "XXXX {one_thing} tip|tips",
                           "XXXX {one_thing} in|at|into|within … SVC|superior_vena_cava|cavoatrial|caval",
                           # a line told to be where it should be: "the line on your left is still in place"
                           "line|lines|tube|tubes {one_thing} is|are|was|were … in_place|in_position|well_placed",
                           "line|lines|tube|tubes … put_in|inserted|placed|threaded",
                           # a line by its kind, or by where its tip lies
-                          "tunnelled|tunneled|central|picc|iv|drip line|lines", "line|lines|tube|tubes … tip|tips")),
+                          "tunnelled|tunneled|central|picc|iv|drip line|lines", "line|lines|tube|tubes … tip|tips",
+                          "line|lines|tube|tubes {one_thing} tunnel+|tunnell+",
+                          "tip|tips of the|your|this|that|each line|lines|tube|tubes",
+                          "long-term|long_term line|lines")),
     "pulmonary vascular congestion": _lay(
         ("swollen blood vessels", "fuller blood vessels", "blood vessels in {lung} are swollen",
          "blood vessels in {lung} are fuller", "blood vessels in {lung} are full", "backed-up blood",
@@ -316,7 +355,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "vessels|veins … lung|lungs … swollen|fuller|full|overfull|overfilled|overloaded|engorged|congested|"
          "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged|stand+_out",
          # a read's vessels by their other names: "the pulmonary vessels are still enlarged"
-         "pulmonary vasculature|vascularity|vessels … enlarged|dilated|distended|engorged",
+         "pulmonary vasculature|vascularity|vessels|XXXX … enlarged|dilated|distended|engorged",
          # and a read's vessels at the hila, prominent or congested: "central vascular prominence", "mild central
          # vascular congestive changes"
          "central|hilar|perihilar vascular|vascularity|vasculature|vessel|vessels prominence|prominent|fullness|"
@@ -551,7 +590,7 @@ def jargon_left(text: str) -> list[JargonUse]:
     explained, it stays explained for the rest of the text.
     """
     sentences = _sentences(text or "")
-    explained: set[str] = set()
+    explained: dict[str, int] = {}  # each explained term, and the sentence that explained it
     found: dict[str, JargonUse] = {}
     first: dict[str, int] = {}  # the sentence of each term's first unexplained use
     for index, sentence in enumerate(sentences):
@@ -569,17 +608,30 @@ def jargon_left(text: str) -> list[JargonUse]:
             # a plain word nearby explains it, and so does a sentence that names or defines it: "a lump bigger than
             # a walnut is called a mass", "a lung nodule is a small growth"
             if gloss.search(around) or _defined_here(sentence, start, end):
-                explained.add(entry.term)
+                explained[entry.term] = index
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
             elif entry.term not in found:
                 found[entry.term] = JargonUse(entry.term, sentence)
                 first[entry.term] = index
+    # a term made of terms is explained where each of them is, near it: "a pleural effusion" by "a lining called the
+    # pleura" and "an effusion means extra fluid"
+    for term in list(found):
+        parts = [_TERM_OF_WORD.get(word.lower()) for word in term.split()]
+        if len(parts) > 1 and all(part in explained and explained[part] - first[term] <= _EXPLAINED_WITHIN
+                                  for part in parts if part is not None) and None not in parts:
+            del found[term]
     return list(found.values())
 
 
+# each one-word term and spelling, to the term it spells ("pleural": "pleura")
+_TERM_OF_WORD = {word.lower(): entry.term for entry in JARGON for word in (entry.term, *entry.spellings)
+                 if " " not in word}
+
+
 _NAMED_AS = re.compile(r"\b(?:(?:(?:is|are)\s+)?(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
-                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them))?)\s+(?:an?\s+|the\s+)?$",
+                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them|that|those))?)\s+"
+                       r"(?:an?\s+|the\s+)?[\"“‘']?$",
                        re.IGNORECASE)
 # A plain description, then the term set beside it as its name: "fluid in this gap, the pleural space"
 _NAMED_BY_APPOSITION = re.compile(r"\b(?:this|that|these|those)\s+[a-z]+,\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)
@@ -594,6 +646,9 @@ _DEFINITION_AFTER = re.compile(r"^(?:\s*\([^()]{0,60}\))?\s*,?\s*(?:(?:is|are)\s
                                r"(?:when|where|what|(?P<kind>an?)|the\s+(?:medical|doctors?['’]?|technical|proper)\b)|"
                                r"means|describes)\b", re.IGNORECASE)
 _GLOSS_AFTER = re.compile(r"^(?:\s*\([^()]{0,60}\))?\s*,?\s*(?:meaning|which\s+means|that\s+is|i\.e\.|(?<=,\s)where|"
+                          # an apposition of three words or more says what it is: "the mediastinum, the central
+                          # corridor of the chest"
+                          r"(?<=,\s)(?:the|an?)\s+(?:(?!(?:and|or)\b)[A-Za-z-]+\s+){2}(?!(?:and|or)\b)[A-Za-z-]+|"
                           r"in\s+other\s+words|(?:the|a)\s+(?:medical|doctors?['’]?|technical)\s+(?:word|term|name)\s+"
                           r"for)\b", re.IGNORECASE)
 
@@ -779,9 +834,10 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         borderline = [False for _ in findings]
         also = [set() for _ in findings]
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
-    if _CHAMBER_SIDE.search(text):
-        # where a finding is said, its side as read without the heart chambers' sides
-        sides = check_findings(_CHAMBER_SIDE.sub("", text), findings, hypothetical="not_mentioned")
+    if _NOT_A_SIDE.search(text):
+        # where a finding is said, its side as read without the words "right" and "left" that are no side: the heart
+        # chambers' sides, "right up to", "the right place"
+        sides = check_findings(_NOT_A_SIDE.sub("", text), findings, hypothetical="not_mentioned")
         said = [dataclasses.replace(check, side=other.side) if other.status == check.status else check
                 for check, other in zip(said, sides)]
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]

@@ -1014,3 +1014,137 @@ def test_a_finding_the_read_hedges_in_one_sentence_and_states_in_another_may_be_
     # a read that only states it must be told as stated
     assert _verdicts("There may be a little fluid around the bottom of both lungs.",
                      "Small bilateral pleural effusions.") == {"pleural effusion": ("dropped", "")}
+
+
+# ---- wordings and reads from the ninth and tenth blind sets' classes (each a rule, in words of our own)
+
+def test_a_broken_device_in_a_read_is_no_broken_bone():
+    assert _verdicts("Your left arm line is in place, though part of it has come apart.",
+                     "Left PICC catheter fracture near the clavicle.") == {"line or tube": ("kept", "")}
+    assert _verdicts("Your lungs are clear.", "Fracture of the superior sternotomy wire. Lungs clear.") == {}
+    # a bone's fracture is still one
+    assert _verdicts("Your lungs are clear.", "Fracture of the left clavicle.") == {"fracture": ("dropped", "")}
+
+
+def test_a_read_line_named_by_its_vein_is_a_line():
+    assert _verdicts("Your lungs are clear.", "Right jugular line is unchanged.") == \
+        {"line or tube": ("dropped", "")}
+
+
+def test_a_hedge_reaches_past_a_relative_clause_and_over_or():
+    read = "Left 4th and 5th rib deformities, possibly healing or old fractures."
+    text = "Two ribs on your left look odd; they may be breaks that are mending, or old breaks that have healed."
+    assert _verdicts(text, read) == {"fracture": ("kept", "")}
+    # stated outright, it says more than the read
+    assert _verdicts("Two ribs on your left are broken.", read) == {"fracture": ("dropped", "")}
+
+
+def test_a_place_inside_another_findings_gap_stays_a_place():
+    read = "Bibasilar interstitial edema."
+    text = "There is some fluid in the lung tissue near the bottom of both lungs."
+    assert _verdicts(text, read) == {"pulmonary oedema": ("kept", ""), "lower-zone predominance": ("kept", "")}
+
+
+def test_fluid_in_the_lung_tissue_low_down_is_no_effusion():
+    assert mh.check_explanation("Some fluid has settled in the lung tissue at the base of your right lung.",
+                                read="Right basilar edema.").added == ()
+    # fluid at the bottom, outside the lung, still is one
+    assert "pleural effusion" in mh.check_explanation("Some fluid has settled at the base of your right lung.",
+                                                      read="Lungs clear.").added
+
+
+def test_a_concern_stated_as_for_is_a_hedge():
+    read = "Irregular opacity in the right upper lobe; concern is for nodule."
+    assert _verdicts("There is a shadow in your right lung that might be a small nodule.", read) == \
+        {"nodule": ("kept", "")}
+
+
+def test_two_findings_joined_by_a_slash_may_be_told_as_either():
+    read = "Mild right basilar atelectasis/consolidation."
+    text = "At the bottom of your right lung a small part may not be fully inflated, or may be a patch of infection."
+    assert _verdicts(text, read)["consolidation"] == ("kept", "")
+
+
+@pytest.mark.parametrize("text, finding", [
+    ("There is a tumour in the top of your right lung.", "mass"),
+    ("Your 9th rib on the right: seen from the side, it looks cracked.", "fracture"),
+    ("On the right the two lowest ribs may be breaks.", "fracture"),
+    ("The line that goes in just under your right collarbone is in place.", "line or tube"),
+    ("Your long-term line, the one tunnelled under the skin of your right chest, is fine.", "line or tube"),
+    ("The tip of the tube on your right sits where it should.", "line or tube"),
+    ("On the right the tiny air spaces at the base have filled in.", "consolidation"),
+])
+def test_more_plain_wordings_name_their_finding(text, finding):
+    assert finding in mh.check_explanation(text, read="Lungs clear.").added
+
+
+@pytest.mark.parametrize("text, finding", [
+    # an infection long past left the spot, it is no patch now
+    ("A tiny chalky dot in your left lung is left over from an old infection.", "consolidation"),
+    ("The little mark in your right lung comes from pneumonia years ago.", "consolidation"),
+    # a collapsed part shows white: that is the collapse
+    ("The lowest part of your left lung has collapsed and looks white.", "consolidation"),
+    # fluid in one pocket or area is there, not through the lungs
+    ("There is a round area in your right lung that may hold a little fluid.", "pulmonary oedema"),
+    # a chalky speck that is a scar is a healed spot, not scarring of the lung
+    ("There is a calcified speck in your right lung, a healed scar.", "pulmonary fibrosis"),
+    ("An old infection can leave scars and chalky spots like yours.", "pulmonary fibrosis"),
+    # air in the belly is free air there, not around a lung
+    ("Some air has got out of your gut into your belly.", "pneumothorax"),
+    ("There is a thin line of air under the right side of your diaphragm.", "pneumothorax"),
+    # a lump of healing bone over a break is the bone's
+    ("On your right 6th rib there is a lump of healing bone from an old break.", "mass"),
+])
+def test_what_a_sentence_says_the_lookalike_is_adds_nothing(text, finding):
+    assert finding not in mh.check_explanation(text, read="Lungs clear.").added
+
+
+def test_a_scarred_patch_of_lung_is_still_scarring():
+    assert "pulmonary fibrosis" in mh.check_explanation("There is some scarring in your left lung.",
+                                                        read="Lungs clear.").added
+    assert "consolidation" in mh.check_explanation("There is an infection in your left lung.",
+                                                   read="Lungs clear.").added
+
+
+@pytest.mark.parametrize("read, finding", [
+    ("Left chest XXXX tip at the cavoatrial junction.", "line or tube"),
+    ("Pulmonary XXXX are engorged.", "pulmonary vascular congestion"),
+    ("Chronic interstitial lung disease, unchanged.", "pulmonary fibrosis"),
+    ("Right 5th rib XXXX callus.", "fracture"),
+])
+def test_more_read_wordings_name_their_finding(read, finding):
+    assert _verdicts("Nothing to report.", read)[finding][0] == "dropped"
+
+
+def test_fluid_in_the_space_just_named_is_an_effusion():
+    read = "Small left pneumothorax and small left pleural effusion."
+    text = ("There is a thin layer of air between your left lung and the chest wall. A little fluid sits in that "
+            "same space.")
+    assert _verdicts(text, read) == {"pneumothorax": ("kept", ""), "pleural effusion": ("kept", "")}
+    assert _verdicts("There is fluid building up around both of them.", "Bilateral pleural effusions.") == \
+        {"pleural effusion": ("kept", "")}
+
+
+def test_right_that_is_no_side_gives_a_finding_no_side():
+    read = "Large left pleural effusion."
+    text = "A lot of fluid has collected around your left lung, reaching right up to the top of your chest."
+    assert _verdicts(text, read) == {"pleural effusion": ("kept", "")}
+
+
+@pytest.mark.parametrize("text", [
+    "The veins get wider; your report may call that \"cephalization\".",
+    "Above the heart sits the mediastinum, the central column of the chest that carries the windpipe.",
+    # a term made of two explained terms: "pleural" by the pleura, "effusion" by what it means
+    "You may hear of a pleural effusion. The lungs sit in a thin lining called the pleura. An effusion means "
+    "extra fluid.",
+])
+def test_more_ways_a_text_explains_a_term(text):
+    assert jargon_left(text) == []
+
+
+@pytest.mark.parametrize("text, term", [
+    ("The mediastinum, the heart and the lungs look fine.", "mediastinum"),
+    ("You have a pleural effusion. The pleura is a thin lining.", "pleural effusion"),
+])
+def test_a_list_or_half_a_term_explains_nothing(text, term):
+    assert term in [use.term for use in jargon_left(text)]
