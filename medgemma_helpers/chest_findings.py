@@ -248,7 +248,7 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         "mass",
         keys=("mass", "masses", "lung mass", "pulmonary mass"),
         head="mass(?:es)?",
-        positive=(r"mass[\s-]*like\s+(?:opacit(?:y|ies)|lesions?|densit(?:y|ies)|consolidation)",),
+        positive=(r"mass[\s-]*like\s+(?:opacit(?:y|ies)|opacification|lesions?|densit(?:y|ies)|consolidation)",),
         lookalikes=("body", "muscle", "bone", "lean", "fat-free", "breast", "thyroid", "adrenal", "renal", "liver",
                     "hepatic", "pelvic", "adnexal", "ovarian", "abdominal", "neck"),
         lookalikes_after=("effect", "index"),

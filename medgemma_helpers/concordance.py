@@ -218,10 +218,14 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # negation, backward ("effusion is not seen", "pneumothorax: none", "effusion has resolved")
     (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
-    (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?\b(?:absent|ruled\s+out|excluded|resolved|"
-     r"cleared|unlikely|doubtful|improbable)\b", "absent", "backward", "phrase"),
+    # ... not a part of it ("has cleared quite a bit", "partly resolved"): what is left is still there
+    (r"(?:\b(?:is|are|was|were|has\s+been|have\s+been|has|have)\s+)?(?<!partly\s)(?<!partially\s)\b(?:absent|ruled\s+out|"
+     r"excluded|resolved|cleared|unlikely|doubtful|improbable)\b(?!\s+(?:up\s+)?(?:quite\s+)?(?:a\s+(?:bit|little|lot)|"
+     r"somewhat|partly|partially|slightly|in\s+part|some|a\s+fair\s+amount)\b)", "absent", "backward", "phrase"),
     # ... and as people say it: "the fluid around your lungs is gone", "has disappeared", "has cleared up"
-    (r"\b(?:is|are|has|have)\s+(?:(?:now|since|completely|entirely|all)\s+){0,2}(?:gone(?:\s+away)?|disappeared|"
+    # (a tube that "has gone down past the diaphragm" went somewhere: it is there)
+    (r"\b(?:is|are|has|have)\s+(?:(?:now|since|completely|entirely|all)\s+){0,2}(?:gone(?:\s+away)?(?!\s+(?:down|up|in|"
+     r"into|through|past|across|along|over|under|beyond|back|further|to|towards?|from|round|around)\b)|disappeared|"
      r"cleared\s+up|vanished)\b", "absent", "backward", "phrase"),
     # a device taken out is no longer there ("the line has been removed", "the tube has been taken out");
     # "found and removed" was there
@@ -264,8 +268,10 @@ _LABEL_ABSENT = re.compile(r"\b(?:normal|unremarkable|clear|nil|within\s+normal\
 _LABEL_SEPARATOR = re.compile(r"(?:\s*\([^)]{0,40}\))?(?:\s*:|\s+[-–—]\s)")
 
 # Scope ends: a clause boundary (ConText termination terms) ...
+# ("a while" is a time, not a clause: "fluid that has sat there for a long while, or scarring")
 _TERMINATORS = re.compile(
-    r";|\b(?:but|however|although|though|whereas|whilst|while|except|apart\s+from|aside\s+from|"
+    r";|\b(?:but|however|although|though|whereas|whilst|(?<!\ba\s)(?<!\blong\s)(?<!\bshort\s)(?<!\blittle\s)"
+    r"(?<!\bgood\s)while|except|apart\s+from|aside\s+from|"
     r"other\s+than|nevertheless|nonetheless|which|who)\b", re.IGNORECASE)
 # ... a cause, for a negation only: "not an option secondary to her haemorrhage" (but "may be due to oedema" hedges)
 _CAUSE = re.compile(r"\b(?:secondary\s+to|due\s+to|because(?:\s+of)?)\b", re.IGNORECASE)
@@ -498,7 +504,8 @@ def _plain_pattern(term: str) -> str:
             choices.append(r"[\s\-‐–]*".join(_inflected(w[:-1]) if w.endswith("+") else
                                               _word_pattern(w, last and i == len(words) - 1)
                                               for i, w in enumerate(words)))
-        body += f"(?:{'|'.join(choices)})"
+        # a possessive on a word ("your heart's outline is bigger") is still the word
+        body += f"(?:{'|'.join(choices)})" + ("" if last else r"(?:['’]s)?")
         if negatable and token.lower() in _COPULAS and 0 < index < len(tokens) - 1:
             negatable = False  # as in _term_pattern: "part of your lung is not filled in"
             body += r"(?P<neg>\s+(?:not|no\s+longer))?"
@@ -671,6 +678,7 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     limit = cause.start() if cause else len(clause)
     tokens = list(_TOKEN.finditer(clause, cue.end, limit))
     content, as_list, reasoning, words, parentheses = False, cue.reach == "list", False, 0, 0
+    named = False  # a finding named in the scope so far
     for i, token in enumerate(tokens):
         word = token.group().strip().lower()
         rest = tokens[i + 1:]
@@ -678,7 +686,7 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
         if mention:
             if cue.reach == "adjacent":
                 return mention.end
-            content = True  # a finding named in the scope is content, even "heart is enlarged"
+            content = named = True  # a finding named in the scope is content, even "heart is enlarged"
             continue
         words += 1
         if cue.reach == "adjacent" and words > 3:
@@ -712,11 +720,19 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
             continue
         if word == "and" and content and not as_list and _opens_new_clause(rest, mentions):
             return token.start()
+        if word == "or" and content and not named and _NOT_CUE.fullmatch(clause[cue.start:cue.end]) and rest and \
+                rest[0].group().lower() in _ARTICLES:
+            # a denied state, then another thing offered in its place: "areas that aren't fully inflated or a
+            # little old scarring" denies no scarring (but "no opacity or large effusion" denies both)
+            return token.start()
         if re.fullmatch(_REASONING, word):
             reasoning = True
         if word[0].isalnum() and word not in _FUNCTION_WORDS:
             content = True
     return limit
+
+
+_NOT_CUE = re.compile(_NOT, re.IGNORECASE)
 
 
 def _opens_new_clause(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
@@ -743,8 +759,10 @@ def _backward_start(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
     # the verbs right before the cue belong to it ("effusion has resolved", "is now absent")
     while words and (words[-1].group().lower() in _FINITE_VERBS or words[-1].group().lower() in _LINKING_ADVERBS):
         words.pop()
-    for token in words:
-        if token.group().lower() in _FINITE_VERBS:
+    for index, token in enumerate(words):
+        # a relative clause's verb ("the tube that was on the right has been taken out") bounds nothing
+        if token.group().lower() in _FINITE_VERBS and not (
+                index and words[index - 1].group().lower() in ("that", "which", "who")):
             start = token.end()
     for sep in re.finditer(r":|\s[-–—]\s", prefix):
         start = max(start, sep.end())

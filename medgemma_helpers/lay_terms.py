@@ -83,7 +83,7 @@ _PLACES = {
     "{edge}": ("its edge", "the edge", "its edges", "the edges"),
     "{fluid}": ("fluid+|liquid+|water|watery",),
     "{bone}": ("rib|ribs|bone|bones|collarbone|collar_bone|breastbone|shoulder_blade|spine|backbone|vertebra|"
-               "vertebrae|arm|upper_arm|shoulder",),
+               "vertebrae|arm|upper_arm|shoulder|hip|hips|femur|thigh_bone|thighbone|pelvis|sternum|scapula|wrist",),
     # things a size is told by: "about the size of a pea", "bigger than a golf ball"
     "{small_thing}": ("pea|peas|grape|marble|coin|blueberry|cherry|raisin|lentil|bean|grain",),
     "{big_thing}": ("plum|golf_ball|orange|egg|tennis_ball|lemon|lime|walnut|apricot|tangerine|fist|peach|apple",),
@@ -303,7 +303,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                     "size of a|an {small_thing}",
                     # a read's granulomas are the small spots a patient is told of ("old healed chalky spots")
                     "granuloma|granulomas|granulomata|granulomatous",
-                    "chalky|calcified spot|spots|speck|specks|dot|dots"),
+                    "chalky|calcified spot|spots|speck|specks|dot|dots",
+                    # a spot with its size in centimetres or millimetres ("the 1 cm spot")
+                    "cm|mm|centimetre|centimeter|millimetre|millimeter|centimetres|centimeters|millimetres|"
+                    "millimeters spot|shadow|dot"),
                    # a lookalike said to be a body part, and dots that make up a pattern ("a fine pattern of tiny
                    # spots and lines") or a big thing a size is told by ("a lump bigger than a golf ball")
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
@@ -312,7 +315,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                            "spot|spots|shadow|shadows|dot|dots … in|on|of|within … {bone}",
                            "pattern|network|web|mesh of … spot|spots|dot|dots|speck|specks",
                            "spot|spots|dot|dots|speck|specks and|or line|lines|streak|streaks|strand|strands",
-                           "than|of a|an {big_thing}")),
+                           "than|of a|an {big_thing}",
+                           # a dark spot is air (a hole or a bubble), not a growth, which shows white
+                           "dark|black|darker|see-through|lucent spot|spots|area|areas")),
     "mass": _lay(("lump", "growth", "lump or growth", "larger lump", "tumour", "tumor",
                   # a size told by a large thing it matches: "something the size of a plum", "bigger than an egg"
                   "size of a|an {big_thing}", "bigger|larger than a|an {big_thing}"),
@@ -356,6 +361,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "widened|stretched|bulging|enlarged|bigger|larger|wider|prominent|backed_up|backing_up|clogged|stand+_out",
          # a read's vessels by their other names: "the pulmonary vessels are still enlarged"
          "pulmonary vasculature|vascularity|vessels|XXXX … enlarged|dilated|distended|engorged",
+         "pulmonary|pulmonary_venous|venous|vascular engorgement|distension|distention",
          # and a read's vessels at the hila, prominent or congested: "central vascular prominence", "mild central
          # vascular congestive changes"
          "central|hilar|perihilar vascular|vascularity|vasculature|vessel|vessels prominence|prominent|fullness|"
@@ -737,7 +743,8 @@ _HIDDEN_WORD = re.compile(r"\bXXXX\b")
 # A heart chamber's side ("its wire ends in the lower right pumping chamber") places the tip of a line in it, not a
 # side of the chest: a plain wording with gaps may span it, so it is read without it
 _CHAMBER_SIDE = re.compile(r"\b(?:right|left)(?=\s+(?:(?:upper|lower|top|bottom|pumping|main|heart)\s+){0,2}"
-                           r"(?:chambers?|atri(?:um|a)|ventricles?)\b)", re.IGNORECASE)
+                           r"(?:chambers?|atri(?:um|a)|ventricles?)\b|[\s-]+(?:hand[\s-]+)?side\s+of\s+(?:your|the|his|"
+                           r"her|their)\s+heart\b)", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|behind|beside|up|down|through|under|over|"
                          r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
                          r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
@@ -784,7 +791,8 @@ def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set
     if _HIDDEN_WORD.search(read):
         readings.append(check_findings(_HIDDEN_WORD.sub("possibly", read), findings, differential=True))
     if _PATCHY_OPACITY.search(read):
-        readings.append(check_findings(_PATCHY_OPACITY.sub(r"\1 airspace opacity", read), findings, differential=True))
+        readings.append(check_findings(_PATCHY_OPACITY.sub(r"\1 \2airspace opacity", read), findings,
+                                       differential=True))
     other = [{(c.status, c.side) for c in checks if c.status in _SAYS} for checks in zip(*readings)]
     # a read that hedges a finding in one sentence and states it in another ("blunting suggesting small effusions
     # ... Small effusions.") may be told either way; one sentence alone cannot place it, so no side comes with it
@@ -796,10 +804,13 @@ def _other_readings(read: str, findings: Sequence[ReferenceFinding]) -> list[set
 
 
 # A read's opacity that is patchy or focal: an airspace opacity in other words, and a cloudy patch to a patient
-_PATCHY_OPACITY = re.compile(r"\b(patchy|focal)\s+(?:area\s+of\s+)?opacit(?:y|ies)\b", re.IGNORECASE)
+_PATCHY_OPACITY = re.compile(r"\b(patchy|focal)\s+((?:[a-z-]+\s+){0,2}?)(?:area\s+of\s+)?opacit(?:y|ies)\b",
+                             re.IGNORECASE)
 
 
 _DISTRIBUTION = "lower-zone predominance"
+# The words that say a finding is likely, which a patient text may use for a read's hedge ("suggesting oedema")
+_LIKELY = re.compile(r"\b(?:(?:most|very|highly|quite)\s+)?(?:likely|probably|probable)\b", re.IGNORECASE)
 # A read's size at the edge of normal that is still normal ("upper limits of normal", "high normal")
 _WITHIN_NORMAL = re.compile(r"\b(?:upper|high)[\s-]+(?:limits?\s+of\s+)?normal\b|\btop[\s-]+(?:of\s+)?normal\b",
                             re.IGNORECASE)
@@ -834,6 +845,9 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         borderline = [False for _ in findings]
         also = [set() for _ in findings]
     said = check_findings(text, findings, hypothetical="not_mentioned")  # "if there were fluid..." says nothing
+    # the text read as a careful reader may take a hedged read: "most likely" and "probably" as hedges, and two
+    # findings offered as alternatives ("either a little fluid or some thickening") as a differential
+    hedged = check_findings(_LIKELY.sub("possibly", text), findings, hypothetical="not_mentioned", differential=True)
     if _NOT_A_SIDE.search(text):
         # where a finding is said, its side as read without the words "right" and "left" that are no side: the heart
         # chambers' sides, "right up to", "the right place"
@@ -842,8 +856,8 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
                 for check, other in zip(said, sides)]
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
     checks = []
-    for finding, explained, (status, quote, side), other, at_the_limit in zip(findings, said, reference, also,
-                                                                             borderline):
+    for finding, explained, (status, quote, side), other, at_the_limit, as_hedged in zip(
+            findings, said, reference, also, borderline, hedged):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
             # "the faint spots are only your nipples": the sentence names what the lookalike is
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
@@ -852,6 +866,11 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             # may be scarring"), or in the sentences a pointer refers to ("Both of these fit with emphysema.")
             explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
                                             or _side_pointed_to(explained.evidence, sentences))
+        if status not in _SAYS and explained.status == "uncertain" and any(
+                _term_pattern(PLAIN_WORDING + phrase).search(explained.evidence)
+                for phrase in lay_terms_of(finding).borderline):
+            # "your heart is at the top end of normal" tells a heart within normal: it adds no finding
+            explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         at_stake = status in _SAYS or (status == "absent" and finding.pertinent)
         if finding.name == _DISTRIBUTION and not at_stake:
             # where a read gives no distribution, "mostly at the base" only says where a finding lies (an effusion
@@ -881,7 +900,8 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         # another reading of the read says it so, on the same side where both give one
         also_said = any(certainty == explained.status and (not explained.side or not place or place == explained.side)
                         for certainty, place in other)
-        said_so = explained.status == status or (status in _SAYS and also_said)
+        said_so = explained.status == status or (status in _SAYS and also_said) or (
+            status == "uncertain" and explained.status in _SAYS and as_hedged.status == "uncertain")
         if at_stake and said_so and not moved:
             verdict = "kept"
         elif explained.status in _SAYS and status not in _SAYS and not also_said:
