@@ -87,7 +87,8 @@ _PLACES = {
     # things a size is told by: "about the size of a pea", "bigger than a golf ball"
     "{small_thing}": ("pea|peas|grape|marble|coin|blueberry|cherry|raisin|lentil|bean|grain",),
     "{big_thing}": ("plum|golf_ball|orange|egg|tennis_ball|lemon|lime|walnut|apricot|tangerine|fist|peach|apple",),
-    "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones",),
+    "{low}": ("bottom|bottoms|base|bases|lower_part|lower_parts|lower_lungs|lower_lung|lower_zones|low_down|"
+              "lower_down",),
     # a gap that may not pass a place outside the lung tissue: "fluid in the space around your lungs" is not in the
     # lungs, "water has gathered in the upper and middle parts of each lung" is
     "{not_in_lung}": ("…!space|spaces|around|outside|lining|linings|between|surrounding|wall|walls|heart|belly|tummy|"
@@ -164,6 +165,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "heart … fill+|take+_up|occup+ … more|too_much of … chest",
          # a read's heart that has grown: "interval increase in heart size"
          "increase+ in … heart|cardiac size", "heart|cardiac size … increased|enlarged",
+         # a read's heart and mediastinum as one outline, enlarged: a patient is told the heart looks bigger
+         "enlarged|large cardiomediastinal silhouette|contour|contours",
+         "cardiomediastinal silhouette|contour|contours … enlarged|large|enlargement",
          # the heart with another thing, both enlarged: "your heart and the middle of your chest look enlarged"
          "heart and {heart_and} look+|appear+|seem+|are … enlarge+|bigger|larger|big|large|wider|widened|swollen"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
@@ -327,7 +331,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
     # a drain is the tube a patient is told of ("your chest drain"); not the verb ("drain the fluid")
     # an implanted heart device is one too: "a pacemaker", "the battery box of a heart device", "a lead threaded
     # into the heart" (wire stitches that hold a breastbone are not)
-    "line or tube": _lay(("ICD", "AICD", "tube", "thin tube", "plastic tube", "medical tube", "thin tube into a vein",
+    "line or tube": _lay(("ICD", "AICD", "tube", "thin tube", "plastic tube", "medical tube",
+                          "thin tube into a vein", "tubing",
                           "a|the|chest|plastic drain|drains", "pacemaker", "defibrillator", "generator",
                           "a|the|your|chest port|ports",
                           "heart|cardiac device", "device|box|battery … heart|skin",
@@ -375,7 +380,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "blood_vessels|vessels|veins {vessels_gap} congestion",
          # the blood vessels and how they look, where the lungs go unnamed: "the vessels look overloaded"
          "blood_vessels|vessels|veins {vessels_gap} swollen|fuller|overfull|overfilled|overloaded|engorged|"
-         "congested|bulging")),
+         "congested|bulging|over_full|over_filled")),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
         ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst"),
@@ -608,12 +613,18 @@ def jargon_left(text: str) -> list[JargonUse]:
             if not any(a < end and start < b for a, b, _, _ in taken):
                 taken.append((start, end, entry, gloss))
         around = " ".join(sentences[max(0, index - 1):index + 2])
+        # the next sentence may say what this one's term means: "... mild atelectasis. That's a fancy way of saying
+        # a small area of lung isn't fully open."
+        told_next = index + 1 < len(sentences) and bool(_DEFINES_THE_LAST.match(sentences[index + 1]))
         for start, end, entry, gloss in sorted(taken, key=lambda hit: hit[0]):  # in the order the text uses them
             if entry.term in explained:
                 continue
             # a plain word nearby explains it, and so does a sentence that names or defines it: "a lump bigger than
-            # a walnut is called a mass", "a lung nodule is a small growth"
-            if gloss.search(around) or _defined_here(sentence, start, end):
+            # a walnut is called a mass", "a lung nodule is a small growth"; and a word of a longer term explained
+            # before it ("effusion" once "pleural effusion" is explained)
+            if gloss.search(around) or _defined_here(sentence, start, end) or told_next or any(
+                    " " in done and entry.term.lower() in [_TERM_OF_WORD.get(w.lower(), w.lower())
+                                                           for w in done.split()] for done in explained):
                 explained[entry.term] = index
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
@@ -636,11 +647,22 @@ _TERM_OF_WORD = {word.lower(): entry.term for entry in JARGON for word in (entry
 
 
 _NAMED_AS = re.compile(r"\b(?:(?:(?:is|are)\s+)?(?:usually\s+|often\s+|sometimes\s+|also\s+)?(?:called|named|termed|"
-                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them|that|those))?)\s+"
-                       r"(?:an?\s+|the\s+)?[\"“‘']?$",
+                       r"known\s+as|referred\s+to\s+as)|(?:call|calls)(?:\s+(?:this|it|these|them|that|those))?|"
+                       # "that's what the doctors mean by a pneumothorax"
+                       r"what\s+(?:the\s+|your\s+)?(?:doctors?|we|they|radiologists?|people)\s+(?:mean\s+by|call))\s+"
+                       # the second of two names: "doctors call these reticular or interstitial markings"
+                       r"(?:an?\s+|the\s+)?[\"“‘']?(?:[A-Za-z-]+\s+(?:or|and)\s+)?$",
                        re.IGNORECASE)
 # A plain description, then the term set beside it as its name: "fluid in this gap, the pleural space"
-_NAMED_BY_APPOSITION = re.compile(r"\b(?:this|that|these|those)\s+[a-z]+,\s+(?:the\s+|an?\s+)?$", re.IGNORECASE)
+_NAMED_BY_APPOSITION = re.compile(r"\b(?:(?:this|that|these|those)\s+[a-z]+|(?:a|an|the|two|both)\s+(?:[a-z-]+\s+){1,4}"
+                                  r"[a-z-]+),\s+(?:the\s+|an?\s+)?$|"
+                                  # the term in brackets right after what it names: "the veins are fuller ('upper
+                                  # lobe diversion', ...)"
+                                  r"[a-z]\s*\(\s*[\"“‘']?$", re.IGNORECASE)
+# A sentence that says what the one before it named: "That's a fancy way of saying ...", "This means ..."
+_DEFINES_THE_LAST = re.compile(r"^\W*(?:that|this|it)(?:['’]s|\s+is|\s+means)\s+(?:(?:just|simply|basically)\s+)?"
+                               r"(?:an?\s+(?:[a-z-]+\s+){0,2}(?:way\s+of\s+saying|word\s+for|name\s+for|term\s+for)|"
+                               r"when|where|what\s+happens|that)\b|^\W*(?:that|this|it)\s+means\b", re.IGNORECASE)
 # A sentence that opens with the term and goes on to say what it is defines it, whatever words it uses: "A lung
 # nodule is a small growth", "Atelectasis (said at-uh-LEK-tuh-sis) is when part of a lung ...", "Bronchiectasis
 # means ..."; so does a term followed by "meaning" or "which means" ("consolidation, meaning the lung has turned
@@ -728,6 +750,9 @@ _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collap
 # Where the read has a finding worse low down, a plain text that places it low says so ("scarring in the lower parts
 # of both lungs"); where it has none, the same words only say where (no predominance is added)
 _LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
+_PARTLY_COLLAPSED_SAID = re.compile(r"\b(?:partly|partially|part\s+of|some\s+of)\s+(?:the\s+|your\s+)?"
+                                    r"(?:collaps|deflat)", re.IGNORECASE)
+_AIR = re.compile(r"\bair\b", re.IGNORECASE)
 # A list of possibilities a read only leaves open: "nodes, or a tumour cannot be excluded", "cannot exclude A or B"
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
                                 r"(?:excluded|ruled\s+out)\b|\b(?:cannot|can\s*not|can['’]t|could\s+not)\s+"
@@ -827,7 +852,8 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     own = _findings_to_check(case)
     findings = [lay_finding(f) for f in own]
     reference_words = read if read is not None else " ".join(t for f in own if f.expected == "present" for t in f.terms)
-    if not _PART_COLLAPSE.search(reference_words):
+    part_collapse_read = bool(_PART_COLLAPSE.search(reference_words))
+    if not part_collapse_read:
         # "part of your lung has collapsed" is an atelectasis where the read has one; where it has none, the text
         # tells the patient of a collapse the read does not report: the collapsed lung a patient knows
         findings = [dataclasses.replace(f, synonyms=(*f.synonyms, *_PARTLY_COLLAPSED))
@@ -860,6 +886,10 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             findings, said, reference, also, borderline, hedged):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
             # "the faint spots are only your nipples": the sentence names what the lookalike is
+            explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
+        if part_collapse_read and "pneumothorax" in finding.name.lower() and explained.status in _SAYS and \
+                _PARTLY_COLLAPSED_SAID.search(explained.evidence) and not _AIR.search(explained.evidence):
+            # where the read has a part collapse, "small areas of partly collapsed lung" tell it, not a collapsed lung
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         if explained.status in _SAYS and not explained.side and explained.evidence:
             # the side in another clause of its sentence ("at the base of your left lung there is a streak, which

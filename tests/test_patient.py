@@ -1266,3 +1266,61 @@ def test_a_term_whose_parts_are_explained_only_much_later_is_left_unexplained():
 def test_fluid_gathered_in_the_lung_tissue_low_in_the_chest_is_no_effusion():
     assert "pleural effusion" not in mh.check_explanation(
         "Some fluid has collected in the lung tissue low down in your chest.", read="Lungs clear.").added
+
+
+@pytest.mark.parametrize("text", [
+    # the next sentence says what the term meant
+    "The report mentions atelectasis. That's a posh way of saying a small area of lung is squashed flat.",
+    # what the doctors mean by it, after the description
+    "Air slipped into the gap and the lung pulled away; that is what doctors mean by a pneumothorax.",
+    # the second of two names for one description
+    "Fine lines run through the lungs. Doctors call these linear or interstitial markings.",
+    # the term beside a described thing, and in brackets after one
+    "Between the lung and the chest wall is a slim slippery gap, the pleural space, with no air in it.",
+    "The veins at the top of the lungs look wider (\"cephalization\", a sign of pressure).",
+    # a word of a longer term explained before it
+    "A pleural effusion is fluid around the lung. It can leave you breathless. Your doctor may watch a small "
+    "effusion for a while.",
+])
+def test_yet_more_ways_a_text_explains_a_term(text):
+    assert jargon_left(text) == []
+
+
+@pytest.mark.parametrize("text, term", [
+    ("The report mentions atelectasis. That is a shame, but it is common.", "atelectasis"),
+    ("The heart, the pleura and the lungs look fine.", "pleura"),
+])
+def test_a_remark_or_a_list_after_a_term_explains_nothing(text, term):
+    assert term in [use.term for use in jargon_left(text)]
+
+
+def test_a_read_shunt_tubing_is_a_tube():
+    assert _verdicts("Your lungs are clear.", "VP shunt tubing courses over the right chest.") == \
+        {"line or tube": ("dropped", "")}
+    assert _verdicts("The thin tubing of your shunt runs down your right side.",
+                     "VP shunt tubing courses over the right chest.") == {"line or tube": ("kept", "")}
+
+
+def test_a_read_enlarged_cardiomediastinal_silhouette_may_be_told_as_a_bigger_heart():
+    assert _verdicts("Your heart looks bigger than it should.", "Enlarged cardiomediastinal silhouette.") == \
+        {"cardiomegaly": ("kept", "")}
+
+
+def test_low_down_in_the_lungs_keeps_a_lower_zone_predominance():
+    read = "Bibasilar interstitial opacities, likely fibrosis."
+    assert _verdicts("There is likely some scarring low down in both lungs.", read) == \
+        {"pulmonary fibrosis": ("kept", ""), "lower-zone predominance": ("kept", "")}
+
+
+def test_vessels_a_little_over_full_are_congestion():
+    assert _verdicts("The blood vessels in the middle of your chest are a little over-full.",
+                     "Mild central venous congestion.") == {"pulmonary vascular congestion": ("kept", "")}
+
+
+def test_partly_collapsed_lung_beside_a_read_atelectasis_is_no_collapsed_lung():
+    read = "Patchy bibasilar opacities, likely atelectasis. No pneumothorax."
+    text = "Low in both lungs are a few small areas of partly collapsed lung."
+    assert mh.check_explanation(text, read=read).added == ()
+    # a collapsed lung with air around it is still one
+    assert "pneumothorax" in mh.check_explanation("Air has leaked around your partly collapsed left lung.",
+                                                  read=read).added
