@@ -622,9 +622,8 @@ def jargon_left(text: str) -> list[JargonUse]:
             # a plain word nearby explains it, and so does a sentence that names or defines it: "a lump bigger than
             # a walnut is called a mass", "a lung nodule is a small growth"; and a word of a longer term explained
             # before it ("effusion" once "pleural effusion" is explained)
-            if gloss.search(around) or _defined_here(sentence, start, end) or told_next or any(
-                    " " in done and entry.term.lower() in [_TERM_OF_WORD.get(w.lower(), w.lower())
-                                                           for w in done.split()] for done in explained):
+            if gloss.search(around) or _defined_here(sentence, start, end) or told_next or \
+                    any(entry.term in _terms_within(done) for done in explained if " " in done):
                 explained[entry.term] = index
                 if index - first.get(entry.term, index) <= _EXPLAINED_WITHIN:
                     found.pop(entry.term, None)  # a heading's question, answered in the lines below it
@@ -634,11 +633,17 @@ def jargon_left(text: str) -> list[JargonUse]:
     # a term made of terms is explained where each of them is, near it: "a pleural effusion" by "a lining called the
     # pleura" and "an effusion means extra fluid"
     for term in list(found):
-        parts = [_TERM_OF_WORD.get(word.lower()) for word in term.split()]
-        if len(parts) > 1 and all(part in explained and explained[part] - first[term] <= _EXPLAINED_WITHIN
-                                  for part in parts if part is not None) and None not in parts:
+        parts = _terms_within(term)
+        if len(parts) > 1 and None not in parts and all(
+                part in explained and explained[part] - first[term] <= _EXPLAINED_WITHIN for part in parts):
             del found[term]
     return list(found.values())
+
+
+def _terms_within(term: str) -> list[str | None]:
+    """The one-word term each word of a term spells ("pleural effusion": pleura, effusion), or None for a word
+    that is no term of its own."""
+    return [_TERM_OF_WORD.get(word.lower()) for word in term.split()]
 
 
 # each one-word term and spelling, to the term it spells ("pleural": "pleura")
