@@ -236,9 +236,11 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
      r"(?:drains?|tubes?|lines?|catheters?|ports?|pacemakers?)\b)", "absent", "forward", "phrase"),
     (r"\b(?:none|no|negative)\b(?=[\s.!:,|]*$)", "absent", "backward", "phrase"),
     # uncertainty, forward
-    # not the month ("May 03") nor a name ("borderline personality disorder")
+    # not the month ("May 03") nor a name ("borderline personality disorder"); a finding of unknown age is there
+    # ("an age-indeterminate fracture", "of indeterminate age"): only its age is in doubt
     (r"\b(?:possible|possibly|perhaps|maybe|may(?!\s+\d)|might|could|questionable|question(?:\s+of)?|query|"
-     r"suspected|suspicion\s+(?:of|for)|equivocal|indeterminate|uncertain|borderline(?!\s+personality)|"
+     r"suspected|suspicion\s+(?:of|for)|equivocal|(?<!\bage[\s-])indeterminate(?![\s-]+(?:age|chronicity|acuity)\b)|"
+     r"uncertain|borderline(?!\s+personality)|"
      r"less\s+likely|possibility\s+of|raises\s+the\s+possibility\s+of|versus|vs\.?)(?!\w)",
      "uncertain", "forward", "phrase"),
     (rf"\b{_SUGGEST}(?!\w)", "suggest", "forward", "phrase"),
@@ -480,7 +482,7 @@ def _plain_gap(number: int, barred: Sequence[str] = (), short: bool = False) -> 
     bar = "|".join(_word_pattern(w, True) for w in barred)
     word = (rf"(?:(?P<hedge{number}>{_GAP_HEDGE})\b|(?!(?:no|not|never|none|nor|without|if|whether|unless|check|"
             r"checked" + (f"|{bar}" if bar else "") + r")\b)(?!look(?:s|ed|ing)?\s+for\b)(?![A-Za-z]+n['’]t\b)"
-            r"[A-Za-z0-9'’-]+)")
+            r"[A-Za-z0-9'’-]+(?:\.\d+)?)")  # a decimal is one word: "a spot about 2.5 by 1.9 cm"
     separator = _gap_separator(bar)
     return rf"(?:{separator}{word}){{0,{10 if barred and not short else 6}}}?{separator}"
 
@@ -494,6 +496,10 @@ def _plain_pattern(term: str) -> str:
             continue
         if index:
             before = tokens[index - 1]
+            if index == 2 and before.startswith("…"):
+                # a first word that a comma and a verb follow closed an aside about something else: "the aorta, the
+                # big artery leaving the heart, is widened" says nothing of the heart
+                body += r"(?!\s*,\s*(?:is|are|was|were|has|have|looks?|seems?|appears?)\b)"
             body += (_plain_gap(index, before.lstrip("…!").split("|") if before.startswith("…!") else (),
                                 short=before.startswith("…!!"))
                      if before.startswith("…") else _FILLER + r"[\s\-‐–]+")

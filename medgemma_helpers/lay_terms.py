@@ -302,7 +302,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         ("bones look normal", "bones are normal", "bones look healthy")),
     # a shadow said to be a body part ("the faint spots are only your nipples") is no spot in the lung
     "nodule": _lay(("small spot", "round spot", "spot on {lung}", "spot in {lung}", "small lump",
-                    "round|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball",
+                    "round|roundish|rounded|small|tiny|pea-sized|little … spot|shadow|speck|dot|blob|ball",
                     # a size told by a small thing it matches: "a spot about the size of a pea"
                     "size of a|an {small_thing}",
                     # a read's granulomas are the small spots a patient is told of ("old healed chalky spots")
@@ -788,8 +788,14 @@ def _side_of_sentence(sentence: str) -> str:
     return place_before("This", _NOT_A_SIDE.sub("", sentence)).side
 
 
-# A sentence that opens by pointing back at what the text just described
-_POINTER = re.compile(r"^\W*(?:(?:both|all)\s+of\s+(?:these|this|them)|these|this|that|they)\b", re.IGNORECASE)
+# A sentence that opens by pointing back at what the text just described: "These ...", "It ...", "We call that
+# ...", "The spot ..." (a thing the sentence before described)
+_POINTER = re.compile(r"^\W*(?:(?:both|all)\s+of\s+(?:these|this|them)|these|this|that|they|it|"
+                      r"(?:we|doctors|they)\s+(?:call|name|describe)\s+(?:that|this|it|these|them)|"
+                      r"(?:the|this|that|these|those)\s+(?:spot|spots|shadow|shadows|lump|lumps|area|areas|patch|"
+                      r"patches|one|ones)|"
+                      r"(?:the|this|that|these|those)\s+[a-z]+\s+(?:spot|spots|shadow|shadows|lump|lumps|area|"
+                      r"areas|patch|patches))\b", re.IGNORECASE)
 
 
 def _side_pointed_to(sentence: str, sentences: Sequence[str]) -> str:

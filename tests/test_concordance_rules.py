@@ -121,6 +121,11 @@ CUES = [
     ("Low clinical suspicion for pneumonia.", {"pneumonia": "absent"}),
     ("A small left effusion is difficult to entirely exclude.", {"pleural effusion": "uncertain"}),
     ("Pneumonia is less likely.", {"pneumonia": "uncertain"}),
+    # a finding whose age alone is unknown is there; a lesion of unknown nature is in doubt
+    ("Healed-looking left 7th rib fracture, age-indeterminate.", {"rib fracture": "present"}),
+    ("There is an age indeterminate fracture of a lower rib.", {"rib fracture": "present"}),
+    ("Deformity of the left 5th rib, a fracture of indeterminate age.", {"rib fracture": "present"}),
+    ("An indeterminate nodule in the right apex.", {"nodule": "uncertain"}),
     ("The right pleural effusion has resolved.", {"pleural effusion": "absent"}),
     ("Right apical pneumothorax, resolved.", {"pneumothorax": "absent"}),
     ("Resolved left basal consolidation; stable scarring.", {"consolidation": "absent"}),

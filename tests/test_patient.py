@@ -551,6 +551,27 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
         {"pleural effusion": ("dropped", "left, where the read has right")}
 
 
+@pytest.mark.parametrize("text", [
+    "There is a little round shadow low in your left lung. We call that a nodule.",
+    "Low in your left lung there is a small roundish spot. The spot could be a nodule, a small growth.",
+    "Low down in your left lung we saw a pale shadow. This faint shadow is most likely a nodule.",
+    "A small rounded spot sits in the bottom of your left lung. It is probably a nodule."])
+def test_a_sentence_naming_what_was_just_described_takes_its_side(text):
+    assert _verdicts(text, "Right lower lobe nodule.")["nodule"][1] == "left, where the read has right"
+
+
+def test_a_heart_named_inside_an_aside_about_another_thing_is_not_said_to_be_big():
+    text = "Your heart may be a little enlarged, and the aorta, the main artery leaving the heart, is widened."
+    assert _verdicts(text, "Heart size is borderline enlarged.") == {"cardiomegaly": ("kept", "")}
+    # a heart with an aside of its own is still the subject
+    assert _verdicts("Your heart, as last time, is enlarged.", "Cardiomegaly.") == {"cardiomegaly": ("kept", "")}
+
+
+def test_a_decimal_size_is_one_word_in_a_gap():
+    assert _verdicts("There is fluid measuring 2.5 cm around your right lung.", "Right pleural effusion.") == \
+        {"pleural effusion": ("kept", "")}
+
+
 # ---------------------------------------------------------------- a finding's idea in plain words, as cues
 
 
