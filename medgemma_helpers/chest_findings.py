@@ -139,10 +139,11 @@ STANDARD_FINDINGS: tuple[StandardFinding, ...] = (
         keys=("widened mediastinum", "mediastinal widening", "widening of the mediastinum", "wide mediastinum",
               "mediastinal enlargement"),
         positive=(
-            rf"(?:superior\s+)?mediastinum\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?"
+            # "superior" or "upper": "stable widening of the upper mediastinum"
+            rf"(?:(?:superior|upper)\s+)?mediastinum\s+{_VERB_NOT}\s+(?:(?P<hedge>{_HEDGE})\s+)?{_DEGREE}?"
             r"(?:widened|wide|broadened)",
-            r"(?:widened|wide|broadened)\s+(?:superior\s+)?mediastinum",
-            r"(?:widening|broadening)\s+of\s+the\s+(?:superior\s+)?mediastinum",
+            r"(?:widened|wide|broadened)\s+(?:(?:superior|upper)\s+)?mediastinum",
+            r"(?:widening|broadening)\s+of\s+the\s+(?:(?:superior|upper)\s+)?mediastinum",
             r"mediastinal\s+(?:widening|broadening)",
         ),
         normal=normal_statements(

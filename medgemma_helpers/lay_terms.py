@@ -195,7 +195,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
          "pneumonia", "chest infection", "lung infection", "infection in {lung}",
-         "airspace|air_space disease|opacity|opacities|shadowing", "infiltrate", "infiltration",
+         "airspace|air_space|alveolar disease|opacity|opacities|shadowing|infiltrate|infiltrates", "infiltrate",
+         "infiltration",
          # a shadow or a cloudiness in a part of a lung ("shadowing at the base of your left lung", "a streaky patch
          # of cloudiness low in the lung"), not a round one (a nodule's "round shadow")
          "patch+|streak+|area … cloudiness|haziness|shadowing", "streaky|patchy shadow|shadows",
@@ -236,7 +237,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "{fluid} {not_tissue} at|in|around|line+|lining|coat+|cover+ {not_tissue} bottom|bottoms|base|bases|corner|"
          "corners … lung|lungs|chest",
          # the fluid around a lung, pointed back to: "pools of fluid around both of them"
-         "{fluid} {not_placed} around|outside|surrounding|beside … both_of_them|them|each_of_them")),
+         "{fluid} {not_placed} around|outside|surrounding|beside … both_of_them|them|each_of_them",
+         # fluid on a side of the chest, the side's own words right after it ("a little fluid on both sides");
+         # fluid in the lungs on both sides is in them
+         "{fluid} on|down both|either|each|one|that|this|the_right|the_left|your_right|your_left side|sides")),
     "pneumothorax": _lay(
         ("collapsed lung", "lung is collapsed", "lung has collapsed", "air around {lung}", "air leak around {lung}",
          "air outside {lung}", "air in the space around {lung}", "air between {lung} and the chest wall",
@@ -310,7 +314,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                     "chalky|calcified spot|spots|speck|specks|dot|dots",
                     # a spot with its size in centimetres or millimetres ("the 1 cm spot")
                     "cm|mm|centimetre|centimeter|millimetre|millimeter|centimetres|centimeters|millimetres|"
-                    "millimeters spot|shadow|dot"),
+                    "millimeters spot|shadow|dot",
+                    # ... or after it: "a spot about 1.5 cm across", "a dot measuring 6 millimetres"
+                    "spot|dot|speck {one_thing} cm|mm|centimetre|centimeter|millimetre|millimeter|centimetres|"
+                    "centimeters|millimetres|millimeters"),
                    # a lookalike said to be a body part, and dots that make up a pattern ("a fine pattern of tiny
                    # spots and lines") or a big thing a size is told by ("a lump bigger than a golf ball")
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
@@ -810,6 +817,41 @@ def _side_pointed_to(sentence: str, sentences: Sequence[str]) -> str:
     return ""
 
 
+# The side that holds more of a finding on both sides: "right greater than left", "more on the left than the right",
+# "worse on the right", "predominantly left"
+_DOMINANT_SIDE = re.compile(
+    r"\b(?P<first>right|left)(?:[\s-]+sided)?\s+(?:greater|larger|bigger|more|worse)\s+than\s+(?:the\s+|on\s+the\s+)?"
+    r"(?:right|left)\b|\b(?:more|larger|greater|bigger|worse|mainly|mostly|especially|particularly|predominantly)"
+    r"(?:\s+so)?\s+(?:on|in|at)\s+(?:the\s+|your\s+)?(?P<on>right|left)\b|"
+    r"\b(?:predominantly|mainly|mostly)\s+(?P<bare>right|left)\b", re.IGNORECASE)
+
+
+def _dominant_side(sentence: str) -> str:
+    """The side a sentence says holds more of a finding on both sides, or ""."""
+    match = _DOMINANT_SIDE.search(sentence)
+    return next((side.lower() for side in (match.group("first", "on", "bare") if match else ()) if side), "")
+
+
+def _read_dominant_side(read: str, finding: ReferenceFinding) -> str:
+    """The side a read says holds more of the finding, in any sentence that says the finding."""
+    for sentence in _sentences(read):
+        side = _dominant_side(sentence)
+        if side and check_findings(sentence, [finding])[0].status in _SAYS:
+            return side
+    return ""
+
+
+# Plain wordings that tell how a finding looks ("a patchy shadow", "a small round spot"), not what it is
+_LOOKS = re.compile(r"\b(?:shadow|spot|patch|cloud|haz|white|dense|denser|solid|opaque|streak|dot|speck|blob|ball|"
+                    r"area)", re.IGNORECASE)
+
+
+def _named_only(finding: ReferenceFinding) -> ReferenceFinding:
+    """The finding without the plain wordings that only tell how it looks: what a text names it as."""
+    return dataclasses.replace(finding, synonyms=tuple(s for s in finding.synonyms
+                                                       if not (s.startswith(PLAIN_WORDING) and _LOOKS.search(s))))
+
+
 def _said_to_be_something_else(finding: ReferenceFinding, sentence: str) -> bool:
     """Whether a plain sentence that names the finding says its lookalike is something else (lay_terms not_it)."""
     return any(_term_pattern(PLAIN_WORDING + phrase).search(sentence) for phrase in lay_terms_of(finding).not_it)
@@ -938,11 +980,21 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
         moved = f"{explained.side}, where {'the read' if read is not None else 'the key'} has {side}" \
             if status in _SAYS and explained.side and side and explained.side != side and \
             (explained.status, explained.side) not in other else ""
+        if read is not None and not moved and status in _SAYS and side == explained.side == "bilateral":
+            # both sides, with more on the other one: "more fluid on the left" where the read has right > left
+            more_here = _dominant_side(explained.evidence)
+            more_in_read = _read_dominant_side(read, finding) if more_here else ""
+            if more_in_read and more_here != more_in_read:
+                moved = f"both sides, more on the {more_here}, where the read has more on the {more_in_read}"
         # another reading of the read says it so, on the same side where both give one
         also_said = any(certainty == explained.status and (not explained.side or not place or place == explained.side)
                         for certainty, place in other)
         said_so = explained.status == status or (status in _SAYS and also_said) or (
-            status == "uncertain" and explained.status in _SAYS and as_hedged.status == "uncertain")
+            status == "uncertain" and explained.status in _SAYS and as_hedged.status == "uncertain") or (
+            # a shadow told as seen, then what it may be ("a patchy shadow. It could be an infection"): what the
+            # text names it as carries the hedge, as a read's "opacity, possibly pneumonia" does
+            status == "uncertain" and explained.status == "present" and
+            check_findings(text, [_named_only(finding)], hypothetical="not_mentioned")[0].status == "uncertain")
         if at_stake and said_so and not moved:
             verdict = "kept"
         elif explained.status in _SAYS and status not in _SAYS and not also_said:

@@ -126,6 +126,7 @@ CUES = [
     ("There is an age indeterminate fracture of a lower rib.", {"rib fracture": "present"}),
     ("Deformity of the left 5th rib, a fracture of indeterminate age.", {"rib fracture": "present"}),
     ("An indeterminate nodule in the right apex.", {"nodule": "uncertain"}),
+    ("Mild widening of the upper mediastinum, unchanged.", {"widened mediastinum": "present"}),
     ("The right pleural effusion has resolved.", {"pleural effusion": "absent"}),
     ("Right apical pneumothorax, resolved.", {"pneumothorax": "absent"}),
     ("Resolved left basal consolidation; stable scarring.", {"consolidation": "absent"}),

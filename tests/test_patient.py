@@ -567,6 +567,52 @@ def test_a_heart_named_inside_an_aside_about_another_thing_is_not_said_to_be_big
     assert _verdicts("Your heart, as last time, is enlarged.", "Cardiomegaly.") == {"cardiomegaly": ("kept", "")}
 
 
+@pytest.mark.parametrize("text, kept", [
+    ("There is fluid around both lungs, more on the left than on the right.", False),
+    ("There is fluid around both lungs, worse on the left side.", False),
+    ("Both lungs have some fluid around them, mostly on the right.", True),
+    ("There is fluid around both lungs.", True),
+])
+def test_the_side_that_holds_more_of_a_finding_on_both_sides_is_kept(text, kept):
+    verdict = _verdicts(text, "Small pleural effusions, right greater than left.")["pleural effusion"]
+    assert (verdict == ("kept", "")) is kept
+    if not kept:
+        assert verdict == ("dropped", "both sides, more on the left, where the read has more on the right")
+
+
+def test_fluid_on_a_side_of_the_chest_is_fluid_around_the_lung():
+    assert _verdicts("The corners are blunted, so there is some fluid on both sides.", "Bilateral pleural effusions.") \
+        == {"pleural effusion": ("kept", "")}
+    assert _verdicts("There is some fluid in the lungs on both sides.", "Bilateral pleural effusions.")[
+        "pleural effusion"][0] == "dropped"
+
+
+@pytest.mark.parametrize("text, read, finding, verdict", [
+    # a shadow told as seen, then hedged by what the text names it as: the hedge of the read is kept
+    ("Low in your right lung there is a patchy shadow. It might be pneumonia, or a small collapse.",
+     "Patchy opacity at the right base concerning for atelectasis versus pneumonitis.", "consolidation", "kept"),
+    ("There is a spot about 1.5 cm across in your right lung. It may be a nodule.",
+     "Right lung opacity, possibly a nodule.", "nodule", "kept"),
+    # ... but a thing named plainly as there is no hedge
+    ("Low in your right lung there is a patchy shadow. It is pneumonia.",
+     "Patchy opacity at the right base concerning for atelectasis versus pneumonitis.", "consolidation", "dropped"),
+    ("There is a spot about 1.5 cm across in your right lung. It is a nodule.",
+     "Right lung opacity, possibly a nodule.", "nodule", "dropped"),
+])
+def test_a_shadow_then_what_it_may_be_keeps_the_hedge_of_the_read(text, read, finding, verdict):
+    assert _verdicts(text, read) == {finding: (verdict, "")}
+
+
+def test_a_spot_with_its_size_after_it_is_a_nodule():
+    assert _verdicts("There is a spot about 1.2 cm across in your left lung.", "Left lung nodule.") == \
+        {"nodule": ("kept", "")}
+
+
+def test_a_reads_alveolar_opacity_is_a_cloudy_patch():
+    assert _verdicts("Both lungs look hazy and cloudy.", "Interstitial and alveolar opacities in both lungs.") == \
+        {"consolidation": ("kept", "")}
+
+
 def test_a_decimal_size_is_one_word_in_a_gap():
     assert _verdicts("There is fluid measuring 2.5 cm around your right lung.", "Right pleural effusion.") == \
         {"pleural effusion": ("kept", "")}
@@ -592,6 +638,9 @@ def test_a_decimal_size_is_one_word_in_a_gap():
     ("The veins in your lungs are a bit overloaded.", "Mild vascular congestion.", "pulmonary vascular congestion"),
     ("The central strip of your chest where the big vessels run is wider now.", "Widened mediastinum.",
      "widened mediastinum"),
+    # an aside of place set off by commas, a long one
+    ("The centre of your chest, between your lungs where the main blood vessels pass, is wider.",
+     "Widened mediastinum.", "widened mediastinum"),
     ("You have a pacemaker on the left.", "Left chest pacemaker.", "line or tube"),
     # a word in any inflection, and the room a big heart takes
     ("Watery liquid is settling low at the bottom of your right chest.", "Right pleural effusion.",
