@@ -239,7 +239,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # not the month ("May 03") nor a name ("borderline personality disorder"); a finding of unknown age is there
     # ("an age-indeterminate fracture", "of indeterminate age"): only its age is in doubt
     (r"\b(?:possible|possibly|perhaps|maybe|may(?!\s+\d)|might|could|questionable|question(?:\s+of)?|query|"
-     r"suspected|suspicion\s+(?:of|for)|equivocal|(?<!\bage[\s-])indeterminate(?![\s-]+(?:age|chronicity|acuity)\b)|"
+     r"suspected|suspicion\s+(?:of|for)|(?<!\bnot\s)suspect(?:s|ing)?(?:\s+that)?|equivocal|(?<!\bage[\s-])indeterminate(?![\s-]+(?:age|chronicity|acuity)\b)|"
      r"uncertain|borderline(?!\s+personality)|"
      r"less\s+likely|possibility\s+of|raises\s+the\s+possibility\s+of|versus|vs\.?)(?!\w)",
      "uncertain", "forward", "phrase"),
@@ -290,7 +290,7 @@ _FUNCTION_WORDS = frozenset("""a an the that there it this any of for to be been
 # ... and a comma that opens a new described noun phrase ("no pneumothorax, small left effusion").
 _NEW_PHRASE = frozenset("""a an the there this these small large moderate mild severe minimal trace tiny
     massive marked extensive subtle prominent likely probable probably possible left right bilateral
-    positive""".split())
+    positive some""".split())
 _ARTICLES = frozenset("a an the there this these".split())
 _LINKING_ADVERBS = frozenset("been now since also completely entirely largely".split())
 # Words that assert, in a clause with no finding of its own: "absent on the left but present on the right".

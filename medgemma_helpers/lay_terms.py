@@ -191,7 +191,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "opaque",
          "part|area|patch|section|piece|bottom|top|base|lower_part|upper_part … solid|filled|cloudy|white|airless|"
          "denser|whiter|hazy|hazier|opaque",
-         "patch|area … infection", "some|early|active|new infection",
+         "patch|area … infection", "some|early|active|new infection", "bit|touch of infection",
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
          "pneumonia", "chest infection", "lung infection", "infection in {lung}",
@@ -224,8 +224,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "water on the lung",
          # the fluid and where it lies, in one clause, in either order: "a little liquid lies beside your left lung",
          # "around your left lung there is some fluid"
-         "{fluid} {not_placed} around|outside|between|surrounding|next_to|beside|alongside|against {not_around} "
-         "lung|lungs|ribs|it",
+         "{fluid} {not_placed} around|outside|between|surrounding|next_to|beside|alongside|against|under|underneath|"
+         "beneath {not_around} lung|lungs|ribs|it",
          "around|outside|surrounding|beside|next_to … lung|lungs {not_around} {fluid}",
          "{fluid} … in|into … lining|linings|pleural_space|fissure|fissures|groove|grooves",
          # the space a text has just placed around the lung, pointed back to: "some fluid in that same space"
@@ -786,7 +786,10 @@ _NOT_A_SIDE = re.compile(r"\bright(?=\s+(?:at|in|on|by|next|near|above|below|beh
                          r"across|along|where|there|here|now|away)\b)|(?<=\bthe\s)right(?=\s+(?:place|position|spot|"
                          r"size|way|amount|level|length)\b)|\b(?:is|are|was|were|be|been|has|have|had)\s+left\b"
                          r"(?!\s+(?:side|lung|ribs?|arm|chest|half|part|upper|lower|middle)\b)|\bleft(?=\s+(?:over|behind|"
-                         r"alone|out|in\s+place)\b)|" + _CHAMBER_SIDE.pattern, re.IGNORECASE)
+                         r"alone|out|in\s+place)\b)|"
+                         # a thing set right or put right ("a shock to put its rhythm right")
+                         r"\b(?:put|puts|putting|set|sets|setting)\s+(?:[a-z]+\s+){0,2}?right\b(?=\s*[,.;:!?)]|\s+again\b)|"
+                         + _CHAMBER_SIDE.pattern, re.IGNORECASE)
 
 
 def _side_of_sentence(sentence: str) -> str:

@@ -127,6 +127,12 @@ CUES = [
     ("Deformity of the left 5th rib, a fracture of indeterminate age.", {"rib fracture": "present"}),
     ("An indeterminate nodule in the right apex.", {"nodule": "uncertain"}),
     ("Mild widening of the upper mediastinum, unchanged.", {"widened mediastinum": "present"}),
+    # "suspect" is a hedge, "not suspect" a denial
+    ("We suspect a small left effusion.", {"pleural effusion": "uncertain"}),
+    ("Findings make us suspect that there is early pneumonia.", {"pneumonia": "uncertain"}),
+    ("We do not suspect a pneumothorax.", {"pneumothorax": "absent"}),
+    # a denied state, then ", and some" and a new thing: the new thing is not denied
+    ("The lungs aren't fully expanded, and some pleural fluid at both bases.", {"pleural effusion": "present"}),
     ("The right pleural effusion has resolved.", {"pleural effusion": "absent"}),
     ("Right apical pneumothorax, resolved.", {"pneumothorax": "absent"}),
     ("Resolved left basal consolidation; stable scarring.", {"consolidation": "absent"}),

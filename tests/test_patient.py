@@ -613,6 +613,21 @@ def test_a_reads_alveolar_opacity_is_a_cloudy_patch():
         {"consolidation": ("kept", "")}
 
 
+def test_right_that_sets_something_right_is_no_side():
+    text = "A defibrillator, which can shock the heart to put its beat right, sits on the left of your chest."
+    assert _verdicts(text, "Left chest wall ICD.") == {"line or tube": ("kept", "")}
+
+
+@pytest.mark.parametrize("text, read, finding", [
+    ("A pocket of fluid sits underneath your right lung, just above the diaphragm.",
+     "Right subpulmonic pleural effusion.", "pleural effusion"),
+    ("There are streaky shadows at the bottom of your left lung, maybe a bit of infection.",
+     "Streaky left basilar opacity, possibly infiltrate.", "consolidation"),
+])
+def test_more_plain_wordings_of_a_finding(text, read, finding):
+    assert _verdicts(text, read) == {finding: ("kept", "")}
+
+
 def test_a_decimal_size_is_one_word_in_a_gap():
     assert _verdicts("There is fluid measuring 2.5 cm around your right lung.", "Right pleural effusion.") == \
         {"pleural effusion": ("kept", "")}
