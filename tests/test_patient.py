@@ -552,10 +552,10 @@ def test_a_sentence_pointing_back_takes_the_side_of_what_it_points_to():
 
 
 @pytest.mark.parametrize("text", [
-    "There is a little round shadow low in your left lung. We call that a nodule.",
-    "Low in your left lung there is a small roundish spot. The spot could be a nodule, a small growth.",
+    "There is a faint shadow low in your left lung. We call that a nodule.",
+    "Low in your left lung there is a blurry spot. The spot could be a nodule, a small growth.",
     "Low down in your left lung we saw a pale shadow. This faint shadow is most likely a nodule.",
-    "A small rounded spot sits in the bottom of your left lung. It is probably a nodule."])
+    "A blurry mark sits in the bottom of your left lung. It is probably a nodule."])
 def test_a_sentence_naming_what_was_just_described_takes_its_side(text):
     assert _verdicts(text, "Right lower lobe nodule.")["nodule"][1] == "left, where the read has right"
 
@@ -603,9 +603,10 @@ def test_a_shadow_then_what_it_may_be_keeps_the_hedge_of_the_read(text, read, fi
     assert _verdicts(text, read) == {finding: (verdict, "")}
 
 
-def test_a_spot_with_its_size_after_it_is_a_nodule():
-    assert _verdicts("There is a spot about 1.2 cm across in your left lung.", "Left lung nodule.") == \
-        {"nodule": ("kept", "")}
+@pytest.mark.parametrize("text", ["There is a spot about 1.2 cm across in your left lung.",
+                                  "The film shows a roundish spot high up on the left."])
+def test_a_spot_with_its_size_after_it_or_its_shape_is_a_nodule(text):
+    assert _verdicts(text, "Left lung nodule.") == {"nodule": ("kept", "")}
 
 
 def test_a_reads_alveolar_opacity_is_a_cloudy_patch():
