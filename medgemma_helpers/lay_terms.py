@@ -68,7 +68,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .attributes import place_before
+from .attributes import combine_sides, place_before
 from .cases import Case, ReferenceFinding
 from .chest_findings import STANDARD_FINDINGS, standard_findings_for
 from .concordance import BORDERLINE_WORDING, PLAIN_WORDING, _sentences, _term_pattern, check_findings
@@ -763,7 +763,12 @@ _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collap
 # of both lungs"); where it has none, the same words only say where (no predominance is added)
 _LOW_PLACE = tuple(PLAIN_WORDING + phrase for phrase in _expand(("{low}",)))
 _PARTLY_COLLAPSED_SAID = re.compile(r"\b(?:partly|partially|part\s+of|some\s+of)\s+(?:the\s+|your\s+)?"
-                                    r"(?:collaps|deflat)", re.IGNORECASE)
+                                    r"(?:collaps|deflat)|"
+                                    # a part of a lung, then that it collapsed: "the bottom part of your right lung
+                                    # has collapsed completely"
+                                    r"\bparts?\s+of\s+(?:the|your|his|her|their|each|one|both)\s+(?:[a-z]+\s+){0,2}?"
+                                    r"lungs?\s+(?:has|have|had|is|are|was|were)\s+(?:[a-z]+\s+)?(?:collaps|deflat)",
+                                    re.IGNORECASE)
 _AIR = re.compile(r"\bair\b", re.IGNORECASE)
 # A list of possibilities a read only leaves open: "nodes, or a tumour cannot be excluded", "cannot exclude A or B"
 _NOT_EXCLUDED_LIST = re.compile(r"\bor\b[^.;]*\b(?:not|cannot|can\s*not|can['’]t|could\s+not)\s+(?:be\s+)?"
@@ -796,6 +801,30 @@ def _side_of_sentence(sentence: str) -> str:
     """The side a plain sentence names anywhere in it: one side, both ("bilateral"), or ""."""
     # every place the sentence names, as a sentence pointing back to it would take them ("This is ...")
     return place_before("This", _NOT_A_SIDE.sub("", sentence)).side
+
+
+# "the other lung" or "the other side": the side opposite the last one the text named
+_OTHER_SIDE = re.compile(r"\b(?P<owner>the|your|his|her|their)\s+other\s+(?P<part>lung|side)\b", re.IGNORECASE)
+_OPPOSITE = {"right": "left", "left": "right"}
+
+
+def _with_other_side_named(text: str) -> str:
+    """The text with "the other lung" named by its side, where a side was named before it ("the left lung")."""
+    def named(match: re.Match[str]) -> str:
+        before = re.findall(r"\b(right|left)\b", match.string[:match.start()], re.IGNORECASE)
+        return f"{match['owner']} {_OPPOSITE[before[-1].lower()]} {match['part']}" if before else match.group()
+    return _OTHER_SIDE.sub(named, text)
+
+
+def _side_of_every_mention(text: str, finding: ReferenceFinding) -> str:
+    """The side of a finding said in several sentences, each taking its sentence's side where it has none."""
+    sides = set()
+    for sentence in _sentences(text):
+        said = check_findings(sentence, [finding], hypothetical="not_mentioned")[0]
+        if said.status in _SAYS:
+            in_sentence = _side_of_sentence(sentence)
+            sides.add(in_sentence if in_sentence == "bilateral" or not said.side else said.side)
+    return combine_sides(sides)
 
 
 # A sentence that opens by pointing back at what the text just described: "These ...", "It ...", "We call that
@@ -930,10 +959,11 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
     # the text read as a careful reader may take a hedged read: "most likely" and "probably" as hedges, and two
     # findings offered as alternatives ("either a little fluid or some thickening") as a differential
     hedged = check_findings(_LIKELY.sub("possibly", text), findings, hypothetical="not_mentioned", differential=True)
-    if _NOT_A_SIDE.search(text):
-        # where a finding is said, its side as read without the words "right" and "left" that are no side: the heart
-        # chambers' sides, "right up to", "the right place"
-        sides = check_findings(_NOT_A_SIDE.sub("", text), findings, hypothetical="not_mentioned")
+    text_for_sides = _with_other_side_named(_NOT_A_SIDE.sub("", text))
+    if text_for_sides != text:
+        # where a finding is said, its side as read without the words "right" and "left" that are no side (the heart
+        # chambers' sides, "right up to", "the right place"), and with "the other lung" named by its side
+        sides = check_findings(text_for_sides, findings, hypothetical="not_mentioned")
         said = [dataclasses.replace(check, side=other.side) if other.status == check.status else check
                 for check, other in zip(said, sides)]
     sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
@@ -974,6 +1004,11 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             # one of a list of causes a read leaves open ("nodes, or a tumour cannot be excluded") after the finding
             # they would explain: the explanation may give that finding and the further look without the list
             at_stake = False
+        if side == "bilateral" and explained.side in _OPPOSITE:
+            # a finding on both sides in the read, said on one side with a side of its own and on the other in another
+            # clause: "low in the left lung, behind the heart, a dense area, and a patchier one in the right lung";
+            # "your right lung is scarred ... the other lung has a small scar, though"
+            explained = dataclasses.replace(explained, side=_side_of_every_mention(text_for_sides, finding))
         if status in _SAYS and not side:
             # the side another reading gives where the read's own gives none ("focal opacity at the right base,
             # worrisome for pneumonitis")

@@ -614,6 +614,27 @@ def test_a_reads_alveolar_opacity_is_a_cloudy_patch():
         {"consolidation": ("kept", "")}
 
 
+@pytest.mark.parametrize("text", [
+    # the other side in another clause of the same sentence
+    "High in the right lung, near the collarbone, there is a cloudy patch, and there is another in the left lung.",
+    # "the other lung", named by the side before it
+    "Your right lung has a cloudy patch at the top. The other lung has a small cloudy patch too, lower down.",
+])
+def test_a_finding_said_on_both_sides_in_other_clauses_is_on_both_sides(text):
+    assert _verdicts(text, "Bilateral airspace opacities.") == {"consolidation": ("kept", "")}
+    # ... and said on one side only, it is on the wrong side
+    assert _verdicts("Your right lung has a cloudy patch.", "Bilateral airspace opacities.") == \
+        {"consolidation": ("dropped", "right, where the read has bilateral")}
+
+
+def test_a_part_of_a_lung_that_collapsed_is_no_collapsed_lung_where_the_read_has_a_part_collapse():
+    read = "Complete collapse of the right lower lobe. Small right apical pneumothorax."
+    assert _verdicts("The lower part of your right lung has collapsed completely.", read) == \
+        {"pneumothorax": ("dropped", "")}
+    assert _verdicts("The lower part of your right lung has collapsed completely, and there is a little air around "
+                     "the top of that lung.", read) == {"pneumothorax": ("kept", "")}
+
+
 def test_right_that_sets_something_right_is_no_side():
     text = "A defibrillator, which can shock the heart to put its beat right, sits on the left of your chest."
     assert _verdicts(text, "Left chest wall ICD.") == {"line or tube": ("kept", "")}
