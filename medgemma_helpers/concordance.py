@@ -247,6 +247,9 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     # a differential list hedges every item in it
     (r"\b(?:differential(?:\s+(?:diagnosis|diagnoses|considerations?))?|considerations?)\s+(?:would\s+)?"
      r"(?:includes?|including|of|is|are)\b", "uncertain", "forward", "list"),
+    # ... also with no verb: "primary differential diagnosis atypical infection and inflammation"
+    (r"\bdifferential\s+(?:diagnosis|diagnoses)\b(?!\s+(?:would\s+)?(?:includes?|including|of|is|are)\b)",
+     "uncertain", "forward", "list"),
     (r"\?(?=[A-Za-z])", "uncertain", "forward", "phrase"),  # "?consolidation", UK shorthand for query
     # uncertainty, backward ("effusion is possible", "effusion may be present", "is in the differential")
     (r"(?:\b(?:is|are)\s+)?\b(?:possible|suspected|questionable|equivocal|uncertain|not\s+certain|less\s+likely)\b"
@@ -565,6 +568,7 @@ class _FindingPatterns:
     # per term, whether it is plain wording with gaps, whose last word is no key word: "under the skin of your chest"
     # ends on "skin", and "of" after it is no "line of" look-alike
     gapped: tuple[bool, ...] = ()
+    plain: tuple[bool, ...] = ()  # per term, whether it is plain wording ("rounded growth"), not a medical term
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -592,7 +596,8 @@ def _patterns_of(finding: ReferenceFinding) -> _FindingPatterns:
         lookalike_after=re.compile(rf"^[\s-]*(?:{_alternation(after)})(?![A-Za-z0-9])", re.IGNORECASE)
         if after else None,
         hedge_is_about_type=any(entry.hedge_is_about_type for entry in standard),
-        gapped=gapped + (False,) * (len(terms) - len(gapped)))
+        gapped=gapped + (False,) * (len(terms) - len(gapped)),
+        plain=tuple(t.startswith(PLAIN_WORDING) for t in named) + (False,) * (len(terms) - len(named)))
 
 
 def _has_word(text: str, words: str) -> bool:
@@ -611,8 +616,9 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
     """Every finding mention in a sentence, longest first where they overlap."""
     found: list[_Mention] = []
     spanning: set[_Mention] = set()  # mentions of plain wordings with gaps
+    plain: set[_Mention] = set()  # mentions of plain wordings
     for index, finding in enumerate(patterns):
-        for pattern, gapped in zip(finding.terms, finding.gapped):
+        for pattern, gapped, in_plain_words in zip(finding.terms, finding.gapped, finding.plain):
             for match in pattern.finditer(sentence):
                 if match.end() > match.start() and not _is_lookalike(sentence, match.start(), match.end(), finding,
                                                                      gapped):
@@ -622,6 +628,8 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                     found.append(mention)
                     if gapped:
                         spanning.add(mention)
+                    if in_plain_words:
+                        plain.add(mention)
     found.sort(key=lambda mention: (mention.start - mention.end, mention.start))
     kept: list[_Mention] = []
     for mention in found:
@@ -633,6 +641,13 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                for k in kept):
             continue
         kept.append(mention)
+    # a gloss in plain words in brackets right after a term says what the term is, not another finding: "a small
+    # nodule (a rounded growth)" names no mass (a read's "cardiomegaly (with congestion)" still names two)
+    glosses = [(k.end, sentence.index(")", k.end)) for k in kept
+               if re.match(r"\s*\(", sentence[k.end:]) and ")" in sentence[k.end:]]
+    kept = [m for m in kept if m not in plain or not any(open_at < m.start and m.end <= close_at and
+                                       not any(k.end == open_at and k.finding == m.finding for k in kept)
+                                       for open_at, close_at in glosses)]
     return sorted(kept, key=lambda mention: mention.start)
 
 

@@ -195,11 +195,15 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          # an infection of the lung is what a patient is told an airspace opacity means; and a read's other names
          # for an airspace opacity are the same finding to a patient ("cloudy area" says them all)
          "pneumonia", "chest infection", "lung infection", "infection in {lung}",
+         # a read's kind of lung infection: "atypical infection is another consideration"
+         "atypical|unusual|viral|bacterial|pulmonary infection|infections",
          "airspace|air_space|alveolar disease|opacity|opacities|shadowing|infiltrate|infiltrates", "infiltrate",
          "infiltration",
          # a shadow or a cloudiness in a part of a lung ("shadowing at the base of your left lung", "a streaky patch
          # of cloudiness low in the lung"), not a round one (a nodule's "round shadow")
          "patch+|streak+|area … cloudiness|haziness|shadowing", "streaky|patchy shadow|shadows",
+         # (bare "patchy shadowing" may be a read's interstitial change or congested vessels; white shadowing is not)
+         "streaky|patchy white|fluffy shadow|shadows|shadowing",
          "shadowing|cloudiness|haziness|haze at|in|low_in|over {low}|{lung}|lobe|top|upper_part",
          # an infection where it settled, a part of a lung by how it looks, an air space filled
          "infection|pneumonia {one_thing} in|into|within {one_thing} lung|lungs|lobe",
@@ -238,6 +242,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "corners … lung|lungs|chest",
          # the fluid around a lung, pointed back to: "pools of fluid around both of them"
          "{fluid} {not_placed} around|outside|surrounding|beside … both_of_them|them|each_of_them",
+         # the corner of the chest rounded off by fluid: "the sharp corner is rounded off, which may be a little fluid"
+         "corner|corners|angle|angles … rounded|blunted|blunt|dulled|filled|hidden …!tissue|inside|within {fluid}",
          # fluid on a side of the chest, the side's own words right after it ("a little fluid on both sides");
          # fluid in the lungs on both sides is in them
          "{fluid} on|down both|either|each|one|that|this|the_right|the_left|your_right|your_left side|sides")),
@@ -254,7 +260,10 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "lung is fully inflated"),
         # air that escaped into the belly, or lies under the diaphragm, is free air there, not around a lung
         not_it=("air … bowel|bowels|belly|tummy|abdomen|gut|guts|stomach|intestine|intestines",
-                "air … under|below|beneath … diaphragm")),
+                "air … under|below|beneath … diaphragm",
+                # air pockets where lung tissue was destroyed are emphysema's bullae, inside the lung
+                "air pocket|pockets|space|spaces|sac|sacs … where … lung|tissue … destroyed|damaged|broken_down|lost",
+                "thin-walled … air")),
     "pulmonary oedema": _lay(
         ("fluid in {lung}", "extra fluid in {lung}", "fluid build-up in {lung}", "fluid buildup in {lung}",
          "fluid inside {lung}", "water in {lung}", "fluid has built up in {lung}", "fluid has collected in {lung}",
@@ -287,6 +296,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                                # a chalky spot that is a scar ("a chalky speck, an old healed scar") is a healed spot
                                # (a granuloma), not scarring of the lung
                                not_it=("chalky|calcified|healed speck|spot|dot|fleck {one_thing} scar|scars",
+                                       # a granuloma told as the scar it is ("a granuloma, an old healed scar")
+                                       "granuloma|granulomas … scar|scars", "scar|scars … granuloma|granulomas",
                                        "scar|scars and|or chalky|calcified spot|spots|speck|specks|dot|dots")),
     "fracture": _lay(
         ("broken bone", "broken rib", "cracked rib", "cracked bone", "crack in a bone", "break in a bone",
@@ -854,7 +865,7 @@ def _side_pointed_to(sentence: str, sentences: Sequence[str]) -> str:
 _DOMINANT_SIDE = re.compile(
     r"\b(?P<first>right|left)(?:[\s-]+sided)?\s+(?:greater|larger|bigger|more|worse)\s+than\s+(?:the\s+|on\s+the\s+)?"
     r"(?:right|left)\b|\b(?:more|larger|greater|bigger|worse|mainly|mostly|especially|particularly|predominantly)"
-    r"(?:\s+so)?\s+(?:on|in|at)\s+(?:the\s+|your\s+)?(?P<on>right|left)\b|"
+    r"(?:\s+so|\s+of\s+(?:it|them|the\s+fluid))?\s+(?:on|in|at)\s+(?:the\s+|your\s+)?(?P<on>right|left)\b|"
     r"\b(?:predominantly|mainly|mostly)\s+(?P<bare>right|left)\b", re.IGNORECASE)
 
 

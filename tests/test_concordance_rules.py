@@ -127,6 +127,9 @@ CUES = [
     ("Deformity of the left 5th rib, a fracture of indeterminate age.", {"rib fracture": "present"}),
     ("An indeterminate nodule in the right apex.", {"nodule": "uncertain"}),
     ("Mild widening of the upper mediastinum, unchanged.", {"widened mediastinum": "present"}),
+    # a differential diagnosis with no verb still lists possibilities
+    ("Bilateral opacities, likely edema; differential diagnosis pneumonia and hemorrhage.",
+     {"pulmonary oedema": "present", "pneumonia": "uncertain"}),
     # "suspect" is a hedge, "not suspect" a denial
     ("We suspect a small left effusion.", {"pleural effusion": "uncertain"}),
     ("Findings make us suspect that there is early pneumonia.", {"pneumonia": "uncertain"}),

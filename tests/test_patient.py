@@ -571,6 +571,7 @@ def test_a_heart_named_inside_an_aside_about_another_thing_is_not_said_to_be_big
     ("There is fluid around both lungs, more on the left than on the right.", False),
     ("There is fluid around both lungs, worse on the left side.", False),
     ("Both lungs have some fluid around them, mostly on the right.", True),
+    ("There is fluid around both lungs, with more of it on the left side.", False),
     ("There is fluid around both lungs.", True),
 ])
 def test_the_side_that_holds_more_of_a_finding_on_both_sides_is_kept(text, kept):
@@ -638,6 +639,29 @@ def test_a_part_of_a_lung_that_collapsed_is_no_collapsed_lung_where_the_read_has
 def test_right_that_sets_something_right_is_no_side():
     text = "A defibrillator, which can shock the heart to put its beat right, sits on the left of your chest."
     assert _verdicts(text, "Left chest wall ICD.") == {"line or tube": ("kept", "")}
+
+
+@pytest.mark.parametrize("text, read, found", [
+    # a gloss in plain words in brackets after a term is that term, not another finding
+    ("It may be scar tissue or a small nodule (a rounded growth).", "Apical opacity, scar versus nodule.",
+     {"nodule": ("kept", ""), "pulmonary fibrosis": ("kept", "")}),
+    # a granuloma told as the healed scar it is
+    ("There is a small round spot that is most likely a granuloma, a healed scar from an old infection.",
+     "Small calcified granuloma in the left lung.", {"nodule": ("kept", "")}),
+    # air pockets where the lung tissue was destroyed are emphysema's, inside the lung
+    ("Large air pockets have formed where the lung tissue was destroyed by emphysema.",
+     "Bullous emphysema. No pneumothorax.", {"emphysema": ("kept", "")}),
+    # the corner rounded off by fluid
+    ("The sharp bottom corner on the right is rounded off, which may be a little fluid.",
+     "Blunting of the right costophrenic angle, possibly a small effusion.", {"pleural effusion": ("kept", "")}),
+    ("Both lungs show patchy white shadowing near the bottom.", "Bibasilar airspace disease.",
+     {"consolidation": ("kept", "")}),
+    # a read's kind of lung infection
+    ("The lungs look hazy, which might be an unusual chest infection.", "Hazy opacities, possibly atypical infection.",
+     {"consolidation": ("kept", "")}),
+])
+def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
+    assert _verdicts(text, read) == found
 
 
 @pytest.mark.parametrize("text, read, finding", [
