@@ -888,6 +888,12 @@ def _affirms_elliptically(clause: str) -> bool:
     return bool(words & _AFFIRMING) and all(cue.kind == "pseudo" for cue in _cues(clause, []))
 
 
+def _doubts_elliptically(clause: str) -> bool:
+    """A clause with no finding of its own that leaves the one before open ("... but not entirely excluded")."""
+    return bool(_LEFT_OPEN.search(clause)) and any(cue.kind == "uncertain" for cue in _cues(clause, []))
+
+
+_LEFT_OPEN = re.compile(r"\b(?:excluded|ruled[\s-]+out)\b", re.IGNORECASE)
 _ANSWER = re.compile(r"^\W*(no|none|negative|absent|yes|present|positive)\b", re.IGNORECASE)
 
 
@@ -955,6 +961,11 @@ def _sentence_statuses(sentences: list[str], patterns: Sequence[_FindingPatterns
             if not inside and opener in _CONTRAST and previous and _affirms_elliptically(clause):
                 for m in previous:  # "effusion absent on the left but present on the right": the side is here
                     per_finding[m.finding].append(("present", _evidence(sentence), read_attributes(clause, 0, 0)))
+            if not inside and opener in _CONTRAST and previous and _doubts_elliptically(clause):
+                for m in previous:  # "infiltrate is less likely but not entirely excluded": the finding is in doubt
+                    status, evidence, attributes = per_finding[m.finding][-1]
+                    if status == "present":
+                        per_finding[m.finding][-1] = ("uncertain", evidence, attributes)
             previous = inside
     return per_finding
 

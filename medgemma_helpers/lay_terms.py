@@ -169,11 +169,13 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "enlarged|large cardiomediastinal silhouette|contour|contours",
          "cardiomediastinal silhouette|contour|contours … enlarged|large|enlargement",
          # the heart with another thing, both enlarged: "your heart and the middle of your chest look enlarged"
-         "heart and {heart_and} look+|appear+|seem+|are … enlarge+|bigger|larger|big|large|wider|widened|swollen"),
+         "heart and {heart_and} look+|appear+|seem+|are|is … enlarge+|bigger|larger|big|large|wider|widened|swollen"),
         ("heart is a normal size", "heart is normal size", "heart is normal in size", "heart is the normal size",
          "normal-sized heart", "heart size is normal", "heart looks normal"),
         # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
-        ("top|upper|high|higher end|edge|limit|limits|side|part|range of normal", "top|upper of normal")),
+        ("top|upper|high|higher end|edge|limit|limits|side|part|range of normal", "top|upper of normal",
+         # "your heart is on the large side of normal"
+         "heart … large|big|larger|bigger|high side of normal")),
     "widened mediastinum": _lay(
         ("widened space between the lungs", "wider space between the lungs", "space between the lungs is wider",
          "space between the lungs is widened", "widened middle of the chest", "middle of the chest is wider",
@@ -398,7 +400,11 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "blood_vessels|vessels|veins {vessels_gap} congestion",
          # the blood vessels and how they look, where the lungs go unnamed: "the vessels look overloaded"
          "blood_vessels|vessels|veins {vessels_gap} swollen|fuller|overfull|overfilled|overloaded|engorged|"
-         "congested|bulging|over_full|over_filled")),
+         "congested|bulging|over_full|over_filled"),
+        # the place where the vessels enter a lung, standing out, is the hilum, not the vessels themselves ("the areas
+        # where the blood vessels enter each lung stand out")
+        not_it=("area|areas|part|parts|point|points|root|roots|place|places where … vessels|veins … enter+|go_in|"
+                "come_in|join+",)),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
         ("mostly|mainly|worse|worst|especially|more|most … {low}", "{low} … more|most|worse|worst"),
@@ -768,6 +774,16 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 
 
 _SAYS = ("present", "uncertain")
+_MEDIASTINUM = "widened mediastinum"
+
+
+def _is_standard(finding: ReferenceFinding, name: str) -> bool:
+    """Whether a key's finding is the built-in chest finding of that name ("mediastinal widening" is)."""
+    return any(entry.name == name for entry in standard_findings_for(finding.name, tuple(finding.synonyms)))
+
+
+_HEART_AND_MIDDLE = re.compile(r"\bheart\s+and\s+(?:the\s+|your\s+)?(?:middle|centre|center|central\s+part)\s+of\s+"
+                               r"(?:the\s+|your\s+)?chest\b", re.IGNORECASE)
 _PART_COLLAPSE = re.compile(r"atelecta|collaps|volume\s+loss|not\s+fully\s+(?:inflated|expanded)", re.IGNORECASE)
 _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collapsed|collapse|deflated",)
 # Where the read has a finding worse low down, a plain text that places it low says so ("scarring in the lower parts
@@ -778,7 +794,11 @@ _PARTLY_COLLAPSED_SAID = re.compile(r"\b(?:partly|partially|part\s+of|some\s+of)
                                     # a part of a lung, then that it collapsed: "the bottom part of your right lung
                                     # has collapsed completely"
                                     r"\bparts?\s+of\s+(?:the|your|his|her|their|each|one|both)\s+(?:[a-z]+\s+){0,2}?"
-                                    r"lungs?\s+(?:has|have|had|is|are|was|were)\s+(?:[a-z]+\s+)?(?:collaps|deflat)",
+                                    r"lungs?\s+(?:has|have|had|is|are|was|were)\s+(?:[a-z]+\s+)?(?:collaps|deflat)|"
+                                    # ... or a small amount of collapsed lung: "a bit of collapsed lung", "small areas
+                                    # of collapsed lung"
+                                    r"\b(?:bit|area|patch|part|piece|section|segment|spot|strip|band)s?\s+of\s+"
+                                    r"(?:[a-z]+\s+)?(?:collapsed|deflated)\s+lung",
                                     re.IGNORECASE)
 _AIR = re.compile(r"\bair\b", re.IGNORECASE)
 # A list of possibilities a read only leaves open: "nodes, or a tumour cannot be excluded", "cannot exclude A or B"
@@ -828,12 +848,14 @@ def _with_other_side_named(text: str) -> str:
 
 
 def _side_of_every_mention(text: str, finding: ReferenceFinding) -> str:
-    """The side of a finding said in several sentences, each taking its sentence's side where it has none."""
+    """The side of a finding said in several sentences, each taking its sentence's side where it has none, or the
+    side of the sentences it points back to ("This could be a patch of infection")."""
     sides = set()
-    for sentence in _sentences(text):
+    sentences = [" ".join(sentence.split()) for sentence in _sentences(text)]
+    for sentence in sentences:
         said = check_findings(sentence, [finding], hypothetical="not_mentioned")[0]
         if said.status in _SAYS:
-            in_sentence = _side_of_sentence(sentence)
+            in_sentence = _side_of_sentence(sentence) or _side_pointed_to(sentence, sentences)
             sides.add(in_sentence if in_sentence == "bilateral" or not said.side else said.side)
     return combine_sides(sides)
 
@@ -983,6 +1005,11 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             findings, said, reference, also, borderline, hedged):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
             # "the faint spots are only your nipples": the sentence names what the lookalike is
+            explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
+        if _is_standard(finding, _MEDIASTINUM) and status not in _SAYS and explained.status in _SAYS and \
+                _HEART_AND_MIDDLE.search(explained.evidence):
+            # where the read widens no mediastinum, "the outline of your heart and the middle of your chest is bigger"
+            # tells its enlarged cardiomediastinal outline: a bigger heart, no finding added
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         if part_collapse_read and "pneumothorax" in finding.name.lower() and explained.status in _SAYS and \
                 _PARTLY_COLLAPSED_SAID.search(explained.evidence) and not _AIR.search(explained.evidence):

@@ -130,6 +130,10 @@ CUES = [
     # a differential diagnosis with no verb still lists possibilities
     ("Bilateral opacities, likely edema; differential diagnosis pneumonia and hemorrhage.",
      {"pulmonary oedema": "present", "pneumonia": "uncertain"}),
+    # a clause with no finding that leaves the one before open: "... less likely but not excluded"
+    ("A pneumothorax is less clear but not entirely excluded.", {"pneumothorax": "uncertain"}),
+    ("A small effusion is present but a pneumothorax cannot be excluded.",
+     {"pleural effusion": "present", "pneumothorax": "uncertain"}),
     # "suspect" is a hedge, "not suspect" a denial
     ("We suspect a small left effusion.", {"pleural effusion": "uncertain"}),
     ("Findings make us suspect that there is early pneumonia.", {"pneumonia": "uncertain"}),

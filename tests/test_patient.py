@@ -664,6 +664,26 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
     assert _verdicts(text, read) == found
 
 
+@pytest.mark.parametrize("text, read, found", [
+    # the heart's and the mediastinum's outline, enlarged, where the read widens no mediastinum
+    ("The outline of your heart and the middle of your chest is bigger than normal.",
+     "Enlarged cardiomediastinal silhouette.", {"cardiomegaly": ("kept", "")}),
+    # a heart on the large side of normal is borderline
+    ("Your heart is on the large side of normal.", "Borderline cardiomegaly.", {"cardiomegaly": ("kept", "")}),
+    # a small amount of collapsed lung, where the read has a part collapse, is no collapsed lung
+    ("At the base of the left lung there is a bit of collapsed lung.", "Left basilar atelectasis. No pneumothorax.",
+     {}),
+    # the place where the vessels enter a lung, standing out, is no congestion
+    ("The areas where the blood vessels enter each lung stand out a little.", "Prominent hila.", {}),
+    # a finding told on one side, then hedged in a sentence that points back to it, and on the other side
+    ("There is a white area at the top of the right lung. This could be a patch of infection. There is also a hazy "
+     "patch in the left lung.", "Right upper lobe and left midlung airspace opacities, possibly pneumonia.",
+     {"consolidation": ("kept", "")}),
+])
+def test_more_ways_a_text_keeps_what_the_read_says(text, read, found):
+    assert _verdicts(text, read) == found
+
+
 @pytest.mark.parametrize("text, read, finding", [
     ("A pocket of fluid sits underneath your right lung, just above the diaphragm.",
      "Right subpulmonic pleural effusion.", "pleural effusion"),
