@@ -214,7 +214,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
     (r"\blow\s+(?:(?:clinical|pre-?test)\s+)?(?:suspicion|probability|likelihood)\s+(?:for|of)\b",
      "absent", "forward", "phrase"),
     (r"\b(?:unlikely|not\s+likely)\s+to\s+(?:represent|be|reflect)\b", "absent", "forward", "phrase"),
-    (r"\bresolved\b", "absent", "forward", "adjacent"),  # "resolved interstitial oedema"
+    (r"\b(?:resolved|cleared)\b", "absent", "forward", "adjacent"),  # "resolved interstitial oedema", "cleared ..."
     # negation, backward ("effusion is not seen", "pneumothorax: none", "effusion has resolved")
     (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
@@ -295,7 +295,7 @@ _NEW_PHRASE = frozenset("""a an the there this these small large moderate mild s
     massive marked extensive subtle prominent likely probable probably possible left right bilateral
     positive some""".split())
 _ARTICLES = frozenset("a an the there this these".split())
-_LINKING_ADVERBS = frozenset("been now since also completely entirely largely".split())
+_LINKING_ADVERBS = frozenset("been now since also completely entirely largely all both".split())
 # Words that assert, in a clause with no finding of its own: "absent on the left but present on the right".
 _AFFIRMING = frozenset("present seen noted identified visible evident demonstrated persists remains".split())
 _DASHES = ("-", "–", "—")
@@ -645,6 +645,12 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
     # nodule (a rounded growth)" names no mass (a read's "cardiomegaly (with congestion)" still names two)
     glosses = [(k.end, sentence.index(")", k.end)) for k in kept
                if re.match(r"\s*\(", sentence[k.end:]) and ")" in sentence[k.end:]]
+    # ... and plain words with the term in brackets after them are that term: "a small growth (a nodule)"
+    # ("a small growth in the lung (a nodule)")
+    named_after = [m for m in kept if m in plain and any(
+        k.finding != m.finding and k not in plain and m.end < k.start
+        and re.fullmatch(r"[^().,;:]{0,25}\(\s*(?:a|an|the)?\s*", sentence[m.end:k.start]) for k in kept)]
+    kept = [m for m in kept if m not in named_after]
     kept = [m for m in kept if m not in plain or not any(open_at < m.start and m.end <= close_at and
                                        not any(k.end == open_at and k.finding == m.finding for k in kept)
                                        for open_at, close_at in glosses)]

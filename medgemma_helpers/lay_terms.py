@@ -174,6 +174,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "normal-sized heart", "heart size is normal", "heart looks normal"),
         # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
         ("top|upper|high|higher end|edge|limit|limits|side|part|range of normal", "top|upper of normal",
+         "borderline|edge|limit|limits of normal",
          # "your heart is on the large side of normal"
          "heart … large|big|larger|bigger|high side of normal")),
     "widened mediastinum": _lay(
@@ -336,7 +337,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
                            "patchy|streaky shadow|shadows|spot|spots",
                            # a spot in a bone is the bone's, not the lung's
-                           "spot|spots|shadow|shadows|dot|dots … in|on|of|within … {bone}",
+                           "spot|spots|shadow|shadows|dot|dots … in|on|within|inside … {bone}",
                            "pattern|network|web|mesh of … spot|spots|dot|dots|speck|specks",
                            "spot|spots|dot|dots|speck|specks and|or line|lines|streak|streaks|strand|strands",
                            "than|of a|an {big_thing}",
@@ -394,6 +395,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "prominent|engorged|full|fuller central|hilar|perihilar vascular|vascularity|vasculature|vessel|vessels",
          "prominent|prominence|fullness|engorgement|engorged of central|hilar|perihilar vascular|vascularity|"
          "vasculature|vessel|vessels",
+         # ... with more words between: "prominence of the central pulmonary vasculature"
+         "prominence|fullness|engorgement of the central|hilar|perihilar pulmonary vascularity|vasculature|vessels",
          # vessels that look full, or a congestion told beside them: "the vessels in the middle of your chest look
          # full, a sign of congestion"
          "blood_vessels|vessels|veins {vessels_gap} look+|appear+|seem+|are|is {vessels_gap} full",
@@ -403,7 +406,7 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "congested|bulging|over_full|over_filled"),
         # the place where the vessels enter a lung, standing out, is the hilum, not the vessels themselves ("the areas
         # where the blood vessels enter each lung stand out")
-        not_it=("area|areas|part|parts|point|points|root|roots|place|places where … vessels|veins … enter+|go_in|"
+        not_it=("area|areas|part|parts|point|points|root|roots|place|places … where … vessels|veins … enter+|go_in|"
                 "come_in|join+",)),
     # a place alone ("the lower part of your lung") says where, not that a pattern is worse there
     "lower-zone predominance": _lay(
@@ -1020,6 +1023,10 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             # may be scarring"), or in the sentences a pointer refers to ("Both of these fit with emphysema.")
             explained = dataclasses.replace(explained, side=_side_of_sentence(explained.evidence)
                                             or _side_pointed_to(explained.evidence, sentences))
+        if explained.status == "present" and any(_term_pattern(PLAIN_WORDING + phrase).search(explained.evidence)
+                                                 for phrase in lay_terms_of(finding).borderline):
+            # "your heart is on the large side, right at the borderline of normal": said as borderline
+            explained = dataclasses.replace(explained, status="uncertain")
         if status not in _SAYS and explained.status == "uncertain" and any(
                 _term_pattern(PLAIN_WORDING + phrase).search(explained.evidence)
                 for phrase in lay_terms_of(finding).borderline):

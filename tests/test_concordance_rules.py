@@ -143,6 +143,7 @@ CUES = [
     ("The right pleural effusion has resolved.", {"pleural effusion": "absent"}),
     ("Right apical pneumothorax, resolved.", {"pneumothorax": "absent"}),
     ("Resolved left basal consolidation; stable scarring.", {"consolidation": "absent"}),
+    ("Cleared left basal consolidation; stable scarring.", {"consolidation": "absent"}),
     ("The left basal consolidation has cleared.", {"consolidation": "absent"}),
     ("Please correlate clinically for pneumonia.", {"pneumonia": "uncertain"}),
     ("A follow-up film is advised to rule-out an underlying mass.", {"lung mass": "uncertain"}),

@@ -679,6 +679,20 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
     ("There is a white area at the top of the right lung. This could be a patch of infection. There is also a hazy "
      "patch in the left lung.", "Right upper lobe and left midlung airspace opacities, possibly pneumonia.",
      {"consolidation": ("kept", "")}),
+    # a heart called large, then placed at the edge of normal in the same sentence, is borderline
+    ("Your heart is on the big side, right at the borderline of normal.", "Borderline cardiomegaly.",
+     {"cardiomegaly": ("kept", "")}),
+    # plain words, then the term in brackets after them, are that term
+    ("It may be a small growth in the lung (a nodule).", "Possible right lung nodule.",
+     {"nodule": ("kept", "")}),
+    # spots over the ribs on the film may lie in the lung
+    ("Two small round spots show up over your right 5th and 6th ribs.", "Nodular densities over the right ribs.",
+     {"nodule": ("kept", "")}),
+    # things that "have all cleared" are gone
+    ("The cloudy patch, the partial collapse and the fluid that were in your left lung have all cleared.",
+     "Left lower lobe consolidation and effusion have resolved.", {}),
+    ("The blood vessels in the middle of your lungs are fuller than they should be.",
+     "Prominence of the central pulmonary vasculature.", {"pulmonary vascular congestion": ("kept", "")}),
 ])
 def test_more_ways_a_text_keeps_what_the_read_says(text, read, found):
     assert _verdicts(text, read) == found
