@@ -182,6 +182,8 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
      r"progression|improvement|worsening)\b", "pseudo", "forward", "phrase"),
     (r"\bwithout\s+(?:(?:significant|interval|appreciable|substantial)\s+)*change\b", "pseudo", "forward", "phrase"),
     (r"\bnot\s+only\b", "pseudo", "forward", "phrase"),
+    # a limit of the film, not a search: "limited evaluation of the spine ..., fracture deformities"
+    (r"\blimited\s+(?:evaluation|assessment)\s+(?:of|for)\b", "pseudo", "forward", "phrase"),
     (r"\bgram[\s-]*negative\b", "pseudo", "forward", "phrase"),
     (r"\bwith\s*(?:and|or|/)\s*without\b", "pseudo", "forward", "phrase"),
     (r"\bwithout\s+(?:(?:iv|intravenous|oral)\s+)?contrast\b", "pseudo", "forward", "phrase"),
@@ -215,6 +217,7 @@ _CUE_TABLE: list[tuple[str, str, str, str]] = [
      "absent", "forward", "phrase"),
     (r"\b(?:unlikely|not\s+likely)\s+to\s+(?:represent|be|reflect)\b", "absent", "forward", "phrase"),
     (r"\b(?:resolved|cleared)\b", "absent", "forward", "adjacent"),  # "resolved interstitial oedema", "cleared ..."
+    (r"\b(?:clearing|resolution)\s+of\b", "absent", "forward", "phrase"),  # "clearing of left base airspace disease"
     # negation, backward ("effusion is not seen", "pneumothorax: none", "effusion has resolved")
     (rf"(?:{_BE}\s+)?{_NOT}\s+(?:be(?:en)?\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
     (rf"(?:{_BE}\s+)?no\s+longer\s+(?:be\s+)?{_ADV}{_SEEN}\b", "absent", "backward", "phrase"),
@@ -295,6 +298,9 @@ _NEW_PHRASE = frozenset("""a an the there this these small large moderate mild s
     massive marked extensive subtle prominent likely probable probably possible left right bilateral
     positive some""".split())
 _ARTICLES = frozenset("a an the there this these".split())
+# a bare plural that offers other places in a denied state's stead: "areas that aren't fully inflated and/or areas
+# where the air spaces have filled in"
+_OTHER_PLACES = frozenset("areas parts patches bits spots some".split())
 _LINKING_ADVERBS = frozenset("been now since also completely entirely largely all both".split())
 # Words that assert, in a clause with no finding of its own: "absent on the left but present on the right".
 _AFFIRMING = frozenset("present seen noted identified visible evident demonstrated persists remains".split())
@@ -650,6 +656,10 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
     named_after = [m for m in kept if m in plain and any(
         k.finding != m.finding and k not in plain and m.end < k.start
         and re.fullmatch(r"[^().,;:]{0,25}\(\s*(?:a|an|the)?\s*", sentence[m.end:k.start]) for k in kept)]
+    # ... and so are plain words given as another name for it: "pulmonary oedema, or what people call \"water on
+    # the lungs\""
+    named_after += [m for m in kept if m in plain and _ANOTHER_NAME.search(sentence[:m.start]) and any(
+        k.finding != m.finding and k.end <= m.start and m.start - k.end < 60 for k in kept)]
     kept = [m for m in kept if m not in named_after]
     kept = [m for m in kept if m not in plain or not any(open_at < m.start and m.end <= close_at and
                                        not any(k.end == open_at and k.finding == m.finding for k in kept)
@@ -749,7 +759,7 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
         if word == "and" and content and not as_list and _opens_new_clause(rest, mentions):
             return token.start()
         if word == "or" and content and not named and _NOT_CUE.fullmatch(clause[cue.start:cue.end]) and rest and \
-                rest[0].group().lower() in _ARTICLES:
+                (rest[0].group().lower() in _ARTICLES or rest[0].group().lower() in _OTHER_PLACES):
             # a denied state, then another thing offered in its place: "areas that aren't fully inflated or a
             # little old scarring" denies no scarring (but "no opacity or large effusion" denies both)
             return token.start()
@@ -763,12 +773,21 @@ def _forward_end(clause: str, cue: _Cue, mentions: list[_Mention]) -> int:
 _NOT_CUE = re.compile(_NOT, re.IGNORECASE)
 
 
+_ANOTHER_NAME = re.compile(r"\b(?:or|also)\s+(?:what\s+)?(?:[a-z]+\s+){0,3}(?:call|calls|called|known\s+as)\s+"
+                           r"[\"“'‘]?$", re.IGNORECASE)
+
+
+def _bare(word: str) -> str:
+    """A word without its contraction, lower case: "there's" is "there"."""
+    return re.sub(r"['’](?:s|re|ll|d|ve)$", "", word.lower())
+
+
 def _opens_new_clause(rest: list[re.Match[str]], mentions: list[_Mention]) -> bool:
     """After "and": a described phrase ("and a large pneumothorax") or a finding with its own verb
     ("and cardiomegaly is present") starts a new, un-negated clause; a bare list ("and pneumothorax") does not."""
     if not rest:
         return False
-    if rest[0].group().lower() in _NEW_PHRASE:
+    if _bare(rest[0].group()) in _NEW_PHRASE:  # "and there's some fluid" as "and there is"
         return True
     for token in rest:
         word = token.group().strip().lower()

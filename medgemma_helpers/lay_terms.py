@@ -175,6 +175,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
         # at the edge of normal is borderline, as a read's "top normal" or "borderline" is
         ("top|upper|high|higher end|edge|limit|limits|side|part|range of normal", "top|upper of normal",
          "borderline|edge|limit|limits of normal",
+         # "your heart is on the border between a normal size and slightly enlarged"
+         "heart … border|borderline|boundary|line between … normal",
          # "your heart is on the large side of normal"
          "heart … large|big|larger|bigger|high side of normal")),
     "widened mediastinum": _lay(
@@ -263,6 +265,9 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
          "lung is fully inflated"),
         # air that escaped into the belly, or lies under the diaphragm, is free air there, not around a lung
         not_it=("air … bowel|bowels|belly|tummy|abdomen|gut|guts|stomach|intestine|intestines",
+                # a long way on (a gap that bars a denial may hold ten words): "a pocket of air and fluid that is
+                # most likely a large hiatus hernia"
+                "air …!no hernia|hiatus",
                 "air … under|below|beneath … diaphragm",
                 # air pockets where lung tissue was destroyed are emphysema's bullae, inside the lung
                 "air pocket|pockets|space|spaces|sac|sacs … where … lung|tissue … destroyed|damaged|broken_down|lost",
@@ -335,6 +340,8 @@ STANDARD_LAY_TERMS: dict[str, LayTerms] = {
                    # a lookalike said to be a body part, and dots that make up a pattern ("a fine pattern of tiny
                    # spots and lines") or a big thing a size is told by ("a lump bigger than a golf ball")
                    not_it=("shadow|shadows|spot|spots … is|are|was|were … nipple|nipples|breast|breasts|skin",
+                           # a shadow that proves to be something else ("turns out to be a strip of collapsed lung")
+                           "shadow|shadows|spot|spots …!no turns_out|turned_out|proves|proved … to_be",
                            "patchy|streaky shadow|shadows|spot|spots",
                            # a spot in a bone is the bone's, not the lung's
                            "spot|spots|shadow|shadows|dot|dots … in|on|within|inside … {bone}",
@@ -1077,7 +1084,8 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             # a shadow told as seen, then what it may be ("a patchy shadow. It could be an infection"): what the
             # text names it as carries the hedge, as a read's "opacity, possibly pneumonia" does
             status == "uncertain" and explained.status == "present" and
-            check_findings(text, [_named_only(finding)], hypothetical="not_mentioned")[0].status == "uncertain")
+            check_findings(_LIKELY.sub("possibly", text), [_named_only(finding)], hypothetical="not_mentioned",
+                           differential=True)[0].status == "uncertain")
         if at_stake and said_so and not moved:
             verdict = "kept"
         elif explained.status in _SAYS and status not in _SAYS and not also_said:

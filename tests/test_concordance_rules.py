@@ -134,6 +134,12 @@ CUES = [
     ("A pneumothorax is less clear but not entirely excluded.", {"pneumothorax": "uncertain"}),
     ("A small effusion is present but a pneumothorax cannot be excluded.",
      {"pleural effusion": "present", "pneumothorax": "uncertain"}),
+    # a limit of the film is no search: what follows is said
+    ("Limited evaluation of the spine due to osteopenia, with old rib fracture deformities.",
+     {"rib fracture": "present"}),
+    ("Clearing of the left basal consolidation.", {"consolidation": "absent"}),
+    # "and there's" opens a new clause as "and there is" does
+    ("The lungs aren't fully expanded, and there's pleural fluid at both bases.", {"pleural effusion": "present"}),
     # "suspect" is a hedge, "not suspect" a denial
     ("We suspect a small left effusion.", {"pleural effusion": "uncertain"}),
     ("Findings make us suspect that there is early pneumonia.", {"pneumonia": "uncertain"}),

@@ -693,6 +693,20 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
      "Left lower lobe consolidation and effusion have resolved.", {}),
     ("The blood vessels in the middle of your lungs are fuller than they should be.",
      "Prominence of the central pulmonary vasculature.", {"pulmonary vascular congestion": ("kept", "")}),
+    # air in a hiatus hernia is no air around the lung
+    ("Behind your heart there is a pocket of air and fluid, which is most likely a large hiatus hernia.",
+     "Large hiatal hernia. No pneumothorax.", {}),
+    # a round shadow that turns out to be something else is no nodule
+    ("A round shadow near the root of your right lung turns out, on the side view, to be a strip of collapsed lung.",
+     "Discoid atelectasis near the right hilum.", {}),
+    ("Your heart is on the border between a normal size and slightly enlarged.", "Borderline cardiomegaly.",
+     {"cardiomegaly": ("kept", "")}),
+    # a denied state, "and/or", and other places: the other places are not denied
+    ("There are hazy patches, most likely areas that aren't fully inflated and/or areas where the air spaces have "
+     "filled in.", "Bibasilar atelectasis and/or infiltrates.", {"consolidation": ("kept", "")}),
+    # another name for a finding is that finding
+    ("Fluid is building up in the lungs: pulmonary oedema, or what people call \"water on the lungs\".",
+     "Pulmonary edema. No pleural effusion.", {"pulmonary oedema": ("kept", "")}),
 ])
 def test_more_ways_a_text_keeps_what_the_read_says(text, read, found):
     assert _verdicts(text, read) == found
