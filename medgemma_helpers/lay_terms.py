@@ -784,16 +784,6 @@ def _findings_to_check(case: Case | Sequence[ReferenceFinding] | None) -> list[R
 
 
 _SAYS = ("present", "uncertain")
-_MEDIASTINUM = "widened mediastinum"
-
-
-def _is_standard(finding: ReferenceFinding, name: str) -> bool:
-    """Whether a key's finding is the built-in chest finding of that name ("mediastinal widening" is)."""
-    return any(entry.name == name for entry in standard_findings_for(finding.name, tuple(finding.synonyms)))
-
-
-_HEART_AND_MIDDLE = re.compile(r"\bheart\s+and\s+(?:the\s+|your\s+)?(?:middle|centre|center|central\s+part)\s+of\s+"
-                               r"(?:the\s+|your\s+)?chest\b", re.IGNORECASE)
 _PART_COLLAPSE = re.compile(r"atelecta|collaps|volume\s+loss|not\s+fully\s+(?:inflated|expanded)", re.IGNORECASE)
 _PARTLY_COLLAPSED = (PLAIN_WORDING + "lung|lungs … partly|partially … collapsed|collapse|deflated",)
 # Where the read has a finding worse low down, a plain text that places it low says so ("scarring in the lower parts
@@ -1015,11 +1005,6 @@ def faithfulness(text: str, case: Case | Sequence[ReferenceFinding] | None, read
             findings, said, reference, also, borderline, hedged):
         if explained.status in _SAYS and _said_to_be_something_else(finding, explained.evidence):
             # "the faint spots are only your nipples": the sentence names what the lookalike is
-            explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
-        if _is_standard(finding, _MEDIASTINUM) and status not in _SAYS and explained.status in _SAYS and \
-                _HEART_AND_MIDDLE.search(explained.evidence):
-            # where the read widens no mediastinum, "the outline of your heart and the middle of your chest is bigger"
-            # tells its enlarged cardiomediastinal outline: a bigger heart, no finding added
             explained = dataclasses.replace(explained, status="not_mentioned", evidence="", side="")
         if part_collapse_read and "pneumothorax" in finding.name.lower() and explained.status in _SAYS and \
                 _PARTLY_COLLAPSED_SAID.search(explained.evidence) and not _AIR.search(explained.evidence):

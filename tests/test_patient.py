@@ -665,7 +665,7 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
 
 
 @pytest.mark.parametrize("text, read, found", [
-    # the heart's and the mediastinum's outline, enlarged, where the read widens no mediastinum
+    # the heart's and the mediastinum's outline, enlarged, is the heart's
     ("The outline of your heart and the middle of your chest is bigger than normal.",
      "Enlarged cardiomediastinal silhouette.", {"cardiomegaly": ("kept", "")}),
     # a heart on the large side of normal is borderline
@@ -676,8 +676,8 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
     # the place where the vessels enter a lung, standing out, is no congestion
     ("The areas where the blood vessels enter each lung stand out a little.", "Prominent hila.", {}),
     # a finding told on one side, then hedged in a sentence that points back to it, and on the other side
-    ("There is a white area at the top of the right lung. This could be a patch of infection. There is also a hazy "
-     "patch in the left lung.", "Right upper lobe and left midlung airspace opacities, possibly pneumonia.",
+    ("There is a faint shadow at the top of the right lung. This could be a patch of infection. There is also a "
+     "hazy patch in the left lung.", "Right upper lobe and left midlung airspace opacities, possibly pneumonia.",
      {"consolidation": ("kept", "")}),
     # a heart called large, then placed at the edge of normal in the same sentence, is borderline
     ("Your heart is on the big side, right at the borderline of normal.", "Borderline cardiomegaly.",
@@ -686,7 +686,8 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
     ("It may be a small growth in the lung (a nodule).", "Possible right lung nodule.",
      {"nodule": ("kept", "")}),
     # spots over the ribs on the film may lie in the lung
-    ("Two small round spots show up over your right 5th and 6th ribs.", "Nodular densities over the right ribs.",
+    ("Two small round spots show up over the front of your right 5th and 6th ribs.",
+     "Nodular densities over the right ribs.",
      {"nodule": ("kept", "")}),
     # things that "have all cleared" are gone
     ("The cloudy patch, the partial collapse and the fluid that were in your left lung have all cleared.",
@@ -704,6 +705,11 @@ def test_what_a_sentence_names_and_what_it_only_glosses(text, read, found):
     # a denied state, "and/or", and other places: the other places are not denied
     ("There are hazy patches, most likely areas that aren't fully inflated and/or areas where the air spaces have "
      "filled in.", "Bibasilar atelectasis and/or infiltrates.", {"consolidation": ("kept", "")}),
+    # a shadow, then what it most likely is: the read's hedge is kept
+    ("Low in the right lung there is a hazy patch. It is most likely an early pneumonia.",
+     "Hazy right basilar opacity, possibly early pneumonia.", {"consolidation": ("kept", "")}),
+    ("These are small areas that aren't fully inflated or areas where the air spaces have filled.",
+     "Bibasilar atelectasis and/or infiltrates.", {"consolidation": ("kept", "")}),
     # another name for a finding is that finding
     ("Fluid is building up in the lungs: pulmonary oedema, or what people call \"water on the lungs\".",
      "Pulmonary edema. No pleural effusion.", {"pulmonary oedema": ("kept", "")}),
