@@ -914,11 +914,14 @@ def _affirms_elliptically(clause: str) -> bool:
 
 
 def _doubts_elliptically(clause: str) -> bool:
-    """A clause with no finding of its own that leaves the one before open ("... but not entirely excluded")."""
-    return bool(_LEFT_OPEN.search(clause)) and any(cue.kind == "uncertain" for cue in _cues(clause, []))
+    """A clause with no subject of its own that leaves the one before open ("... but not entirely excluded"); one with
+    a subject of its own ("though superimposed infection cannot be excluded") doubts that subject only."""
+    return bool(_LEFT_OPEN.match(clause)) and any(cue.kind == "uncertain" for cue in _cues(clause, []))
 
 
-_LEFT_OPEN = re.compile(r"\b(?:excluded|ruled[\s-]+out)\b", re.IGNORECASE)
+_LEFT_OPEN = re.compile(r"\W*(?:but|though|although|however|yet)?\W*(?:it\s+|this\s+)?(?:is\s+|are\s+|was\s+)?"
+                        r"(?:still\s+)?(?:not|cannot|can\s*not|can['’]t|could\s+not)\b[^.;]*\b(?:excluded|ruled[\s-]+out)\b",
+                        re.IGNORECASE)
 _ANSWER = re.compile(r"^\W*(no|none|negative|absent|yes|present|positive)\b", re.IGNORECASE)
 
 

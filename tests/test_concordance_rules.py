@@ -134,6 +134,8 @@ CUES = [
     ("A pneumothorax is less clear but not entirely excluded.", {"pneumothorax": "uncertain"}),
     ("A small effusion is present but a pneumothorax cannot be excluded.",
      {"pleural effusion": "present", "pneumothorax": "uncertain"}),
+    # ... but a clause with a subject of its own doubts that subject only
+    ("A small right pneumothorax, though superimposed infection cannot be excluded.", {"pneumothorax": "present"}),
     # a limit of the film is no search: what follows is said
     ("Limited evaluation of the spine due to osteopenia, with old rib fracture deformities.",
      {"rib fracture": "present"}),
