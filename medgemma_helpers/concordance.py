@@ -647,24 +647,32 @@ def _mentions(sentence: str, patterns: Sequence[_FindingPatterns]) -> list[_Ment
                for k in kept):
             continue
         kept.append(mention)
-    # a gloss in plain words in brackets right after a term says what the term is, not another finding: "a small
-    # nodule (a rounded growth)" names no mass (a read's "cardiomegaly (with congestion)" still names two)
+    return sorted(_without_glosses(sentence, kept, plain), key=lambda mention: mention.start)
+
+
+def _without_glosses(sentence: str, kept: list[_Mention], plain: set[_Mention]) -> list[_Mention]:
+    """The mentions less the plain words that only gloss another finding's term.
+
+    Plain words in brackets right after a term say what the term is ("a small nodule (a rounded growth)" names no
+    mass; a read's "cardiomegaly (with congestion)" still names two); plain words with the term in brackets after
+    them are that term ("a small growth in the lung (a nodule)"); so are plain words given as its other name
+    ("pulmonary oedema, or what people call \"water on the lungs\"").
+    """
     glosses = [(k.end, sentence.index(")", k.end)) for k in kept
                if re.match(r"\s*\(", sentence[k.end:]) and ")" in sentence[k.end:]]
-    # ... and plain words with the term in brackets after them are that term: "a small growth (a nodule)"
-    # ("a small growth in the lung (a nodule)")
-    named_after = [m for m in kept if m in plain and any(
-        k.finding != m.finding and k not in plain and m.end < k.start
-        and re.fullmatch(r"[^().,;:]{0,25}\(\s*(?:a|an|the)?\s*", sentence[m.end:k.start]) for k in kept)]
-    # ... and so are plain words given as another name for it: "pulmonary oedema, or what people call \"water on
-    # the lungs\""
-    named_after += [m for m in kept if m in plain and _ANOTHER_NAME.search(sentence[:m.start]) and any(
-        k.finding != m.finding and k.end <= m.start and m.start - k.end < 60 for k in kept)]
-    kept = [m for m in kept if m not in named_after]
-    kept = [m for m in kept if m not in plain or not any(open_at < m.start and m.end <= close_at and
-                                       not any(k.end == open_at and k.finding == m.finding for k in kept)
-                                       for open_at, close_at in glosses)]
-    return sorted(kept, key=lambda mention: mention.start)
+
+    def glossed(m: _Mention) -> bool:
+        in_brackets = any(open_at < m.start and m.end <= close_at and
+                          not any(k.end == open_at and k.finding == m.finding for k in kept)
+                          for open_at, close_at in glosses)
+        named_after = any(k.finding != m.finding and k not in plain and m.end < k.start and
+                          re.fullmatch(r"[^().,;:]{0,25}\(\s*(?:a|an|the)?\s*", sentence[m.end:k.start])
+                          for k in kept)
+        another_name = bool(_ANOTHER_NAME.search(sentence[:m.start])) and any(
+            k.finding != m.finding and k.end <= m.start and m.start - k.end < 60 for k in kept)
+        return in_brackets or named_after or another_name
+
+    return [m for m in kept if m not in plain or not glossed(m)]
 
 
 # ---------------------------------------------------------------- cue scopes
